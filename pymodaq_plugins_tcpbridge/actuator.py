@@ -1,0 +1,147 @@
+"""The actuator side of the bridge (DAQ_Move_TCPServer)."""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from pymodaq.control_modules.move_utility_classes import (DAQ_Move_base, DataActuatorType,
+                                                          comon_parameters_fun)
+from pymodaq.control_modules.thread_commands import ThreadStatus
+from pymodaq.utils.data import DataActuator
+from pymodaq_utils.utils import ThreadCommand
+
+from tcpbridge.messages import (ACTUATOR, CheckPosition, Message, MoveAbs, MoveDone, MoveHome,
+                                MoveRel, PositionIs, StopMotion)
+from tcpbridge.server import ClientInfo, ReplyTimeout
+
+from .bridge import TCPServerBridge, tcp_parameters
+from .convert import actuator_to_wire, position_to_actuator
+
+#: seconds a client has to answer stop_motion before the move is ended here (PyMoDAQ's clients
+#: ignore stop_motion, WIRE.md §4.11)
+STOP_REPLY_S = 2.0
+
+
+class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
+    """Actuator plugin driving a remote ACTUATOR client over TCP/IP.
+
+    ``move_abs``/``move_rel``/``move_home``/``stop_motion`` are sent to the client; its ``move_done``
+    ends the move (``self.move_done(position)``), its ``position_is`` updates the displayed value.
+    Right after the hello, ``check_position`` is sent: the reply tells the dialect (WIRE.md §6).
+    A move without ``move_done`` within the ``timeout`` setting (s) ends in a timeout status.
+    PyMoDAQ skips position polling for this class (its name contains ``TCPServer``).
+    """
+
+    client_type = ACTUATOR
+    _controller_units = ''
+    _axis_names = ['']
+    _epsilons = 0.0  # a move is always sent: the client, not PyMoDAQ, knows when it is there
+    data_actuator_type = DataActuatorType.DataActuator
+    params = tcp_parameters() + comon_parameters_fun(axis_names=_axis_names, epsilon=_epsilons)
+
+    def ini_attributes(self) -> None:
+        self.controller = None
+        self._moving = False
+
+    def ini_stage(self, controller=None):
+        """Start listening for ACTUATOR clients; returns at once (a client may connect later).
+
+        Returns:
+            (info, initialized): initialized is False if the address cannot be listened on.
+        """
+        info, initialized = self._start_bridge()
+        self.controller = self.bridge
+        return info, initialized
+
+    def commit_settings(self, param) -> None:
+        """Forward edits of the client's settings (``set_info``); restart the server on a new
+        address, port, dialect or size limit."""
+        self._commit_bridge_settings(param)
+
+    # -- commands -------------------------------------------------------------------------------------
+    def get_actuator_value(self) -> DataActuator:
+        """Ask the client for its position (``check_position``, answered by every client) and
+        return the last known one; the answer updates the display when it comes."""
+        if self.client_connected and not self._moving:
+            self.bridge.send(CheckPosition())
+        return self._current_value
+
+    def _send_move(self, message: Message, target: Optional[DataActuator]) -> None:
+        if target is not None:
+            self.target_value = target
+        self._moving = True
+        if not self.bridge or not self.bridge.send(message, expect=('move_done',),
+                                                   timeout=float(self.settings['timeout'])):
+            self._moving = False
+            self._status(f'no client connected: {message.command} not sent', error=True)
+            self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+
+    def move_abs(self, position: Union[float, DataActuator]) -> None:
+        """Send ``move_abs`` with the target (bounds and scaling applied, in axis units)."""
+        position = self.check_bound(position)
+        self.target_value = position
+        position = self.set_position_with_scaling(position)
+        self._send_move(MoveAbs(actuator_to_wire(position, self.axis_unit)), None)
+
+    def move_rel(self, position: Union[float, DataActuator]) -> None:
+        """Send ``move_rel`` with the displacement (bounds and scaling applied, in axis units)."""
+        position = self.check_bound(self.current_value + position) - self.current_value
+        self.target_value = position + self.current_value
+        position = self.set_position_relative_with_scaling(position)
+        self._send_move(MoveRel(actuator_to_wire(position, self.axis_unit)), None)
+
+    def move_home(self) -> None:
+        """Send ``move_home``; the client's ``move_done`` ends it."""
+        self._send_move(MoveHome(), None)
+
+    def stop_motion(self) -> None:
+        """Send ``stop_motion``; if the client does not answer with ``move_done`` (PyMoDAQ 3.x/4.x
+        clients ignore it) the move is ended here after a short delay."""
+        if self.bridge is None or not self.bridge.send(StopMotion(), expect=('move_done',),
+                                                       timeout=STOP_REPLY_S):
+            self.move_done(self._current_value)
+
+    # -- replies --------------------------------------------------------------------------------------
+    def _position(self, message: Union[PositionIs, MoveDone]) -> DataActuator:
+        position = position_to_actuator(float(message.value.real if isinstance(message.value, complex)
+                                              else message.value), self._title, self.axis_unit)
+        return self.get_position_with_scaling(position)
+
+    def _on_client_message(self, message: Message) -> None:
+        if isinstance(message, MoveDone):
+            self._moving = False
+            self.move_done(self._position(message))
+        elif isinstance(message, PositionIs):
+            self._current_value = self._position(message)
+            self.emit_value(self._current_value)
+        else:
+            super()._on_client_message(message)
+
+    def _on_client_settings(self) -> None:
+        names = [c.name() for c in self.settings.child('settings_client').children()]
+        if 'units' in names:  # PyMoDAQ 4.4 clients and ours send their axis units this way
+            units = str(self.settings['settings_client', 'units'])
+            if units != self.axis_unit:
+                self.axis_unit = units
+
+    def _on_reply_timeout(self, event: ReplyTimeout) -> None:
+        if event.command == StopMotion.command:
+            self._moving = False
+            self._status('the client did not answer stop_motion: move ended here', error=True)
+            self.move_done(self._current_value)
+        elif self._moving and 'move_done' in event.expected:
+            self._moving = False
+            self._status(f'no move_done from the client within {self.settings["timeout"]} s after '
+                         f'{event.command}', error=True)
+            self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+        else:
+            self._status(f'no answer to {event.command} from the client', error=True)
+
+    def _on_controller_lost(self, client: ClientInfo) -> None:
+        if self._moving:
+            self._moving = False
+            self._status(f'client {client.peer} lost during a move', error=True)
+            self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+
+    def close(self) -> None:
+        """Close every socket and stop the server thread."""
+        self._stop_bridge()

@@ -1,0 +1,271 @@
+"""The logic shared by every TCPServer plugin: settings, the server engine, client settings sync.
+
+:class:`TCPServerBridge` is mixed into ``DAQ_Move_base`` / ``DAQ_Viewer_base``.  The
+:class:`tcpbridge.server.BridgeServer` runs its own thread; its events are re-emitted through a Qt
+signal of a relay object created in the plugin's thread, so every handler below runs in the
+plugin's (hardware) thread and never touches a socket for longer than queueing a message.
+"""
+from __future__ import annotations
+
+import errno
+import time
+from collections import OrderedDict
+from typing import List, Optional, Sequence
+
+from pymodaq.control_modules.thread_commands import ThreadStatus
+from pymodaq_gui.parameter import Parameter, ioxml
+from pymodaq_utils.logger import get_module_name, set_logger
+from pymodaq_utils.utils import ThreadCommand
+from qtpy.QtCore import QObject, Signal
+
+from tcpbridge.dialects import Dialect
+from tcpbridge.limits import Limits
+from tcpbridge.messages import Info, InfoXml, Infos, Message, SetInfo
+from tcpbridge.server import (CONTROLLER, BridgeServer, ClientConnected, ClientInfo, ClientLost,
+                              ClientRefused, ControllerChanged, DialectDetected, Event,
+                              MessageReceived, ReplyTimeout)
+from tcpbridge.settings_xml import parse_parameter_xml, parse_settings_xml
+from tcpbridge.transport import format_address
+
+from .utils import Config
+
+logger = set_logger(get_module_name(__file__))
+plugin_config = Config()
+
+#: seconds between two refreshes of the clients table caused by ordinary messages
+TABLE_REFRESH_S = 1.0
+DIALECT_NAMES = {Dialect.LEGACY: 'legacy (PyMoDAQ 3.x/4.0, LabVIEW)', Dialect.PYMODAQ4: 'pymodaq4'}
+
+
+def tcp_parameters() -> List[dict]:
+    """Settings of a TCPServer plugin.  The PyMoDAQ 4 names (``socket_ip``, ``port_id``,
+    ``settings_client``, ``infos``, ``conn_clients``) are kept so that old settings load."""
+    return [
+        {'title': 'IP:', 'name': 'socket_ip', 'type': 'str',
+         'value': plugin_config('network', 'tcp-server', 'ip'),
+         'tip': 'address to listen on: 127.0.0.1 = this PC only; the address of the network card '
+                'facing the instrument PC (or 0.0.0.0) to accept remote clients'},
+        {'title': 'Port:', 'name': 'port_id', 'type': 'int',
+         'value': plugin_config('network', 'tcp-server', 'port'), 'min': 0, 'max': 65535},
+        {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': plugin_config('bridge', 'dialect'),
+         'limits': ['auto', 'legacy', 'pymodaq4'],
+         'tip': 'auto: learned from the client payloads (WIRE.md §6)'},
+        {'title': 'Client connected:', 'name': 'connected', 'type': 'led', 'value': False, 'readonly': True},
+        {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
+         'value': plugin_config('bridge', 'reply_timeout_s'), 'min': 0.01},
+        {'title': 'Max message (MiB):', 'name': 'max_message_mib', 'type': 'int',
+         'value': plugin_config('bridge', 'max_message_mib'), 'min': 1, 'max': 4096},
+        {'title': 'Connected clients:', 'name': 'conn_clients', 'type': 'table', 'value': OrderedDict(),
+         'header': ['Client', 'State']},
+        {'title': 'Settings Client:', 'name': 'settings_client', 'type': 'group', 'children': []},
+        {'title': 'Infos Client:', 'name': 'infos', 'type': 'group', 'children': []},
+    ]
+
+
+#: settings that restart the server when changed
+SERVER_SETTINGS = ('socket_ip', 'port_id', 'dialect', 'max_message_mib')
+
+
+class _EventRelay(QObject):
+    """Carries engine events from the engine thread into the plugin's thread (queued signal)."""
+
+    received = Signal(object)
+
+
+class TCPServerBridge:
+    """Server side of the bridge, mixed into a PyMoDAQ plugin class.
+
+    Subclasses set :attr:`client_type` and implement :meth:`_on_client_message`,
+    :meth:`_on_reply_timeout` and :meth:`_on_controller_lost`.
+    """
+
+    client_type = ''
+    bridge: Optional[BridgeServer] = None
+    _relay: Optional[_EventRelay] = None
+    _client_root = ''
+    _table_refreshed = 0.0
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def _start_bridge(self) -> tuple:
+        """Listen on ``socket_ip:port_id``; returns PyMoDAQ's ``(info, initialized)``; never waits
+        for a client."""
+        self._stop_bridge()
+        self._from_client: dict = {}
+        self._relay = _EventRelay()
+        self._relay.received.connect(self._on_bridge_event)
+        host, port = self.settings['socket_ip'], self.settings['port_id']
+        dialect = self.settings['dialect']
+        try:
+            self.bridge = BridgeServer(
+                host, port, self.client_type, self._relay.received.emit,
+                dialect=None if dialect == 'auto' else Dialect(dialect),
+                limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
+                probe_timeout=self.settings['reply_timeout'])
+        except OSError as error:
+            why = 'the port is already in use' if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
+            info = f'cannot listen on {format_address((host, port))}: {why}'
+            self._status(info, error=True)
+            return info, False
+        info = f'listening on {format_address(self.bridge.address)} for {self.client_type} clients'
+        self._status(info)
+        self._refresh_clients()
+        return info, True
+
+    def _stop_bridge(self) -> None:
+        """Close every socket and stop the engine thread (the port is free again at once)."""
+        if self.bridge is not None:
+            self.bridge.close()
+            self.bridge = None
+        if self._relay is not None:
+            self._relay.received.disconnect()
+            self._relay = None
+        if 'connected' in [c.name() for c in self.settings.children()]:
+            self.settings.child('connected').setValue(False)
+
+    @property
+    def client_connected(self) -> bool:
+        """True when a client controls the plugin."""
+        return self.bridge is not None and self.bridge.controller is not None
+
+    # -- status ---------------------------------------------------------------------------------------
+    def _status(self, text: str, error: bool = False) -> None:
+        (logger.warning if error else logger.info)(f'{self._title}: {text}')
+        self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+
+    def _refresh_clients(self) -> None:
+        self._table_refreshed = time.monotonic()
+        table = OrderedDict()
+        for client in (self.bridge.clients if self.bridge else []):
+            table[client.peer] = _describe(client)
+        self.settings.child('conn_clients').setValue(table)
+        self.settings.child('connected').setValue(self.client_connected)
+
+    # -- events (plugin thread) -------------------------------------------------------------------
+    def _on_bridge_event(self, event: Event) -> None:
+        if self.bridge is None:
+            return
+        if isinstance(event, MessageReceived):
+            self._on_message(event.message)
+            if time.monotonic() - self._table_refreshed > TABLE_REFRESH_S:
+                self._refresh_clients()
+            return
+        if isinstance(event, ClientConnected):
+            role = 'controls the plugin' if event.client.role == CONTROLLER else \
+                'is on standby (another client controls the plugin)'
+            self._status(f'{event.client.client_type} client connected from {event.client.peer}; it {role}')
+        elif isinstance(event, ClientRefused):
+            self._status(f'client {event.peer} refused: {event.reason}', error=True)
+        elif isinstance(event, ClientLost):
+            self._status(f'client {event.client.peer} lost: {event.reason}',
+                         error=not event.reason.endswith('quit'))
+            if event.client.role == CONTROLLER:
+                self._on_controller_lost(event.client)
+        elif isinstance(event, ControllerChanged):
+            if event.client is not None:
+                self._status(f'standby client {event.client.peer} now controls the plugin')
+                if event.infos_xml:
+                    self._apply_infos(event.infos_xml)
+        elif isinstance(event, DialectDetected):
+            layout = f', layout {event.client.layout.value / 100:.1f}' if event.client.layout else ''
+            self._status(f'client {event.client.peer} speaks {DIALECT_NAMES[event.client.dialect]}{layout}')
+        elif isinstance(event, ReplyTimeout):
+            self._on_reply_timeout(event)
+        self._refresh_clients()
+
+    def _on_message(self, message: Message) -> None:
+        if isinstance(message, Infos):
+            self._apply_infos(message.xml)
+        elif isinstance(message, InfoXml):
+            self._apply_info_xml(message)
+        elif isinstance(message, Info):
+            self._apply_info(message)
+        else:
+            self._on_client_message(message)
+
+    # -- subclass hooks -------------------------------------------------------------------------------
+    def _on_client_message(self, message: Message) -> None:
+        """A message of the controlling client other than the settings ones."""
+        self._status(f'unexpected {type(message).__name__} from the client ignored', error=True)
+
+    def _on_reply_timeout(self, event: ReplyTimeout) -> None:
+        """No reply to ``event.command`` within the timeout."""
+        self._status(f'no answer to {event.command} within the timeout', error=True)
+
+    def _on_controller_lost(self, client: ClientInfo) -> None:
+        """The controlling client left: end what was waiting for it."""
+
+    def _on_client_settings(self) -> None:
+        """The client's settings tree was (re)built from its ``Infos``."""
+
+    # -- client settings ------------------------------------------------------------------------------
+    def _apply_infos(self, xml: str) -> None:
+        try:
+            self._client_root, params = parse_settings_xml(xml)
+            group = self.settings.child('settings_client')
+            group.clearChildren()
+            group.addChildren(params)
+        except Exception as error:  # bad XML (MalformedPayload), or a tree PyMoDAQ cannot build
+            self._status(f'client settings (Infos) rejected: {error}', error=True)
+            return
+        self._from_client = {tuple(path): value for path, value in _leaf_values(params, ())}
+        self._on_client_settings()
+
+    def _apply_info_xml(self, message: InfoXml) -> None:
+        path = tuple(message.path[1:])  # Info_xml paths include the client's root group (WIRE.md §2.3)
+        try:
+            value = parse_parameter_xml(message.xml).get('value')
+            param = self.settings.child('settings_client', *path)
+        except Exception as error:
+            self._status(f'client setting {"/".join(path)} not applied: {error}', error=True)
+            return
+        self._from_client[path] = value
+        param.setValue(value)
+        self._on_client_settings()
+
+    def _apply_info(self, message: Info) -> None:
+        group = self.settings.child('infos')
+        names = [c.name() for c in group.children()]
+        if message.name in names:
+            group.child(message.name).setValue(message.value)
+        else:
+            group.addChild({'title': f'{message.name}:', 'name': message.name, 'type': 'str',
+                            'value': message.value, 'readonly': True})
+        if message.name == 'error':
+            self._status(f'client reports: {message.value}', error=True)
+
+    def _commit_bridge_settings(self, param: Parameter) -> bool:
+        """Handle a change of one of our settings; returns True if it was one of the bridge's."""
+        group = self.settings.child('settings_client')
+        path = group.childPath(param)
+        if path is not None:
+            path = tuple(path)
+            if self._from_client.get(path, object()) == param.value():
+                return True  # the client's own value coming back: do not echo it
+            self._from_client[path] = param.value()
+            xml = ioxml.parameter_to_xml_string(param)
+            message = SetInfo((self._client_root, *path) if self._client_root else path,
+                              xml.decode() if isinstance(xml, bytes) else xml)
+            if self.bridge is None or not self.bridge.send(message):
+                self._status('no client connected: setting not sent', error=True)
+            return True
+        if param.name() in SERVER_SETTINGS and self.bridge is not None:
+            self._start_bridge()
+            return True
+        return param.name() in ('reply_timeout', 'connected', 'conn_clients')
+
+
+def _describe(client: ClientInfo) -> str:
+    dialect = client.dialect.value if client.dialect else 'dialect not yet known'
+    since = time.strftime('%H:%M:%S', time.localtime(client.connected_since))
+    last = time.strftime('%H:%M:%S', time.localtime(client.last_seen)) if client.last_seen else '-'
+    kind = client.client_type or 'no hello yet'
+    return f'{kind}, {client.role or "-"}, {dialect}, since {since}, last: {client.last_message} at {last}'
+
+
+def _leaf_values(params: Sequence[dict], prefix: tuple):
+    for param in params:
+        path = prefix + (param['name'],)
+        if param.get('type') == 'group':
+            yield from _leaf_values(param.get('children', []), path)
+        else:
+            yield path, param.get('value')

@@ -1,0 +1,74 @@
+"""Conversions between the wire objects of :mod:`tcpbridge` and PyMoDAQ 5's data objects."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import List, Union
+
+import numpy as np
+from pymodaq.utils.data import Axis, DataActuator, DataFromPlugins, DataToExport
+
+from tcpbridge import data as wire
+
+_DISTRIBUTIONS = ('uniform', 'spread')
+
+
+def legacy_to_dte(arrays: List[np.ndarray], name: str) -> DataToExport:
+    """Legacy ``Done`` payload (a list of arrays) as a DataToExport.
+
+    Arrays of the same shape become the channels of one ``DataFromPlugins`` named ``name`` (dim from
+    the shape: (1,) is 0D, (N,) 1D, (N, M) 2D, more ND); arrays of other shapes make further
+    ``DataFromPlugins`` named ``name_1``, ``name_2``...  A 0-d array is taken as shape (1,).
+    """
+    groups: 'OrderedDict[tuple, List[np.ndarray]]' = OrderedDict()
+    for array in arrays:
+        array = np.atleast_1d(array)
+        groups.setdefault(array.shape, []).append(array)
+    data = []
+    for index, channels in enumerate(groups.values()):
+        dim = wire.dim_of_shape(channels[0].shape)
+        data.append(DataFromPlugins(name if index == 0 else f'{name}_{index}', data=channels, dim=dim,
+                                    nav_indexes=(0,) if dim == 'DataND' else ()))
+    return DataToExport(name, data=data)
+
+
+def _axis(axis: wire.Axis) -> Axis:
+    return Axis(axis.label, axis.units, data=np.asarray(axis.data), index=axis.index,
+                spread_order=axis.spread_order)
+
+
+def dwa_to_data_from_plugins(dwa: wire.DataWithAxes) -> DataFromPlugins:
+    """A pymodaq4 DataWithAxes (any class) as the ``DataFromPlugins`` a plugin emits: name, units,
+    labels, axes, nav_indexes, errors and the ``do_plot`` / ``do_save`` extras are kept."""
+    extras = {key: bool(dwa.extra_attributes[key]) for key in ('do_plot', 'do_save')
+              if key in dwa.extra_attributes}
+    data = [np.atleast_1d(a) for a in dwa.data]
+    return DataFromPlugins(dwa.name, data=data, units=dwa.units, labels=list(dwa.labels),
+                           axes=[_axis(a) for a in dwa.axes], nav_indexes=tuple(dwa.nav_indexes),
+                           distribution=dwa.distribution if dwa.distribution in _DISTRIBUTIONS else 'uniform',
+                           errors=[np.atleast_1d(e) for e in dwa.errors] or None, **extras)
+
+
+def wire_dte_to_dte(dte: wire.DataToExport) -> DataToExport:
+    """A pymodaq4 DataToExport as PyMoDAQ 5's."""
+    return DataToExport(dte.name, data=[dwa_to_data_from_plugins(d) for d in dte.data])
+
+
+def payload_to_dte(payload: Union[list, wire.DataToExport], name: str) -> DataToExport:
+    """The payload of a ``Done`` message, whatever its dialect, as a DataToExport."""
+    if isinstance(payload, wire.DataToExport):
+        return wire_dte_to_dte(payload)
+    return legacy_to_dte(payload, name)
+
+
+def position_to_actuator(value: float, name: str, units: str) -> DataActuator:
+    """A position received from a client (already a number, in the axis units) as a DataActuator."""
+    return DataActuator(name, data=[np.array([value], dtype=float)], units=units)
+
+
+def actuator_to_wire(position: DataActuator, units: str) -> wire.DataWithAxes:
+    """A PyMoDAQ DataActuator (in axis units) as the wire DataActuator of the move commands.
+
+    The name stays 'actuator' and the origin '' (a foreign origin would confuse PyMoDAQ's scan,
+    PYMODAQ5.md §3); the legacy dialect sends only the value.
+    """
+    return wire.data_actuator(float(position.value()), units=units)

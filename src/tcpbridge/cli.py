@@ -1,0 +1,111 @@
+"""The ``tcpbridge`` command: demo instruments (``grabber``, ``actuator``) and the bridge scan.
+
+``tcpbridge grabber --host 127.0.0.1 --port 6341 --dim 1D`` serves a simulated detector,
+``tcpbridge actuator --port 6342 --units mm`` a simulated stage, ``tcpbridge scan`` runs a
+PyMoDAQ DAQ_Scan through the TCPServer plugins (needs the ``[pymodaq]`` extra).
+Both clients wait for the server, reconnect, and stop cleanly on Ctrl+C / SIGTERM.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+from typing import List, Optional
+
+from . import __version__
+from .demo import SimulatedDetector, SimulatedStage, parse_shape
+from .dialects import Dialect
+
+log = logging.getLogger('tcpbridge')
+PYMODAQ_INSTALL = 'pip install "pymodaq_plugins_tcpbridge[pymodaq]"'
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--host', default='127.0.0.1', help='address of the PC running PyMoDAQ (default 127.0.0.1)')
+    parser.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin (default 6341)')
+    parser.add_argument('--dialect', choices=[d.value for d in Dialect], default='legacy',
+                        help='legacy: arrays/scalars (any server); pymodaq4: DataToExport with axes/units')
+    parser.add_argument('--position-file', help='file shared by the demo stage and detector (the '
+                        'detector signal follows the stage position)')
+    parser.add_argument('--once', action='store_true', help='do not reconnect after the connection ends')
+    parser.add_argument('--max-attempts', type=int, default=None,
+                        help='give up after this many failed connection attempts (default: never)')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='tcpbridge', description=__doc__.split('\n\n')[0])
+    parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
+    parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
+    commands = parser.add_subparsers(dest='command', required=True)
+
+    grabber = commands.add_parser('grabber', help='serve a simulated detector (GRABBER client)')
+    _common(grabber)
+    grabber.add_argument('--dim', choices=['0D', '1D', '2D', 'ND'], default='1D')
+    grabber.add_argument('--shape', type=parse_shape, help='data shape, e.g. 2048x2048')
+    grabber.add_argument('--dtype', default='float64', help='numpy dtype, e.g. uint16 (default float64)')
+    grabber.add_argument('--pattern', action='store_true', help='deterministic counter pattern, no noise')
+    grabber.add_argument('--push-rate', type=float, default=0.0, metavar='HZ',
+                         help='also push data unsolicited at this rate (streaming)')
+    grabber.add_argument('--peak-at', type=float, default=5.0, help='stage position of the signal peak')
+    grabber.add_argument('--peak-width', type=float, default=1.5, help='width of the peak (stage units)')
+    grabber.add_argument('--seed', type=int, default=None, help='random seed of the noise')
+
+    actuator = commands.add_parser('actuator', help='serve a simulated stage (ACTUATOR client)')
+    _common(actuator)
+    actuator.add_argument('--units', default='mm', help='axis units (default mm)')
+    actuator.add_argument('--speed', type=float, default=10.0, help='units per second; 0: instantaneous')
+    actuator.add_argument('--position', type=float, default=0.0, help='initial position')
+
+    scan = commands.add_parser('scan', help='DAQ_Scan of remote instruments through the TCPServer plugins')
+    scan.add_argument('rest', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_client(client: object) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        client.run()  # type: ignore[attr-defined]
+    except KeyboardInterrupt:
+        log.info('stopped')
+    except ConnectionError as error:
+        log.error('%s', error)
+        return 1
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the ``tcpbridge`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format='%(asctime)s tcpbridge %(levelname)s: %(message)s', datefmt='%H:%M:%S',
+                        stream=sys.stderr)
+    if args.command == 'scan':
+        try:
+            from pymodaq_plugins_tcpbridge.scan import main as scan_main
+        except ImportError as error:
+            log.error('tcpbridge scan needs PyMoDAQ 5 and the plugins (%s); install them with: %s',
+                      error, PYMODAQ_INSTALL)
+            return 2
+        return scan_main(args.rest)
+    common = dict(host=args.host, port=args.port, dialect=args.dialect, reconnect=not args.once,
+                  max_attempts=args.max_attempts, position_file=args.position_file)
+    if args.command == 'grabber':
+        client = SimulatedDetector(dim=args.dim, shape=args.shape, dtype=args.dtype, pattern=args.pattern,
+                                   push_rate=args.push_rate, peak_at=args.peak_at,
+                                   peak_width=args.peak_width, seed=args.seed, **common)
+        log.info('simulated %s detector %s %s for %s', args.dim, 'x'.join(map(str, client.shape)),
+                 client.dtype, client.address)
+    else:
+        client = SimulatedStage(units=args.units, speed=args.speed, position=args.position, **common)
+        log.info('simulated stage in %s at %s/s for %s', args.units, args.speed, client.address)
+    return _run_client(client)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
