@@ -11,7 +11,6 @@ Only numpy and the standard library are used: no Qt, no pymodaq.
 from __future__ import annotations
 
 import logging
-import os
 import selectors
 import socket
 import threading
@@ -344,7 +343,8 @@ class ActuatorClient(BridgeClient):
                  move_abs: Optional[Callable[[float], Optional[float]]] = None,
                  stop_motion: Optional[Callable[[], None]] = None,
                  name: str = 'actuator', **kwargs: Any) -> None:
-        settings = [{'name': 'units', 'title': 'Units:', 'type': 'str', 'value': units, 'readonly': True}]
+        # the units setting PyMoDAQ's own DAQ_Move clients send (WIRE.md §2.1)
+        settings = [{'name': 'units', 'title': 'Units:', 'type': 'str', 'value': units}]
         settings += list(kwargs.pop('settings', None) or [])
         super().__init__(host, port, settings=settings, **kwargs)
         self.name = name

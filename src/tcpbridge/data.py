@@ -109,7 +109,7 @@ class DataWithAxes:
                          'origin', 'nav_indexes', 'axes', 'timestamp')
         return all(getattr(self, f) == getattr(other, f) for f in scalar_fields) \
             and _arrays_equal(self.data, other.data) and _arrays_equal(self.errors, other.errors) \
-            and _items_equal(self.extra_attributes, other.extra_attributes)
+            and values_equal(self.extra_attributes, other.extra_attributes)
 
 
 @dataclass
@@ -149,13 +149,14 @@ def _arrays_equal(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
         for x, y in zip(a, b))
 
 
-def _items_equal(a: Any, b: Any) -> bool:
+def values_equal(a: Any, b: Any) -> bool:
+    """Deep equality of wire values: arrays compare dtype, shape and content (NaN == NaN)."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_items_equal(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and _arrays_equal([a], [b])
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_items_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
         return True
     return type(a) is type(b) and a == b

@@ -361,7 +361,8 @@ class Decoder:
     @property
     def in_message(self) -> bool:
         """True while part of a message has been received (a peer that stops here is truncated)."""
-        return self._parser.total > 0 or self._end > self._start or self._big is not None
+        # the first field of a message is already counted in total when nothing of it has come
+        return self._parser.total > self._need or self._end > self._start or self._big is not None
 
     def _next_message(self) -> None:
         self._parser.reset()

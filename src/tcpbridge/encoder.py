@@ -58,7 +58,7 @@ class _Writer:
 
     def array(self, value: Any) -> None:
         """NDARRAY (WIRE.md §1.4): dtype, nbytes, ndim, shape, raw bytes in C order."""
-        array = np.ascontiguousarray(value)
+        array = np.asarray(value, order="C")  # ascontiguousarray would make 0-d arrays 1-d
         self.string(dtype_to_wire(array.dtype))
         self.u32(array.nbytes)
         self.u32(array.ndim)

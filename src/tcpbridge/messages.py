@@ -13,7 +13,7 @@ from typing import ClassVar, Optional, Union
 
 import numpy as np
 
-from .data import DataToExport, DataWithAxes
+from .data import DataToExport, DataWithAxes, values_equal
 from .dialects import Dialect, DwaLayout
 
 Position = Union[float, int, complex, bool, DataWithAxes]
@@ -103,6 +103,11 @@ class Done(Message):
     data: Payload
     dialect: Optional[Dialect] = field(default=None, compare=False)
     layout: Optional[DwaLayout] = field(default=None, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Done):
+            return NotImplemented
+        return values_equal(self.data, other.data)
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,9 @@ def _param_element(param: Param) -> ET.Element:
     element = ET.Element(param['name'], {'type': ptype, 'title': str(param.get('title', param['name']))})
     for attribute in ('visible', 'removable', 'readonly'):
         element.set(attribute, '1' if param.get(attribute, attribute == 'visible') else '0')
+    for attribute in ('show_pb', 'expanded'):
+        if attribute in param:
+            element.set(attribute, '1' if param[attribute] else '0')
     for attribute in _TEXT_ATTRIBUTES[1:]:
         if attribute in param:
             element.set(attribute, str(param[attribute]))

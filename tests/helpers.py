@@ -1,0 +1,66 @@
+"""Test helpers: an event log for the server engine and demo client processes."""
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import threading
+from typing import Callable, Iterator, List, Optional
+
+from tcpbridge.server import Event
+
+
+class EventLog:
+    """Collects engine events (called in the engine thread) and lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: List[Event] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 10.0, after: int = 0) -> Event:
+        """The first event (from index ``after``) matching ``predicate``; fail after ``timeout`` s."""
+        with self._changed:
+            found: List[Event] = []
+
+            def match() -> bool:
+                found[:] = [e for e in self.events[after:] if predicate(e)]
+                return bool(found)
+
+            if not self._changed.wait_for(match, timeout):
+                raise AssertionError(f'no matching event within {timeout} s; got '
+                                     f'{[type(e).__name__ for e in self.events[after:]]}')
+            return found[0]
+
+    def of_type(self, kind: type) -> List[Event]:
+        with self._changed:
+            return [e for e in self.events if isinstance(e, kind)]
+
+
+@contextlib.contextmanager
+def client_process(*args: str) -> Iterator[subprocess.Popen]:
+    """A ``tcpbridge`` demo client in its own process; SIGTERM at the end, must exit 0 by itself."""
+    process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> Optional[str]:
+    """SIGTERM, then wait; returns stderr.  Kills (and fails) if it does not stop in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError(f'{process.args} did not stop within {timeout} s of SIGTERM')
+    return err
