@@ -77,17 +77,23 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
 
     def move_abs(self, position: Union[float, DataActuator]) -> None:
         """Send ``move_abs`` with the target (bounds and scaling applied, in axis units)."""
-        position = self.check_bound(position)
+        position = self.check_bound(self._as_actuator(position))
         self.target_value = position
         position = self.set_position_with_scaling(position)
         self._send_move(MoveAbs(actuator_to_wire(position, self.axis_unit)), None)
 
     def move_rel(self, position: Union[float, DataActuator]) -> None:
         """Send ``move_rel`` with the displacement (bounds and scaling applied, in axis units)."""
+        position = self._as_actuator(position)
         position = self.check_bound(self.current_value + position) - self.current_value
         self.target_value = position + self.current_value
         position = self.set_position_relative_with_scaling(position)
         self._send_move(MoveRel(actuator_to_wire(position, self.axis_unit)), None)
+
+    def _as_actuator(self, position: Union[float, DataActuator]) -> DataActuator:
+        if isinstance(position, DataActuator):
+            return position
+        return position_to_actuator(float(position), self._title, self.axis_unit)
 
     def move_home(self) -> None:
         """Send ``move_home``; the client's ``move_done`` ends it."""

@@ -1,0 +1,31 @@
+"""Helpers for tests of the PyMoDAQ plugins (Qt offscreen, set up by conftest)."""
+from __future__ import annotations
+
+from typing import List
+
+from conftest import wait_until
+
+
+class StatusLog:
+    """Records what a plugin emits with ``emit_status`` (the harness has no parent to show it)."""
+
+    def __init__(self, plugin) -> None:
+        self.commands: List = []
+        plugin.emit_status = self.commands.append
+
+    @property
+    def texts(self) -> List[str]:
+        return [str(c.attribute) for c in self.commands if c.command == 'update_status']
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        wait_until(lambda: any(text in t for t in self.texts), timeout, f'status containing {text!r}', qt=True)
+        return next(t for t in self.texts if text in t)
+
+
+def wait_connected(plugin, timeout: float = 15.0) -> None:
+    """Until a client controls the plugin and its dialect is known (the actuator probe answered)."""
+    wait_until(lambda: plugin.client_connected, timeout, 'a client to connect', qt=True)
+
+
+def wait_disconnected(plugin, timeout: float = 15.0) -> None:
+    wait_until(lambda: not plugin.client_connected, timeout, 'the client to leave', qt=True)
