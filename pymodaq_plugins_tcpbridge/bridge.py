@@ -106,6 +106,8 @@ class TCPServerBridge:
             info = f'cannot listen on {format_address((host, port))}: {why}'
             self._status(info, error=True)
             return info, False
+        if port == 0:  # the OS chose the port: show it (clients must be told)
+            self.settings.child('port_id').setValue(self.bridge.address[1])
         info = f'listening on {format_address(self.bridge.address)} for {self.client_type} clients'
         self._status(info)
         self._refresh_clients()
@@ -202,8 +204,14 @@ class TCPServerBridge:
         try:
             self._client_root, params = parse_settings_xml(xml)
             group = self.settings.child('settings_client')
-            group.clearChildren()
-            group.addChildren(params)
+            if _structure(group.saveState().get('children', {}).values()) == _structure(params):
+                # same tree as before (e.g. the client reconnected): update the values only, which
+                # PyMoDAQ's UI mirrors (it does not mirror removed children)
+                for path, value in _leaf_values(params, ()):
+                    group.child(*path).setValue(value)
+            else:
+                group.clearChildren()
+                group.addChildren(params)
         except Exception as error:  # bad XML (MalformedPayload), or a tree PyMoDAQ cannot build
             self._status(f'client settings (Infos) rejected: {error}', error=True)
             return
@@ -260,6 +268,13 @@ def _describe(client: ClientInfo) -> str:
     last = time.strftime('%H:%M:%S', time.localtime(client.last_seen)) if client.last_seen else '-'
     kind = client.client_type or 'no hello yet'
     return f'{kind}, {client.role or "-"}, {dialect}, since {since}, last: {client.last_message} at {last}'
+
+
+def _structure(params) -> list:
+    """Names and types of a parameter tree (dicts as parsed, or ``Parameter.saveState`` dicts)."""
+    return [(p['name'], p['type'], _structure(p['children'].values() if isinstance(p.get('children'), dict)
+                                              else p.get('children', [])))
+            for p in params]
 
 
 def _leaf_values(params: Sequence[dict], prefix: tuple):

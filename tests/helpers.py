@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
-import sys
 import threading
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List
 
+from tcpbridge.processes import ClientProcess
 from tcpbridge.server import Event
 
 
@@ -44,23 +43,10 @@ class EventLog:
 
 @contextlib.contextmanager
 def client_process(*args: str) -> Iterator[subprocess.Popen]:
-    """A ``tcpbridge`` demo client in its own process; SIGTERM at the end, must exit 0 by itself."""
-    process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    """A ``tcpbridge`` demo client in its own process; SIGTERM at the end, it must exit 0 by itself."""
+    client = ClientProcess(args)
     try:
-        yield process
+        yield client.process
     finally:
-        stop_process(process)
-
-
-def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> Optional[str]:
-    """SIGTERM, then wait; returns stderr.  Kills (and fails) if it does not stop in time."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        _, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise AssertionError(f'{process.args} did not stop within {timeout} s of SIGTERM')
-    return err
+        code = client.stop()
+        assert code == 0, f'tcpbridge {" ".join(args)} exited with {code}: {client.process.stderr}'

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from helpers import EventLog, client_process, stop_process
+from helpers import EventLog, client_process
 from tcpbridge import (CheckPosition, Dialect, Done, MoveAbs, MoveDone, MoveHome, MoveRel, PositionIs,
                        SendData, SetInfo, StopMotion, data_actuator)
 from tcpbridge.demo import SimulatedDetector, SimulatedStage
@@ -145,7 +145,8 @@ def test_second_client_stands_by_and_takes_over(grabber_server) -> None:
         with client_process('grabber', '--port', port, '--dim', '0D'):
             log.wait_for(lambda e: isinstance(e, ClientConnected) and e.client.role == 'standby')
             assert [c.role for c in server.clients] == ['controller', 'standby']
-            stop_process(first)
+            first.terminate()
+            assert first.wait(10) == 0
             new = log.wait_for(lambda e: isinstance(e, ControllerChanged) and e.client is not None)
             assert '<detector_settings' in new.infos_xml
             mark = len(log.events)
@@ -157,9 +158,10 @@ def test_wrong_type_and_silent_clients_are_refused() -> None:
     log = EventLog()
     server = BridgeServer('127.0.0.1', 0, GRABBER, log, hello_timeout=0.3)
     try:
-        with client_process('actuator', '--port', str(server.address[1]), '--once'):
+        with client_process('actuator', '--port', str(server.address[1]), '--once') as refused_client:
             refused = log.wait_for(lambda e: isinstance(e, ClientRefused))
             assert "'ACTUATOR' is not a valid type" in refused.reason
+            assert refused_client.wait(10) == 0  # --once: it stops by itself when the server closes
         silent = socket.create_connection(server.address)
         try:
             refused = log.wait_for(lambda e: isinstance(e, ClientRefused) and 'no client type' in e.reason)

@@ -211,8 +211,9 @@ def test_second_client_is_on_standby(viewer) -> None:
 def test_wrong_client_type_is_refused(viewer) -> None:
     plugin = viewer('0D')
     status = StatusLog(plugin)
-    with client_process('actuator', '--port', port_of(plugin), '--once'):
+    with client_process('actuator', '--port', port_of(plugin), '--once') as refused_client:
         status.wait_for("'ACTUATOR' is not a valid type here")
+        assert refused_client.wait(10) == 0
     assert not plugin.client_connected
 
 

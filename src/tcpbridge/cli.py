@@ -27,8 +27,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin (default 6341)')
     parser.add_argument('--dialect', choices=[d.value for d in Dialect], default='legacy',
                         help='legacy: arrays/scalars (any server); pymodaq4: DataToExport with axes/units')
-    parser.add_argument('--position-file', help='file shared by the demo stage and detector (the '
-                        'detector signal follows the stage position)')
     parser.add_argument('--once', action='store_true', help='do not reconnect after the connection ends')
     parser.add_argument('--max-attempts', type=int, default=None,
                         help='give up after this many failed connection attempts (default: never)')
@@ -51,12 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     grabber.add_argument('--peak-at', type=float, default=5.0, help='stage position of the signal peak')
     grabber.add_argument('--peak-width', type=float, default=1.5, help='width of the peak (stage units)')
     grabber.add_argument('--seed', type=int, default=None, help='random seed of the noise')
+    grabber.add_argument('--noise', type=float, default=None, help='noise rms (default 0.01, 0 with --pattern)')
+    grabber.add_argument('--position-file', action='append', default=[], dest='position_files',
+                         help='file where a demo stage writes its position (repeat for each scanned '
+                              'axis): the signal peaks when every stage is at --peak-at')
 
     actuator = commands.add_parser('actuator', help='serve a simulated stage (ACTUATOR client)')
     _common(actuator)
     actuator.add_argument('--units', default='mm', help='axis units (default mm)')
     actuator.add_argument('--speed', type=float, default=10.0, help='units per second; 0: instantaneous')
     actuator.add_argument('--position', type=float, default=0.0, help='initial position')
+    actuator.add_argument('--position-file', help='file where the stage writes its position (read by '
+                          'the demo detector)')
 
     scan = commands.add_parser('scan', help='DAQ_Scan of remote instruments through the TCPServer plugins')
     scan.add_argument('rest', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -94,15 +98,18 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         return scan_main(args.rest)
     common = dict(host=args.host, port=args.port, dialect=args.dialect, reconnect=not args.once,
-                  max_attempts=args.max_attempts, position_file=args.position_file)
+                  max_attempts=args.max_attempts)
     if args.command == 'grabber':
         client = SimulatedDetector(dim=args.dim, shape=args.shape, dtype=args.dtype, pattern=args.pattern,
-                                   push_rate=args.push_rate, peak_at=args.peak_at,
-                                   peak_width=args.peak_width, seed=args.seed, **common)
+                                   push_rate=args.push_rate, peak_at=args.peak_at, peak_width=args.peak_width,
+                                   seed=args.seed, position_files=args.position_files, **common)
+        if args.noise is not None:
+            client.set_setting(['noise'], args.noise)
         log.info('simulated %s detector %s %s for %s', args.dim, 'x'.join(map(str, client.shape)),
                  client.dtype, client.address)
     else:
-        client = SimulatedStage(units=args.units, speed=args.speed, position=args.position, **common)
+        client = SimulatedStage(units=args.units, speed=args.speed, position=args.position,
+                                position_file=args.position_file, **common)
         log.info('simulated stage in %s at %s/s for %s', args.units, args.speed, client.address)
     return _run_client(client)
 

@@ -43,10 +43,8 @@ def parse_shape(text: str) -> Tuple[int, ...]:
     return shape
 
 
-def read_position(path: Optional[Path]) -> float:
+def read_position(path: Path) -> float:
     """Stage position shared through ``path`` (0.0 if there is no file yet)."""
-    if path is None:
-        return 0.0
     try:
         return float(path.read_text())
     except (OSError, ValueError):
@@ -72,15 +70,15 @@ class SimulatedDetector(GrabberClient):
         dtype: numpy dtype of the data (integers are scaled to their range).
         pattern: send a deterministic counter pattern instead of the gaussian.
         push_rate: if > 0, push data unsolicited at this rate (Hz) while connected.
-        position_file: file where the demo stage writes its position.
-        peak_at / peak_width: centre and width of the response to the stage position (stage units).
+        position_files: files where demo stages write their positions (one per scanned axis).
+        peak_at / peak_width: centre and width of the response to each stage position (stage units).
         seed: random seed of the noise.
         Others: see :class:`~tcpbridge.client.BridgeClient`.
     """
 
     def __init__(self, host: str = '127.0.0.1', port: int = 6341, *, dim: str = '1D',
                  shape: Optional[Sequence[int]] = None, dtype: str = 'float64', pattern: bool = False,
-                 push_rate: float = 0.0, position_file: Optional[Union[str, Path]] = None,
+                 push_rate: float = 0.0, position_files: Sequence[Union[str, Path]] = (),
                  peak_at: float = 5.0, peak_width: float = 1.5, seed: Optional[int] = None,
                  **kwargs: Any) -> None:
         settings = [
@@ -99,16 +97,16 @@ class SimulatedDetector(GrabberClient):
         self.shape = tuple(shape) if shape else DEFAULT_SHAPES[dim]
         self.dtype = np.dtype(dtype)
         self.push_rate = push_rate
-        self.position_file = Path(position_file) if position_file else None
+        self.position_files = [Path(p) for p in position_files]
         self.frames = 0
         self._rng = np.random.default_rng(seed)
         self._pusher: Optional[threading.Thread] = None
         self._grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in self.shape], indexing='ij')
 
-    def response(self, position: float) -> float:
-        """Amplitude of the signal for a stage ``position``: a gaussian centred on ``peak_at``."""
-        return self.setting('amplitude') * math.exp(
-            -0.5 * ((position - self.setting('peak_at')) / self.setting('peak_width')) ** 2)
+    def response(self, positions: Sequence[float]) -> float:
+        """Amplitude of the signal for stage ``positions``: a gaussian centred on ``peak_at`` in each."""
+        return self.setting('amplitude') * math.prod(
+            math.exp(-0.5 * ((p - self.setting('peak_at')) / self.setting('peak_width')) ** 2) for p in positions)
 
     def frame(self) -> np.ndarray:
         """One frame of :attr:`shape` and :attr:`dtype`."""
@@ -120,7 +118,8 @@ class SimulatedDetector(GrabberClient):
             return counter.astype(self.dtype)
         peak = np.exp(-sum(g ** 2 for g in self._grid) / (2 * 0.2 ** 2)) if len(self.shape) > 1 or \
             self.shape[0] > 1 else np.ones(self.shape)
-        signal = self.response(read_position(self.position_file)) * peak
+        positions = [read_position(path) for path in self.position_files] or [0.0]
+        signal = self.response(positions) * peak
         signal = signal + self.setting('noise') * self._rng.standard_normal(self.shape)
         if self.dtype.kind in 'iu':
             top = min(np.iinfo(self.dtype).max, 65535)
