@@ -27,10 +27,9 @@ from tcpbridge.server import (CONTROLLER, BridgeServer, ClientConnected, ClientI
 from tcpbridge.settings_xml import parse_parameter_xml, parse_settings_xml
 from tcpbridge.transport import format_address
 
-from .utils import Config
+from . import config
 
 logger = set_logger(get_module_name(__file__))
-plugin_config = Config()
 
 #: seconds between two refreshes of the clients table caused by ordinary messages
 TABLE_REFRESH_S = 1.0
@@ -42,19 +41,19 @@ def tcp_parameters() -> List[dict]:
     ``settings_client``, ``infos``, ``conn_clients``) are kept so that old settings load."""
     return [
         {'title': 'IP:', 'name': 'socket_ip', 'type': 'str',
-         'value': plugin_config('network', 'tcp-server', 'ip'),
+         'value': config('tcpbridge', 'network', 'tcp-server', 'ip'),
          'tip': 'address to listen on: 127.0.0.1 = this PC only; the address of the network card '
                 'facing the instrument PC (or 0.0.0.0) to accept remote clients'},
         {'title': 'Port:', 'name': 'port_id', 'type': 'int',
-         'value': plugin_config('network', 'tcp-server', 'port'), 'min': 0, 'max': 65535},
-        {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': plugin_config('bridge', 'dialect'),
+         'value': config('tcpbridge', 'network', 'tcp-server', 'port'), 'min': 0, 'max': 65535},
+        {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': config('tcpbridge', 'bridge', 'dialect'),
          'limits': ['auto', 'legacy', 'pymodaq4'],
          'tip': 'auto: learned from the client payloads (WIRE.md §6)'},
         {'title': 'Client connected:', 'name': 'connected', 'type': 'led', 'value': False, 'readonly': True},
         {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
-         'value': plugin_config('bridge', 'reply_timeout_s'), 'min': 0.01},
+         'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
         {'title': 'Max message (MiB):', 'name': 'max_message_mib', 'type': 'int',
-         'value': plugin_config('bridge', 'max_message_mib'), 'min': 1, 'max': 4096},
+         'value': config('tcpbridge', 'bridge', 'max_message_mib'), 'min': 1, 'max': 4096},
         {'title': 'Connected clients:', 'name': 'conn_clients', 'type': 'table', 'value': OrderedDict(),
          'header': ['Client', 'State']},
         {'title': 'Settings Client:', 'name': 'settings_client', 'type': 'group', 'children': []},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -56,10 +57,12 @@ class _ConfigFinder(importlib.abc.MetaPathFinder):
                                                       loader=_ConfigLoader(spec.origin, self.base))
 
 
-def redirect_pymodaq_config(folder: Path) -> Path:
+def redirect_pymodaq_config(folder: Path, save_path: Optional[Path] = None) -> Path:
     """Make PyMoDAQ keep its system and user config folders under ``folder`` (created if needed).
 
     Returns ``folder``.  Sets ``HOME`` (and ``USERPROFILE``) for this process and its children.
+    ``save_path``: where PyMoDAQ saves data by default (its own default is ``C:\\Data``, which
+    on Linux is a folder of that name in the current directory).
 
     Raises:
         RuntimeError: pymodaq_utils.config was already imported (too late to redirect it).
@@ -71,6 +74,11 @@ def redirect_pymodaq_config(folder: Path) -> Path:
     (folder / 'home').mkdir(parents=True, exist_ok=True)
     (folder / 'system').mkdir(parents=True, exist_ok=True)
     os.environ['HOME'] = os.environ['USERPROFILE'] = str(folder / 'home')
+    if save_path is not None:
+        user_config = folder / 'home' / '.pymodaq' / 'config'
+        user_config.mkdir(parents=True, exist_ok=True)
+        (user_config / 'data.toml').write_text(
+            f'[data_saving.h5file]\nsave_path = {json.dumps(str(Path(save_path).resolve()))}\n')
     if not any(isinstance(f, _ConfigFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _ConfigFinder(folder / 'system'))
     return folder
