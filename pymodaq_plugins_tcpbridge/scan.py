@@ -217,8 +217,8 @@ class Session:
             scanner.set_scan_type_and_subtypes('Scan2D', 'Linear')
             settings = scanner.scanner.settings
             for axis in ('axis1', 'axis2'):
-                settings[axis, 'start'], settings[axis, 'stop'] = options.start, options.stop
-                settings[axis, 'step'] = step
+                settings[axis, f'start_{axis}'], settings[axis, f'stop_{axis}'] = options.start, options.stop
+                settings[axis, f'step_{axis}'] = step
         QApplication.processEvents()
         expected = options.points ** (2 if options.scan == '2D' else 1)
         if scanner.n_steps != expected:

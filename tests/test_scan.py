@@ -1,0 +1,107 @@
+"""`tcpbridge scan`: a real headless DAQ_Scan through the TCPServer plugins, checked from its HDF5 file."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymodaq_data.h5modules.data_saving import DataLoader
+
+from helpers import client_process
+
+SCAN_TIMEOUT = 240
+
+
+def scan(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'tcpbridge', 'scan', '--timeout', str(SCAN_TIMEOUT - 60), *args],
+                          capture_output=True, text=True, timeout=SCAN_TIMEOUT, cwd=cwd)
+
+
+def load(path: Path, dim: str):
+    loader = DataLoader(path)
+    try:
+        return loader.load_data(f'/RawData/Scan000/Detector000/Data{dim}/CH00/Data00')
+    finally:
+        loader.close_file()
+
+
+@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4'])
+def test_scan_1d_detector_both_dialects(tmp_path: Path, dialect: str) -> None:
+    result = scan('--points', '11', '--dim', '1D', '--dialect', dialect, '--out', 'out', '--plot', 'out/scan.png',
+                  cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '11/11 points' in result.stdout and 'signal peaks at 5 mm' in result.stdout
+    # nothing written outside --out: PyMoDAQ's config went to a temporary folder, removed at exit
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out']
+    files = sorted(p.name for p in (tmp_path / 'out').iterdir())
+    assert files == ['scan.png', f'tcpbridge_scan_1D_1D_{dialect}.h5']
+    assert (tmp_path / 'out' / 'scan.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    data = load(tmp_path / 'out' / f'tcpbridge_scan_1D_1D_{dialect}.h5', '1D')
+    assert data.shape == (11, 256) and data.nav_indexes == (0,)
+    stage = data.get_nav_axes()[0]
+    np.testing.assert_allclose(stage.get_data(), np.linspace(0, 10, 11))
+    assert stage.units == 'mm'
+    curve = data.data[0].sum(axis=1)
+    assert stage.get_data()[np.argmax(curve)] == 5.0
+    # the demo signal: a gaussian of the stage position (width 1.5 mm) times a line of fixed shape
+    expected = np.exp(-0.5 * ((stage.get_data() - 5.0) / 1.5) ** 2)
+    np.testing.assert_allclose(curve / curve.max(), expected, atol=0.05)
+    if dialect == 'pymodaq4':  # labels and axes sent by the client reach the file (PyMoDAQ 5.3 drops units)
+        assert data.labels == ['signal']
+        wavelength = data.get_axis_from_index(1)[0]
+        assert (wavelength.label, wavelength.units) == ('wavelength', 'nm')
+        np.testing.assert_allclose(wavelength.get_data()[[0, -1]], [500, 600])
+
+
+def test_scan_2d_over_two_remote_stages(tmp_path: Path) -> None:
+    result = scan('--scan', '2D', '--points', '5', '--start', '3', '--stop', '7', '--out', 'out', cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = load(tmp_path / 'out' / 'tcpbridge_scan_2D_0D_legacy.h5', '0D')
+    assert data.shape == (5, 5)
+    axes = data.get_nav_axes()
+    for axis in axes:
+        np.testing.assert_allclose(axis.get_data(), np.linspace(3, 7, 5))
+    peak = np.unravel_index(np.argmax(data.data[0]), (5, 5))
+    assert [axes[0].get_data()[peak[0]], axes[1].get_data()[peak[1]]] == [5.0, 5.0]
+
+
+def test_scan_waits_for_remote_clients(tmp_path: Path) -> None:
+    """With ports given the plugins wait for real clients (port 0: the OS chooses, the command says which)."""
+    process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'scan', '--points', '4', '--actuator-port', '0',
+                                '--detector-port', '0', '--out', 'out', '--timeout', '120'],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    ports, lines = {}, []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            match = re.match(r'(Stage|Detector): listening on 127\.0\.0\.1:(\d+)', line)
+            if match:
+                ports[match.group(1)] = match.group(2)
+            if len(ports) == 2 or len(lines) > 200:
+                break
+        assert len(ports) == 2, ''.join(lines)
+        with client_process('actuator', '--port', ports['Stage'], '--dialect', 'pymodaq4'), \
+                client_process('grabber', '--port', ports['Detector'], '--dim', '0D', '--dialect', 'pymodaq4'):
+            output, _ = process.communicate(timeout=150)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, ''.join(lines) + output
+    assert 'waiting for the remote clients' in output
+    assert 'every point is in the file' in output
+    assert load(tmp_path / 'out' / 'tcpbridge_scan_1D_0D_legacy.h5', '0D').shape == (4,)
+
+
+def test_scan_without_pymodaq_says_how_to_install(tmp_path: Path) -> None:
+    code = ("import sys, importlib.util\n"
+            "real = importlib.util.find_spec\n"
+            "importlib.util.find_spec = lambda name, *a: None if name == 'pymodaq' else real(name, *a)\n"
+            "from tcpbridge.cli import main\n"
+            "sys.exit(main(['scan']))\n")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert 'pip install "pymodaq_plugins_tcpbridge[pymodaq]"' in result.stderr
