@@ -349,7 +349,7 @@ class Decoder:
         self._buf = bytearray(self.BUFFER_SIZE)
         self._start = 0
         self._end = 0
-        self._big: Optional[bytearray] = None
+        self._big: Optional[np.ndarray] = None
         self._big_fill = 0
         self._messages: deque = deque()
         self._error: Optional[ProtocolError] = None
@@ -408,7 +408,7 @@ class Decoder:
             if self._big_fill < self._need:
                 return
             big, self._big = self._big, None
-            self._deliver(big)
+            self._deliver(memoryview(big))
         else:
             self._end += nbytes
         self._process()
@@ -421,8 +421,9 @@ class Decoder:
                 self._deliver(self._buf[start:self._start])
                 continue
             if self._need > self.DIRECT_THRESHOLD:  # allocate only now: the size was checked
-                self._big = bytearray(self._need)
-                self._big[:available] = self._buf[self._start:self._end]
+                # np.empty: no zero-filling pass over memory that recv_into overwrites anyway
+                self._big = np.empty(self._need, dtype=np.uint8)
+                self._big[:available] = np.frombuffer(self._buf, np.uint8, available, self._start)
                 self._big_fill = available
                 self._start = self._end = 0
             elif self._need > len(self._buf) - self._start:

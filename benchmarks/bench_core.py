@@ -1,0 +1,192 @@
+"""Protocol core and transport on loopback, against a bare socket moving the same bytes (same run).
+
+* 8 MiB frame (2048x2048 uint16): encoder + socket + decoder vs ``sendall`` + ``recv_into`` of the
+  same bytes, both dialects, interleaved repeats, median throughputs and their ratio;
+* peak memory (tracemalloc) while receiving one frame, in frames;
+* tiny command round trip (``move_abs`` -> ``move_done``) through the core, and through the server
+  engine + ActuatorClient (threads included).
+"""
+from __future__ import annotations
+
+import random
+import socket
+import statistics
+import threading
+import time
+import tracemalloc
+from typing import Callable, Dict, List
+
+import numpy as np
+
+from tcpbridge import (Decoder, Dialect, Done, Encoder, MoveAbs, MoveDone, Role, data_actuator)
+from tcpbridge.client import ActuatorClient
+from tcpbridge.messages import ACTUATOR, GRABBER, ClientType
+from tcpbridge.server import BridgeServer, MessageReceived
+from tcpbridge.transport import configure, send_buffers
+
+FRAME = (np.arange(2048 * 2048, dtype=np.uint16) * 7).reshape(2048, 2048)
+REPEATS = 30
+
+
+def socket_pair():
+    listener = socket.create_server(('127.0.0.1', 0))
+    a = socket.create_connection(listener.getsockname())
+    b, _ = listener.accept()
+    listener.close()
+    for s in (a, b):
+        configure(s)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    return a, b
+
+
+def timed_transfer(send: Callable[[], None], receive: Callable[[], object]) -> float:
+    """Seconds from the start of the send to the end of the receive (sender in a thread)."""
+    sender = threading.Thread(target=send)
+    start = time.perf_counter()
+    sender.start()
+    receive()
+    elapsed = time.perf_counter() - start
+    sender.join()
+    return elapsed
+
+
+PAYLOAD = FRAME.tobytes()
+REUSED = bytearray(len(PAYLOAD))
+
+
+def bare(a: socket.socket, b: socket.socket, fresh: bool = False) -> float:
+    """The same bytes with ``sendall`` / ``recv_into``, into one reused buffer or a new one per frame
+    (as a receiver that hands each frame on must do)."""
+    def receive() -> None:
+        buffer = np.empty(len(PAYLOAD), np.uint8) if fresh else REUSED
+        view, got = memoryview(buffer), 0
+        while got < len(PAYLOAD):
+            got += b.recv_into(view[got:])
+    return timed_transfer(lambda: a.sendall(PAYLOAD), receive)
+
+
+def bridge(a: socket.socket, b: socket.socket, dialect: Dialect) -> float:
+    encoder = Encoder(dialect)
+    decoder = Decoder(Role.SERVER)
+    decoder.feed(encoder.encode_bytes(ClientType(GRABBER)))
+
+    def receive() -> None:
+        while True:
+            n = b.recv_into(decoder.get_buffer())
+            decoder.buffer_updated(n)
+            messages = decoder.pop_messages()
+            if messages:
+                data = messages[0].data
+                array = data[0] if dialect is Dialect.LEGACY else data.data[0].data[0]
+                assert array.shape == FRAME.shape
+                return
+    return timed_transfer(lambda: send_buffers(a, encoder.encode(Done([FRAME]))), receive)
+
+
+def peak_receive_memory(dialect: Dialect) -> float:
+    a, b = socket_pair()
+    encoder = Encoder(dialect)
+    decoder = Decoder(Role.SERVER)
+    decoder.feed(encoder.encode_bytes(ClientType(GRABBER)))
+    buffers = encoder.encode(Done([FRAME]))
+    tracemalloc.start()
+    sender = threading.Thread(target=send_buffers, args=(a, buffers))
+    sender.start()
+    while not decoder.pop_messages():
+        decoder.buffer_updated(b.recv_into(decoder.get_buffer()))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    sender.join()
+    a.close(), b.close()
+    return peak / FRAME.nbytes
+
+
+def core_round_trips(n: int = 3000) -> List[float]:
+    """move_abs -> move_done through encoder, socket, decoder, both ways, no threads."""
+    server_side, client_side = socket_pair()
+    encoder = Encoder(Dialect.LEGACY)
+    to_client, to_server = Decoder(Role.CLIENT), Decoder(Role.SERVER)
+    to_server.feed(encoder.encode_bytes(ClientType(ACTUATOR)))
+    command = encoder.encode(MoveAbs(1.5))
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        send_buffers(server_side, command)
+        while not (got := to_client.pop_messages()):
+            to_client.buffer_updated(client_side.recv_into(to_client.get_buffer()))
+        send_buffers(client_side, encoder.encode(MoveDone(got[0].value)))
+        while not to_server.pop_messages():
+            to_server.buffer_updated(server_side.recv_into(to_server.get_buffer()))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def engine_round_trips(dialect: Dialect, n: int = 2000) -> List[float]:
+    """move_abs -> move_done through BridgeServer (engine thread) and ActuatorClient (its threads)."""
+    done = threading.Event()
+    ready = threading.Event()
+
+    def on_event(event) -> None:
+        if isinstance(event, MessageReceived):
+            if isinstance(event.message, MoveDone):
+                done.set()
+            else:
+                ready.set()
+    server = BridgeServer('127.0.0.1', 0, ACTUATOR, on_event, probe_position=True)
+    position = [0.0]
+    client = ActuatorClient(port=server.address[1], dialect=dialect, get_position=lambda: position[0],
+                            move_abs=lambda target: position.__setitem__(0, target))
+    thread = client.start()
+    ready.wait(10)
+    times = []
+    for i in range(n):
+        done.clear()
+        start = time.perf_counter()
+        server.send(MoveAbs(data_actuator(float(i), 'mm')))
+        done.wait(5)
+        times.append(time.perf_counter() - start)
+    client.stop()
+    thread.join(5)
+    server.close()
+    return times
+
+
+def summary(times: List[float]) -> Dict[str, float]:
+    ordered = sorted(times)
+    return {'p50_ms': 1000 * ordered[len(ordered) // 2], 'p99_ms': 1000 * ordered[int(len(ordered) * 0.99)],
+            'per_s': len(times) / sum(times)}
+
+
+def main() -> Dict[str, object]:
+    a, b = socket_pair()
+    kinds = {'bare': lambda: bare(a, b), 'bare_fresh_buffer': lambda: bare(a, b, fresh=True),
+             'legacy': lambda: bridge(a, b, Dialect.LEGACY), 'pymodaq4': lambda: bridge(a, b, Dialect.PYMODAQ4)}
+    runs: Dict[str, List[float]] = {kind: [] for kind in kinds}
+    order = list(kinds)
+    for kind in order:  # warm-up
+        kinds[kind]()
+    for _ in range(REPEATS):  # interleaved in a shuffled order: machine noise hits all alike
+        random.shuffle(order)
+        for kind in order:
+            runs[kind].append(kinds[kind]())
+    a.close(), b.close()
+    mib = FRAME.nbytes / (1 << 20)
+    speed = {k: mib / statistics.median(v) for k, v in runs.items()}
+    results = {
+        'frame': '2048x2048 uint16 (8 MiB)',
+        'bare_MiB_s': speed['bare'], 'bare_fresh_buffer_MiB_s': speed['bare_fresh_buffer'],
+        'legacy_MiB_s': speed['legacy'], 'legacy_ratio': speed['legacy'] / speed['bare'],
+        'pymodaq4_MiB_s': speed['pymodaq4'], 'pymodaq4_ratio': speed['pymodaq4'] / speed['bare'],
+        'peak_receive_memory_frames_legacy': peak_receive_memory(Dialect.LEGACY),
+        'peak_receive_memory_frames_pymodaq4': peak_receive_memory(Dialect.PYMODAQ4),
+        'core_round_trip': summary(core_round_trips()),
+        'engine_round_trip_legacy': summary(engine_round_trips(Dialect.LEGACY)),
+        'engine_round_trip_pymodaq4': summary(engine_round_trips(Dialect.PYMODAQ4)),
+    }
+    return results
+
+
+if __name__ == '__main__':
+    import json
+    print(json.dumps(main(), indent=2))
