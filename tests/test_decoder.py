@@ -178,3 +178,22 @@ def test_strings_and_paths_round_trip(path: list, xml: str) -> None:
 
 def test_hello_then_unknown_type_is_still_a_client_type() -> None:
     assert Decoder().feed(Encoder().encode_bytes(ClientType('SPECTROMETER'))) == [ClientType('SPECTROMETER')]
+
+
+def test_receive_buffers_are_reused_only_when_free() -> None:
+    frame = np.arange(512 * 512, dtype='<u2').reshape(512, 512)
+    data = Encoder().encode_bytes(Done([frame]))
+    decoder = Decoder()
+    decoder.feed(GRABBER_HELLO)
+    kept = decoder.feed(data)[0].data[0]          # a frame the application keeps
+    for _ in range(5):
+        dropped = decoder.feed(data)[0].data[0]   # frames it drops at once
+        assert dropped.base is not None and np.shares_memory(dropped, dropped)
+        del dropped
+    assert len(decoder._pool._buffers) == 2       # the kept frame's buffer, and one reused
+    np.testing.assert_array_equal(kept, frame)    # never overwritten
+    frame2 = frame + 1
+    again = decoder.feed(Encoder().encode_bytes(Done([frame2])))[0].data[0]
+    assert not np.shares_memory(again, kept)
+    np.testing.assert_array_equal(kept, frame)
+    np.testing.assert_array_equal(again, frame2)

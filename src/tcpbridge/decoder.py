@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import math
+import sys
 from collections import deque
 from typing import Any, Generator, List, Optional
 
@@ -323,6 +324,32 @@ class _Parser:
         return cls()
 
 
+class BufferPool:
+    """Large receive buffers, reused once nothing references them any more.
+
+    Memory fresh from the OS costs a page fault per page on first touch (on a VM, 10-20 ms for an
+    8 MiB frame, more than receiving it); a buffer whose arrays have all been dropped is handed out
+    again instead.  A buffer is reused only when the pool holds the last reference to it, so a frame
+    still kept by PyMoDAQ is never overwritten.  At most ``max_buffers`` are kept.
+    """
+
+    def __init__(self, max_buffers: int = 4) -> None:
+        self.max_buffers = max_buffers
+        self._buffers: List[np.ndarray] = []
+
+    def get(self, nbytes: int) -> np.ndarray:
+        """An uninitialised uint8 buffer of ``nbytes`` bytes (a reused one if possible)."""
+        for buffer in self._buffers:
+            # references: the list, ``buffer`` and getrefcount's argument: nobody else has it
+            if buffer.nbytes == nbytes and sys.getrefcount(buffer) == 3:
+                return buffer
+        buffer = np.empty(nbytes, dtype=np.uint8)
+        self._buffers.append(buffer)
+        if len(self._buffers) > self.max_buffers:
+            self._buffers.pop(0)  # the oldest: the pool forgets it, its users keep it alive
+        return buffer
+
+
 class Decoder:
     """Incremental decoder for one connection.
 
@@ -350,6 +377,7 @@ class Decoder:
         self._start = 0
         self._end = 0
         self._big: Optional[np.ndarray] = None
+        self._pool = BufferPool()
         self._big_fill = 0
         self._messages: deque = deque()
         self._error: Optional[ProtocolError] = None
@@ -421,8 +449,8 @@ class Decoder:
                 self._deliver(self._buf[start:self._start])
                 continue
             if self._need > self.DIRECT_THRESHOLD:  # allocate only now: the size was checked
-                # np.empty: no zero-filling pass over memory that recv_into overwrites anyway
-                self._big = np.empty(self._need, dtype=np.uint8)
+                # no zero-filling pass over memory that recv_into overwrites anyway
+                self._big = self._pool.get(self._need)
                 self._big[:available] = np.frombuffer(self._buf, np.uint8, available, self._start)
                 self._big_fill = available
                 self._start = self._end = 0
