@@ -22,6 +22,7 @@ from typing import Callable, List, Optional
 import numpy as np
 from pymodaq_gui.parameter import Parameter, ioxml
 from pymodaq_gui.qt_utils import mkQApp
+from qtpy.QtCore import QEventLoop, QTimer
 from qtpy.QtWidgets import QApplication
 
 from tcpbridge.processes import ClientProcess
@@ -70,14 +71,27 @@ class Deadline:
         self.end = time.monotonic() + seconds
         self.seconds = seconds
 
-    def wait(self, condition: Callable[[], bool], what: str, limit: Optional[float] = None) -> None:
-        """Process Qt events until ``condition()``; ScanError after ``limit`` s or the deadline."""
+    def wait(self, condition: Callable[[], bool], what: str, limit: Optional[float] = None,
+             every: Optional[Callable[[], None]] = None) -> None:
+        """Run the Qt event loop until ``condition()`` (checked every 5 ms, ``every`` called then too);
+        ScanError after ``limit`` s or the deadline.  Events are handled as they come, not between
+        sleeps: a scan step takes several event-loop hops."""
         end = min(self.end, time.monotonic() + limit) if limit else self.end
-        while not condition():
-            if time.monotonic() > end:
-                raise ScanError(f'timed out waiting for {what}')
-            QApplication.processEvents()
-            time.sleep(0.002)
+        if condition():
+            return
+        loop, timer = QEventLoop(), QTimer()
+
+        def check() -> None:
+            if every is not None:
+                every()
+            if condition() or time.monotonic() > end:
+                loop.quit()
+        timer.timeout.connect(check)
+        timer.start(5)
+        loop.exec()
+        timer.stop()
+        if not condition():
+            raise ScanError(f'timed out waiting for {what}')
 
 
 def say(text: str) -> None:
@@ -121,12 +135,16 @@ class Session:
 
     # -- setup --------------------------------------------------------------------------------
     def load(self) -> None:
+        """A dashboard (no window unless --gui) with the experiment, modules not initialised."""
+        self.load_experiment(write_experiment(self.options, self.workdir))
+
+    def load_experiment(self, path: Path) -> None:
         from pymodaq.dashboard import create_load_dashboard
         from pymodaq.utils.managers.modules.utils import ModuleType
         _, self.dashboard = create_load_dashboard(show_dashboard=self.options.gui)
         applied: list = []
         self.dashboard.experiment_manager.applied_entry.connect(applied.append)
-        self.dashboard.experiment_manager.execute_entry(write_experiment(self.options, self.workdir))
+        self.dashboard.experiment_manager.execute_entry(path)
         self.deadline.wait(lambda: applied, 'the dashboard experiment to load', 60)
         names = STAGE_NAMES[:2 if self.options.scan == '2D' else 1]
         manager = self.dashboard.modules_manager
@@ -221,6 +239,8 @@ class Session:
                 settings[axis, f'step_{axis}'] = step
         QApplication.processEvents()
         expected = options.points ** (2 if options.scan == '2D' else 1)
+        if not options.gui:  # nobody sees the live plots of a headless scan: draw them once, at the end
+            daq_scan.settings.child('plot_options', 'plot_every_n_steps').setValue(expected)
         if scanner.n_steps != expected:
             raise ScanError(f'the scanner made {scanner.n_steps} steps, expected {expected}')
         path = (options.out / f'tcpbridge_scan_{options.scan}_{options.dim}_{options.dialect}.h5').resolve()
@@ -239,20 +259,19 @@ class Session:
         return path
 
     def progress(self, total: int, finished: Callable[[], list]) -> None:
-        shown = -1
-        every = max(1, total // 20)
-        while not finished():
+        """Wait for the end of the scan, printing points done, rate and ETA (about 20 lines)."""
+        shown = [-1]
+        step = max(1, total // 20)
+
+        def report() -> None:
             done = len(self.received)
-            if done != shown and (done % every == 0 or done == total):
-                shown = done
+            if done != shown[0] and (done % step == 0 or done == total):
+                shown[0] = done
                 elapsed = time.perf_counter() - self.scan_started
                 rate = done / elapsed if elapsed > 0 else 0.0
                 eta = f'{(total - done) / rate:5.1f} s' if rate > 0 else '    -'
                 say(f'  {done:4d}/{total} points  {rate:6.1f} points/s  ETA {eta}')
-            if time.monotonic() > self.deadline.end:
-                raise ScanError(f'the scan did not end within {self.deadline.seconds:g} s')
-            QApplication.processEvents()
-            time.sleep(0.002)
+        self.deadline.wait(finished, 'the end of the scan', every=report)
 
     def close(self) -> None:
         for client in self.clients:

@@ -2,7 +2,9 @@
 pymodaq import), and helpers that wait on conditions with a timeout (never a blind sleep)."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -17,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from tcpbridge.pymodaq_home import redirect_pymodaq_config  # noqa: E402
 
 PYMODAQ_HOME = redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-tests-pymodaq-')))
+# registered before PyMoDAQ's own atexit config saves, so it runs after them
+atexit.register(shutil.rmtree, PYMODAQ_HOME, ignore_errors=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:

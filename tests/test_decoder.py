@@ -188,7 +188,7 @@ def test_receive_buffers_are_reused_only_when_free() -> None:
     kept = decoder.feed(data)[0].data[0]          # a frame the application keeps
     for _ in range(5):
         dropped = decoder.feed(data)[0].data[0]   # frames it drops at once
-        assert dropped.base is not None and np.shares_memory(dropped, dropped)
+        np.testing.assert_array_equal(dropped, frame)
         del dropped
     assert len(decoder._pool._buffers) == 2       # the kept frame's buffer, and one reused
     np.testing.assert_array_equal(kept, frame)    # never overwritten
