@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base, comon_parameters
 from pymodaq.utils.data import Axis, DataToExport
 
@@ -72,16 +74,14 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         if isinstance(message, Done):
             self._on_data(payload_to_dte(message.data, self._title))
         elif isinstance(message, AxisInfo):  # PyMoDAQ 3.x viewers describe their axes this way
-            self._legacy_axes[message.which] = Axis(message.label, message.units, data=message.values,
-                                                    index=0 if message.which == 'x' else 1)
+            self._legacy_axes[message.which] = message
         else:
             super()._on_client_message(message)
 
     def _on_data(self, dte: DataToExport) -> None:
         if self._legacy_axes:
             for dwa in dte:
-                dwa.axes = [axis for which, axis in sorted(self._legacy_axes.items())
-                            if axis.index < dwa.ndim and dwa.shape[axis.index] == axis.size]
+                dwa.axes = self._axes_for(dwa.shape)
         if self._waiting and self._naverage > 1:
             self._received += 1
             self._average = dte if self._average is None else dte.average(self._average, self._received - 1)
@@ -91,6 +91,16 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             dte = self._average
         self._waiting = False
         self.dte_signal.emit(dte)
+
+    def _axes_for(self, shape: tuple) -> list:
+        """The ``x_axis`` / ``y_axis`` of a 3.x viewer that fit ``shape``: x is the last dimension
+        (the only one of a 1D signal, the columns of an image), y the rows."""
+        axes = []
+        for which, index in (('y', len(shape) - 2), ('x', len(shape) - 1)):
+            axis = self._legacy_axes.get(which)
+            if axis is not None and index >= 0 and shape[index] == axis.values.size:
+                axes.append(Axis(axis.label, axis.units, data=np.asarray(axis.values, dtype=float), index=index))
+        return axes
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
         self._waiting = False
