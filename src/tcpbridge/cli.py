@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import List, Optional
 
-from . import __version__
+from . import __version__, transcript
 from .demo import SimulatedDetector, SimulatedStage, parse_shape
 from .dialects import Dialect
 from .pymodaq_home import redirect_pymodaq_config
@@ -68,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     actuator.add_argument('--position', type=float, default=0.0, help='initial position')
     actuator.add_argument('--position-file', help='file where the stage writes its position (read by '
                           'the demo detector)')
+
+    replay = commands.add_parser(
+        'replay', help='play a session transcript as a client and compare what the server answers',
+        description='Play a transcript (examples/labview/transcripts/*.txt, or one you wrote) against a '
+                    'TCPServer plugin: ">" lines are sent, "<" lines are awaited and compared byte for byte.')
+    replay.add_argument('file', help='the transcript')
+    replay.add_argument('--host', default='127.0.0.1', help='address of the PC running PyMoDAQ')
+    replay.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin')
+    replay.add_argument('--timeout', type=float, default=60.0,
+                        help='seconds to wait for each answer of the server (a grab or a move may need you)')
 
     scan = commands.add_parser(
         'scan', help='DAQ_Scan of remote instruments through the TCPServer plugins (needs PyMoDAQ 5)',
@@ -145,6 +155,19 @@ def _scan(args: argparse.Namespace) -> int:
     return run(options, workdir)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        steps = transcript.parse(Path(args.file).read_text(encoding='utf-8'))
+    except (OSError, ValueError) as error:
+        log.error('cannot read %s: %s', args.file, error)
+        return 2
+    try:
+        return transcript.replay(steps, args.host, args.port, args.timeout)
+    except OSError as error:
+        log.error('cannot connect to %s:%s: %s', args.host, args.port, error)
+        return 2
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``tcpbridge`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -156,6 +179,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             for handler in logging.getLogger().handlers:
                 handler.addFilter(_scan_log_filter)
         return _scan(args)
+    if args.command == 'replay':
+        return _replay(args)
     common = dict(host=args.host, port=args.port, dialect=args.dialect, reconnect=not args.once,
                   max_attempts=args.max_attempts)
     if args.command == 'grabber':

@@ -93,12 +93,12 @@ class _Parser:
     def dtype(self, n: Optional[int] = None) -> Parse:
         return dtype_from_wire((yield from self.string('dtype', 8, n)))
 
-    def scalar(self, dtype_len: Optional[int] = None) -> Parse:
+    def scalar(self, what: str = 'scalar', dtype_len: Optional[int] = None) -> Parse:
         """SCALAR (WIRE.md §1.3) as a Python number (bool, int, float or complex)."""
         dtype = yield from self.dtype(dtype_len)
         nbytes = yield from self.u32()
         if nbytes != dtype.itemsize:
-            raise ShapeMismatch(f'scalar of dtype {dtype.str} announced {nbytes} bytes, '
+            raise ShapeMismatch(f'{what} of dtype {dtype.str} announced {nbytes} bytes, '
                                 f'expected {dtype.itemsize}')
         return np.frombuffer((yield from self.take(nbytes)), dtype)[0].item()
 
@@ -185,8 +185,8 @@ class _Parser:
         label = yield from self.string('axis label')
         units = yield from self.string('axis units')
         data = yield from self.array()
-        index = yield from self.scalar()
-        spread_order = yield from self.scalar()
+        index = yield from self.scalar('axis index')
+        spread_order = yield from self.scalar('axis spread order')
         return Axis(label, units, data, int(index), int(spread_order))
 
     def choice(self, what: str, allowed: tuple) -> Parse:
@@ -203,7 +203,7 @@ class _Parser:
         class_name = yield from self.string('DataWithAxes class', 32, class_len)
         if class_name not in DWA_CLASSES:
             raise MalformedPayload(f'unknown DataWithAxes class {class_name!r}')
-        timestamp = yield from self.scalar()
+        timestamp = yield from self.scalar('timestamp')
         name = yield from self.string('data name')
         first = yield from self.string('units or source')
         second = yield from self.string('source or dim', 32)
@@ -237,7 +237,7 @@ class _Parser:
         """DTE (WIRE.md §1.8)."""
         if not class_checked:
             yield from self.expect('DataToExport', class_len)
-        timestamp = yield from self.scalar()
+        timestamp = yield from self.scalar('timestamp')
         name = yield from self.string('DataToExport name')
         data = yield from self.typed_items(DataWithAxes, 'DataToExport content')
         return DataToExport(name=name, data=data, timestamp=float(timestamp))
@@ -268,7 +268,7 @@ class _Parser:
         """Legacy SCALAR or pymodaq4 DataActuator, told apart by the first U32 (WIRE.md §6)."""
         first = yield from self.u32()
         if first <= 4:  # a dtype string ('<f8', '<c16'); no DWA class name is that short
-            return cls((yield from self.scalar(first)), Dialect.LEGACY)
+            return cls((yield from self.scalar('position', first)), Dialect.LEGACY)
         dwa = yield from self.dwa(first)
         if not dwa.data or dwa.data[0].size == 0:
             raise MalformedPayload(f'{cls.command} carries a {dwa.class_name} without a value')

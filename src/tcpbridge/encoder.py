@@ -153,8 +153,8 @@ def _dte(w: _Writer, dte: DataToExport, layout: DwaLayout) -> None:
 
 
 def _position(w: _Writer, position: Position, dialect: Dialect, layout: DwaLayout) -> None:
-    if dialect is Dialect.LEGACY:
-        w.scalar(position_value(position))
+    if dialect is Dialect.LEGACY:  # a 0-d array or numpy scalar keeps its dtype (a 0-d array: '>f8' too)
+        w.scalar(position if isinstance(position, (np.generic, np.ndarray)) else position_value(position))
     else:
         _dwa(w, position if isinstance(position, DataWithAxes) else data_actuator(position), layout)
 

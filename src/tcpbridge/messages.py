@@ -16,7 +16,8 @@ import numpy as np
 from .data import DataToExport, DataWithAxes, values_equal
 from .dialects import Dialect, DwaLayout
 
-Position = Union[float, int, complex, bool, DataWithAxes]
+#: a number, a 0-d numpy array (keeps its dtype, e.g. '>f8', in the legacy dialect) or a DataActuator
+Position = Union[float, int, complex, bool, np.ndarray, DataWithAxes]
 Payload = Union[list, DataToExport]
 
 GRABBER = 'GRABBER'
@@ -214,7 +215,7 @@ def position_value(position: Position) -> Union[float, int, complex, bool]:
     """A position as a Python number: a DataActuator's first value, or the scalar itself."""
     if isinstance(position, DataWithAxes):
         return position.value
-    if isinstance(position, np.generic):
+    if isinstance(position, (np.generic, np.ndarray)):
         return position.item()
     return position
 
