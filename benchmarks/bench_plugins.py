@@ -19,7 +19,6 @@ from tcpbridge.pymodaq_home import redirect_pymodaq_config  # noqa: E402
 if 'pymodaq_utils.config' not in sys.modules:
     redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-')))
 
-import numpy as np  # noqa: E402
 from pymodaq.utils.plugin_testing import make_actuator, make_detector  # noqa: E402
 from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
@@ -92,7 +91,7 @@ def move_benchmark(dialect: str, n: int = 2000) -> List[float]:
     for i in range(n):
         target = float(i % 100)
         start = time.perf_counter()
-        done = wait_signal(plugin.move_done_signal, lambda: plugin.move_abs(target))
+        done = wait_signal(plugin.move_done_signal, lambda t=target: plugin.move_abs(t))
         times.append(time.perf_counter() - start)
         assert done.value() == target
     client.stop(), thread.join(5), plugin.close()

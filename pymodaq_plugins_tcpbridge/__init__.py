@@ -2,7 +2,7 @@
 from pymodaq_utils.config import GlobalConfig
 from pymodaq_utils.utils import get_version
 
-from .utils import Config
+from .utils import Config  # noqa: F401  (importing it registers the plugin config)
 
 config = GlobalConfig()
 __version__ = get_version(__package__)

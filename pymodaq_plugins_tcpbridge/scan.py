@@ -11,7 +11,6 @@ folder before importing this module.
 """
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import time

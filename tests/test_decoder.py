@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 from tcpbridge import (Axis, AxisInfo, CheckPosition, ClientType, DataToExport, DataWithAxes, Decoder,
                        Dialect, Done, DwaLayout, Encoder, GetActuatorValue, Info, InfoXml, Infos,
-                       MoveAbs, MoveDone, MoveHome, MoveRel, PositionIs, Quit, Role, SendData,
+                       MoveAbs, MoveDone, MoveHome, MoveRel, Quit, Role, SendData,
                        SetInfo, StopMotion, data_actuator)
 from wire_examples import DONE_LEGACY, DONE_PYMODAQ4, GRABBER_HELLO, POSITION_IS_LEGACY, POSITION_IS_PYMODAQ4
 

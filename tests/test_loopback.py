@@ -21,20 +21,22 @@ def received(kind: type) -> callable:
     return lambda e: isinstance(e, MessageReceived) and isinstance(e.message, kind)
 
 
-@pytest.fixture
-def grabber_server():
+def serving(client_type: str):
+    """A BridgeServer on a free loopback port and the log of its events; closed at the end."""
     log = EventLog()
-    server = BridgeServer('127.0.0.1', 0, GRABBER, log)
+    server = BridgeServer('127.0.0.1', 0, client_type, log)
     yield server, log
     server.close()
+
+
+@pytest.fixture
+def grabber_server():
+    yield from serving(GRABBER)
 
 
 @pytest.fixture
 def actuator_server():
-    log = EventLog()
-    server = BridgeServer('127.0.0.1', 0, ACTUATOR, log)
-    yield server, log
-    server.close()
+    yield from serving(ACTUATOR)
 
 
 @pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4'])

@@ -81,9 +81,11 @@ class _Writer:
 def _item(w: _Writer, value: Any, layout: DwaLayout, legacy: bool) -> None:
     """One type-tagged list item (WIRE.md §1.5)."""
     if isinstance(value, np.ndarray):
-        w.string('array'); w.array(value)
+        w.string('array')
+        w.array(value)
     elif isinstance(value, str):
-        w.string('string'); w.string(value)
+        w.string('string')
+        w.string(value)
     elif isinstance(value, (bool, np.bool_)):
         if legacy:  # the legacy reader knows no 'bool' tag: PyMoDAQ <= 4.4.6 wrote this
             w.string('scalar')
@@ -91,20 +93,33 @@ def _item(w: _Writer, value: Any, layout: DwaLayout, legacy: bool) -> None:
             w.string('bool')
         w.scalar(np.bool_(value))
     elif isinstance(value, (int, float, complex, np.number)):
-        w.string('scalar'); w.scalar(value)
+        w.string('scalar')
+        w.scalar(value)
     elif isinstance(value, (bytes, bytearray)):
-        _need_pymodaq4(legacy, 'bytes'); w.string('bytes'); w.raw(bytes(value))
+        _need_pymodaq4(legacy, 'bytes')
+        w.string('bytes')
+        w.raw(bytes(value))
     elif isinstance(value, (list, tuple)):
-        _need_pymodaq4(legacy, 'list'); w.string('list'); _list(w, value, layout, legacy)
+        _need_pymodaq4(legacy, 'list')
+        w.string('list')
+        _list(w, value, layout, legacy)
     elif isinstance(value, Axis):
-        _need_pymodaq4(legacy, 'Axis'); w.string('axis'); _axis(w, value)
+        _need_pymodaq4(legacy, 'Axis')
+        w.string('axis')
+        _axis(w, value)
     elif isinstance(value, DataWithAxes):
-        _need_pymodaq4(legacy, 'DataWithAxes'); w.string('dwa'); _dwa(w, value, layout)
+        _need_pymodaq4(legacy, 'DataWithAxes')
+        w.string('dwa')
+        _dwa(w, value, layout)
     elif isinstance(value, DataToExport):
-        _need_pymodaq4(legacy, 'DataToExport'); w.string('dte'); _dte(w, value, layout)
+        _need_pymodaq4(legacy, 'DataToExport')
+        w.string('dte')
+        _dte(w, value, layout)
     elif isinstance(value, SerializedParameter):
-        _need_pymodaq4(legacy, 'parameter'); w.string('parameter')
-        _list(w, list(value.path), layout, legacy); w.string(value.xml)
+        _need_pymodaq4(legacy, 'parameter')
+        w.string('parameter')
+        _list(w, list(value.path), layout, legacy)
+        w.string(value.xml)
     else:
         raise EncodeError(f'cannot put a {type(value).__name__} in a list on the wire')
 
@@ -123,16 +138,24 @@ def _list(w: _Writer, items: Any, layout: DwaLayout, legacy: bool) -> None:
 
 def _axis(w: _Writer, axis: Axis) -> None:
     """AXIS (WIRE.md §1.6)."""
-    w.string('Axis'); w.string(axis.label); w.string(axis.units)
-    w.array(np.asarray(axis.data)); w.scalar(int(axis.index)); w.scalar(int(axis.spread_order))
+    w.string('Axis')
+    w.string(axis.label)
+    w.string(axis.units)
+    w.array(np.asarray(axis.data))
+    w.scalar(int(axis.index))
+    w.scalar(int(axis.spread_order))
 
 
 def _dwa(w: _Writer, dwa: DataWithAxes, layout: DwaLayout) -> None:
     """DWA (WIRE.md §1.7), fields as ``layout`` has them."""
-    w.string(dwa.class_name); w.scalar(float(dwa.timestamp)); w.string(dwa.name)
+    w.string(dwa.class_name)
+    w.scalar(float(dwa.timestamp))
+    w.string(dwa.name)
     if layout.has_units:
         w.string(dwa.units)
-    w.string(dwa.source); w.string(dwa.dim or 'Data0D'); w.string(dwa.distribution)
+    w.string(dwa.source)
+    w.string(dwa.dim or 'Data0D')
+    w.string(dwa.distribution)
     _list(w, dwa.data, layout, False)
     _list(w, list(dwa.labels), layout, False)
     w.string(dwa.origin)
@@ -148,7 +171,9 @@ def _dwa(w: _Writer, dwa: DataWithAxes, layout: DwaLayout) -> None:
 
 def _dte(w: _Writer, dte: DataToExport, layout: DwaLayout) -> None:
     """DTE (WIRE.md §1.8)."""
-    w.string('DataToExport'); w.scalar(float(dte.timestamp)); w.string(dte.name)
+    w.string('DataToExport')
+    w.scalar(float(dte.timestamp))
+    w.string(dte.name)
     _list(w, dte.data, layout, False)
 
 
@@ -203,11 +228,15 @@ class Encoder:
         elif isinstance(message, Infos):
             w.string(message.xml)
         elif isinstance(message, Info):
-            w.string(message.name); w.string(message.value)
+            w.string(message.name)
+            w.string(message.value)
         elif isinstance(message, (InfoXml, SetInfo)):
-            _list(w, [str(p) for p in message.path], self.layout, True); w.string(message.xml)
+            _list(w, [str(p) for p in message.path], self.layout, True)
+            w.string(message.xml)
         elif isinstance(message, AxisInfo):
-            w.array(np.asarray(message.values)); w.string(message.label); w.string(message.units)
+            w.array(np.asarray(message.values))
+            w.string(message.label)
+            w.string(message.units)
         return w.finish()
 
     def encode_bytes(self, message: Message) -> bytes:

@@ -34,7 +34,7 @@ class ClientProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.communicate()
-            raise TimeoutError(f'tcpbridge {" ".join(self.args)} ignored SIGTERM for {timeout} s: killed')
+            raise TimeoutError(f'tcpbridge {" ".join(self.args)} ignored SIGTERM for {timeout} s: killed') from None
         finally:
             if self._log:
                 self._log.close()

@@ -123,7 +123,7 @@ client.cmd_signal.connect(on_command)
 original_post_init = client.post_init
 
 
-def post_init(extra_commands=[]):
+def post_init(extra_commands=()):
     original_post_init(extra_commands)
     after_hello()
 
