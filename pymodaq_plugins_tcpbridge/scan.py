@@ -11,6 +11,8 @@ folder before importing this module.
 """
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 import time
@@ -63,6 +65,17 @@ class ScanOptions:
         return not self.actuator_ports and self.detector_port is None
 
 
+#: set by SIGINT / SIGTERM: every wait ends, the clients are stopped, the command exits
+INTERRUPTED = threading.Event()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Signal handler: Python code runs only in the timers' slots while Qt's loop runs, and an
+    exception raised there would abort the process without stopping the clients."""
+    INTERRUPTED.set()
+    QApplication.quit()
+
+
 class Deadline:
     """The global time bound of the command: every wait checks it."""
 
@@ -83,12 +96,14 @@ class Deadline:
         def check() -> None:
             if every is not None:
                 every()
-            if condition() or time.monotonic() > end:
+            if condition() or time.monotonic() > end or INTERRUPTED.is_set():
                 loop.quit()
         timer.timeout.connect(check)
         timer.start(5)
         loop.exec()
         timer.stop()
+        if INTERRUPTED.is_set():
+            raise ScanError(f'interrupted while waiting for {what}')
         if not condition():
             raise ScanError(f'timed out waiting for {what}')
 
@@ -214,8 +229,8 @@ class Session:
             say(f'{module.title}: {", ".join(self.setting(module, "conn_clients").values())}')
 
     # -- scan -----------------------------------------------------------------------------------
-    def scan(self) -> Path:
-        """Run DAQ_Scan; returns the HDF5 file once the saver has closed it."""
+    def prepare_scan(self) -> Path:
+        """Load DAQ_Scan and set it up (modules, scan type and range, HDF5 file); returns the file."""
         from pymodaq.extensions import ExtensionEnum
         options = self.options
         daq_scan = self.dashboard.load_extension(ExtensionEnum.SCANNER)
@@ -246,6 +261,12 @@ class Session:
         if path.exists():
             path.unlink()
         daq_scan.h5_manager.get_h5saver().init_file(update_h5=True, addhoc_file_path=path)
+        return path
+
+    def scan(self) -> Path:
+        """Run DAQ_Scan; returns the HDF5 file once the saver has closed it."""
+        path = self.prepare_scan()
+        daq_scan, expected = self.daq_scan, self.daq_scan.scanner.n_steps
         finished: list = []
         daq_scan.scan_acquisition.workers_terminated.connect(lambda *a: finished.append(True))
         self.detector.grab_done_signal.connect(self.received.append)
@@ -273,14 +294,31 @@ class Session:
         self.deadline.wait(finished, 'the end of the scan', every=report)
 
     def close(self) -> None:
+        """Stop a running scan, close the dashboard, stop the demo clients (in this order: a scan
+        must not go on asking clients that are gone, and PyMoDAQ refuses to quit while it runs)."""
+        daq_scan = getattr(self, 'daq_scan', None)
+        if daq_scan is not None and daq_scan.scan_acquisition.is_running:
+            say('stopping the scan')
+            daq_scan.stop_scan()
+            from pymodaq_gui.utils.app_worker import SaverWorker
+            _process_events_until(lambda: not daq_scan.scan_acquisition.is_running and
+                                  daq_scan.settings[SaverWorker.worker_setting_name, 'worker_tasks'] == 0, 15.0)
+        if self.dashboard is not None and not (daq_scan is not None and daq_scan.scan_acquisition.is_running):
+            self.dashboard.quit_fun()
+            QApplication.processEvents()
         for client in self.clients:
             try:
                 client.stop()
             except TimeoutError as error:
                 say(f'warning: {error}')
-        if self.dashboard is not None:
-            self.dashboard.quit_fun()
-            QApplication.processEvents()
+
+
+def _process_events_until(condition: Callable[[], bool], seconds: float) -> None:
+    """Qt events until ``condition()`` or ``seconds`` (used while closing, after an interruption)."""
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
 
 
 # -- checking and reporting ------------------------------------------------------------------------
@@ -384,8 +422,14 @@ def run(options: ScanOptions, workdir: Path) -> int:
     deadline = Deadline(options.timeout)
     watchdog = threading.Timer(options.timeout + 60, _abort, args=(options.timeout,))
     watchdog.daemon = True
-    watchdog.start()
+    if not options.gui:  # an interactive session lasts as long as the user wants
+        watchdog.start()
     app = mkQApp('tcpbridge scan')
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+    heartbeat = QTimer()  # lets the signal handlers run while Qt's event loop waits
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(200)
     options.out.mkdir(parents=True, exist_ok=True)
     session = Session(options, deadline, workdir)
     try:
@@ -395,7 +439,9 @@ def run(options: ScanOptions, workdir: Path) -> int:
             session.start_clients()
         session.wait_clients()
         if options.gui:
-            say('dashboard open: close its window to stop')
+            session.prepare_scan()
+            say('dashboard and DAQ_Scan open, set up for this scan: press its start button; close the '
+                'dashboard window to stop')
             app.exec()
             return 0
         path = session.scan()
@@ -417,6 +463,6 @@ def run(options: ScanOptions, workdir: Path) -> int:
 
 
 def _abort(seconds: float) -> None:
+    """Last resort of the time bound, if the Qt event loop itself is stuck."""
     print(f'tcpbridge scan: still running {seconds + 60:g} s after start, aborting', file=sys.stderr, flush=True)
-    import os
     os._exit(3)

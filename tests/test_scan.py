@@ -105,3 +105,54 @@ def test_scan_without_pymodaq_says_how_to_install(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 2
     assert 'pip install "pymodaq_plugins_tcpbridge[pymodaq]"' in result.stderr
+
+
+def children_of(pid: int) -> list:
+    """Live (not zombie) child processes of ``pid``, read from /proc."""
+    found = []
+    for entry in Path('/proc').iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / 'stat').read_text().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != 'Z':
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path('/proc/self/stat').exists(), reason='reads child processes from /proc')
+def test_scan_stops_its_clients_when_interrupted(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'scan', '--points', '400', '--speed', '20',
+                                '--out', 'out'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd=tmp_path)
+    lines = []
+    try:
+        for line in process.stdout:  # until the scan runs
+            lines.append(line)
+            if 'points/s' in line and not line.strip().startswith('0/') or len(lines) > 300:
+                break
+        children = children_of(process.pid)
+        assert len(children) == 2, ''.join(lines)  # the demo stage and detector
+        process.terminate()
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, ''.join(lines) + output
+    assert 'interrupted while waiting for the end of the scan' in output
+    assert not [child for child in children if alive(child)]
+
+
+def test_scan_gives_up_waiting_for_clients(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, '-m', 'tcpbridge', 'scan', '--actuator-port', '0', '--detector-port', '0',
+                             '--timeout', '15'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1
+    assert 'error: timed out waiting for the clients to connect' in result.stdout
