@@ -226,7 +226,6 @@ class BridgeClient:
                 self._sock = None
             selector.close()
             close_quietly(sock)
-            self._on_disconnected()
             retry = '' if self._stopping.is_set() or not self.reconnect else '; reconnecting'
             log.info('disconnected from %s: %s%s', self.address, reason, retry)
 
@@ -238,9 +237,6 @@ class BridgeClient:
 
     def _on_connected(self) -> None:
         """Subclass hook, called in the connection thread after the hello."""
-
-    def _on_disconnected(self) -> None:
-        """Subclass hook, called when a connection ends."""
 
     def _dispatch(self, message: Message) -> None:
         if isinstance(message, SetInfo):

@@ -243,25 +243,3 @@ class Encoder:
         """The whole message as one ``bytes`` (copies; for tests and small messages)."""
         return b''.join(self.encode(message))
 
-
-def encode_value(value: Any, layout: DwaLayout = DwaLayout.V4_4) -> bytes:
-    """One pymodaq4 serializer value at top level (a DWA, DTE, Axis, string, scalar, array or list),
-    as PyMoDAQ 4's ``Serializer`` writes it: no type tag before it (WIRE.md §1.7)."""
-    w = _Writer()
-    if isinstance(value, DataWithAxes):
-        _dwa(w, value, layout)
-    elif isinstance(value, DataToExport):
-        _dte(w, value, layout)
-    elif isinstance(value, Axis):
-        _axis(w, value)
-    elif isinstance(value, (str, bytes)):
-        w.string(value)
-    elif isinstance(value, np.ndarray):
-        w.array(value)
-    elif isinstance(value, (list, tuple)):
-        _list(w, value, layout, False)
-    elif isinstance(value, (int, float, complex, np.number, np.bool_)):
-        w.scalar(value)
-    else:
-        raise EncodeError(f'cannot serialize a {type(value).__name__}')
-    return b''.join(w.finish())

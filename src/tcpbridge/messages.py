@@ -22,7 +22,6 @@ Payload = Union[list, DataToExport]
 
 GRABBER = 'GRABBER'
 ACTUATOR = 'ACTUATOR'
-CLIENT_TYPES = (GRABBER, ACTUATOR)
 DATA_DIMS = ('0D', '1D', '2D', 'ND')
 
 

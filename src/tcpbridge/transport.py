@@ -82,12 +82,6 @@ def consume(pending: List[memoryview], sent: int) -> List[memoryview]:
     return rest
 
 
-def peer_name(sock: socket.socket) -> Tuple[str, int]:
-    """``(host, port)`` of the peer, IPv4 or IPv6."""
-    address = sock.getpeername()
-    return address[0], address[1]
-
-
 def format_address(address: Tuple[str, int]) -> str:
     """``'host:port'``, with IPv6 hosts in brackets."""
     host, port = address[0], address[1]
