@@ -46,6 +46,10 @@ def tcp_parameters() -> List[dict]:
                 'facing the instrument PC (or 0.0.0.0) to accept remote clients'},
         {'title': 'Port:', 'name': 'port_id', 'type': 'int',
          'value': config('tcpbridge', 'network', 'tcp-server', 'port'), 'min': 0, 'max': 65535},
+        {'title': 'Allowed clients:', 'name': 'allowed_clients', 'type': 'str',
+         'value': config('tcpbridge', 'bridge', 'allowed_clients'),
+         'tip': 'addresses or networks allowed to connect, comma separated (e.g. 192.168.1.0/24, '
+                '10.0.0.5); empty: any'},
         {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': config('tcpbridge', 'bridge', 'dialect'),
          'limits': ['auto', 'legacy', 'pymodaq4'],
          'tip': 'auto: learned from the client payloads (WIRE.md §6)'},
@@ -62,7 +66,7 @@ def tcp_parameters() -> List[dict]:
 
 
 #: settings that restart the server when changed
-SERVER_SETTINGS = ('socket_ip', 'port_id', 'dialect', 'max_message_mib')
+SERVER_SETTINGS = ('socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib')
 
 
 class _EventRelay(QObject):
@@ -99,10 +103,15 @@ class TCPServerBridge:
                 host, port, self.client_type, self._relay.received.emit,
                 dialect=None if dialect == 'auto' else Dialect(dialect),
                 limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
-                probe_timeout=self.settings['reply_timeout'])
+                probe_timeout=self.settings['reply_timeout'],
+                allowed=self.settings['allowed_clients'].split(','))
         except OSError as error:
             why = 'the port is already in use' if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
             info = f'cannot listen on {format_address((host, port))}: {why}'
+            self._status(info, error=True)
+            return info, False
+        except ValueError as error:
+            info = f'invalid allowed clients {self.settings["allowed_clients"]!r}: {error}'
             self._status(info, error=True)
             return info, False
         if port == 0:  # the OS chose the port: show it (clients must be told)

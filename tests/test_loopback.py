@@ -224,3 +224,24 @@ def test_ipv6_loopback() -> None:
             assert connected.client.peer.startswith('[::1]')
     finally:
         server.close()
+
+
+def test_allow_list() -> None:
+    log = EventLog()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, log, allowed=['10.0.0.0/8', '192.168.1.5'])
+    try:
+        with socket.create_connection(server.address) as refused:
+            event = log.wait_for(lambda e: isinstance(e, ClientRefused))
+            assert '127.0.0.1 is not among the allowed clients (10.0.0.0/8, 192.168.1.5/32)' in event.reason
+            assert refused.recv(1) == b''
+    finally:
+        server.close()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, log, allowed=['127.0.0.0/8'])
+    try:
+        with socket.create_connection(server.address) as accepted:
+            accepted.sendall(b'\0\0\0\7GRABBER')
+            log.wait_for(lambda e: isinstance(e, ClientConnected))
+    finally:
+        server.close()
+    with pytest.raises(ValueError):
+        BridgeServer('127.0.0.1', 0, GRABBER, log, allowed=['not-an-address'])

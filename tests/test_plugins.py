@@ -21,7 +21,7 @@ from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPSer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import DAQ_1DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import DAQ_2DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_ND.daq_NDviewer_TCPServer import DAQ_NDViewer_TCPServer
-from tcpbridge import Encoder
+from tcpbridge import Encoder, GrabberClient
 from tcpbridge.messages import ClientType, Done, Infos
 
 VIEWERS = {'0D': DAQ_0DViewer_TCPServer, '1D': DAQ_1DViewer_TCPServer, '2D': DAQ_2DViewer_TCPServer,
@@ -265,3 +265,38 @@ def test_actuator_without_answer_times_out(actuator) -> None:
         plugin.move_abs(1.0)
         status.wait_for('no move_done from the client within 1 s after move_abs')
         assert any(c.command == 'raise_timeout' for c in status.commands)
+
+
+def test_client_error_is_shown_and_next_grab_works(viewer) -> None:
+    plugin = viewer('0D', reply_timeout=0.5)
+    status = StatusLog(plugin)
+    failures = iter([RuntimeError('camera not cooled')])
+
+    def grab(dim: str):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return [np.array([3.0])]
+    client = GrabberClient(port=plugin.bridge.address[1], grab=grab)
+    thread = client.start()
+    try:
+        wait_connected(plugin)
+        with pytest.raises(SignalTimeout):
+            grab_and_wait(plugin, timeout_ms=1500)
+        status.wait_for('client reports: grab failed: camera not cooled')
+        assert plugin.settings['infos', 'error'] == 'grab failed: camera not cooled'
+        assert grab_and_wait(plugin, timeout_ms=5000)[0].data[0][0] == 3.0
+    finally:
+        client.stop()
+        thread.join(10)
+
+
+def test_allowed_clients_setting(viewer) -> None:
+    plugin = viewer('0D', allowed_clients='10.1.2.0/24')
+    status = StatusLog(plugin)
+    with socket.create_connection(plugin.bridge.address):
+        status.wait_for('127.0.0.1 is not among the allowed clients (10.1.2.0/24)')
+    assert not plugin.client_connected
+    bad = make_detector(DAQ_0DViewer_TCPServer, port_id=0, allowed_clients='lab-pc')
+    assert not bad.initialized and "invalid allowed clients 'lab-pc'" in bad.init_info
+    bad.close()

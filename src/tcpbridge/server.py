@@ -11,6 +11,7 @@ controller leaves.  A client of the wrong type is refused, with the reason logge
 """
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 import selectors
@@ -19,7 +20,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .decoder import Decoder, Role
 from .dialects import Dialect, DwaLayout
@@ -144,13 +145,21 @@ class BridgeServer:
         probe_position: for actuators, send ``check_position`` after the hello to learn the
             dialect from the reply (WIRE.md §6).
         probe_timeout: seconds to wait for that reply.
+        allowed: client addresses or networks accepted (e.g. ``['192.168.1.0/24', '10.0.0.5']``);
+            None or empty: any.  Others are refused at once, with the reason logged.
+
+    Raises:
+        OSError: the address cannot be listened on (in use, not local...).
+        ValueError: an entry of ``allowed`` is not an IP address or network.
     """
 
     def __init__(self, host: str, port: int, client_type: str, on_event: Callable[[Event], None], *,
                  dialect: Optional[Dialect] = None, limits: Limits = DEFAULT_LIMITS,
                  hello_timeout: float = 10.0, max_clients: int = 8, max_queued_bytes: int = 64 << 20,
-                 probe_position: bool = True, probe_timeout: float = 5.0) -> None:
+                 probe_position: bool = True, probe_timeout: float = 5.0,
+                 allowed: Optional[Sequence[str]] = None) -> None:
         self.client_type = client_type
+        self.allowed = [ipaddress.ip_network(a.strip(), strict=False) for a in (allowed or []) if a.strip()]
         self.on_event = on_event
         self.dialect = dialect
         self.limits = limits
@@ -276,6 +285,11 @@ class BridgeServer:
         except OSError:
             return
         peer = format_address(address)
+        if self.allowed and not self._is_allowed(address[0]):
+            close_quietly(sock)
+            self._refuse(peer, f'{address[0]} is not among the allowed clients '
+                               f'({", ".join(str(n) for n in self.allowed)})')
+            return
         if len(self._connections) >= self.max_clients:
             close_quietly(sock)
             self._refuse(peer, f'{self.max_clients} connections already open')
@@ -289,6 +303,12 @@ class BridgeServer:
             self._connections[info.id] = conn
         self._selector.register(sock, selectors.EVENT_READ, conn)
         log.debug('connection from %s', peer)
+
+    def _is_allowed(self, host: str) -> bool:
+        ip = ipaddress.ip_address(host.split('%', 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # an IPv4 client of a dual-stack socket
+        return any(ip in network for network in self.allowed)
 
     def _refuse(self, peer: str, reason: str) -> None:
         log.warning('client %s refused: %s', peer, reason)
