@@ -1,5 +1,6 @@
-"""Wire compatibility with the real PyMoDAQ 3.6.13 and 4.4.11 code, each in its own virtual environment:
-their TCPClient against our plugins, and our client library against their TCP servers."""
+"""Wire compatibility with the real PyMoDAQ 3.6.13, 4.3.7 and 4.4.11 code, each in its own virtual
+environment: their TCPClient against our plugins, and our client library against their TCP servers.
+4.3 speaks the 4.2/4.3 layout of the pymodaq4 dialect (no units field, WIRE.md §1.9)."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,10 +14,13 @@ from plugin_helpers import StatusLog, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from test_plugins import VIEWERS
 from tcpbridge.demo import SimulatedDetector, SimulatedStage
+from tcpbridge.dialects import DwaLayout
 
 # the first test of each version creates its virtual environment (pip install: minutes)
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
-DIALECT = {'3.6': 'legacy', '4.4': 'pymodaq4'}
+DIALECT = {'3.6': 'legacy', '4.3': 'pymodaq4', '4.4': 'pymodaq4'}
+LAYOUT = {'3.6': DwaLayout.V4_4, '4.3': DwaLayout.V4_2, '4.4': DwaLayout.V4_4}
+FULL_VERSION = {'3.6': '3.6.13', '4.3': '4.3.7', '4.4': '4.4.11'}
 
 
 @pytest.fixture
@@ -32,7 +36,7 @@ def peers():
         peer.stop()
 
 
-@pytest.mark.parametrize('version', ['3.6', '4.4'])
+@pytest.mark.parametrize('version', ['3.6', '4.3', '4.4'])
 @pytest.mark.parametrize('dim', ['0D', '1D', '2D'])
 def test_pymodaq_grabber_client_with_our_plugin(peers, version: str, dim: str) -> None:
     plugin = make_detector(VIEWERS[dim], port_id=0, reply_timeout=30)
@@ -45,9 +49,11 @@ def test_pymodaq_grabber_client_with_our_plugin(peers, version: str, dim: str) -
                    'the Info of the client', qt=True)
         assert plugin.settings['settings_client', 'exposure'] == 25.0
         assert plugin.settings['settings_client', 'mode'] == 'fast'
-        assert plugin.settings['infos', 'serial'] == f'PEER-{ {"3.6": "3.6.13", "4.4": "4.4.11"}[version]}'
+        assert plugin.settings['infos', 'serial'] == f'PEER-{FULL_VERSION[version]}'
         dtes = [grab_and_wait(plugin, timeout_ms=30000) for _ in range(2)]
-        status.wait_for(f'speaks {DIALECT[version]}')
+        detected = status.wait_for(f'speaks {DIALECT[version]}')
+        if version != '3.6':
+            assert detected.endswith('layout 4.4' if version == '4.4' else 'layout 4.2')
         shape = {'0D': (1,), '1D': (16,), '2D': (8, 12)}[dim]
         for frame, dte in enumerate(dtes, start=1):
             dwa = dte[0]
@@ -55,8 +61,8 @@ def test_pymodaq_grabber_client_with_our_plugin(peers, version: str, dim: str) -
             np.testing.assert_array_equal(dwa.data[0], expected)
             np.testing.assert_array_equal(dwa.data[1], 2 * expected)
         dwa = dtes[0][0]
-        if version == '4.4':
-            assert (dwa.name, dwa.labels, dwa.units) == ('spectrum', ['a', 'b'], 'V')
+        if version != '3.6':  # 4.3 has no units field: its DataWithAxes carry none on the wire
+            assert (dwa.name, dwa.labels, dwa.units) == ('spectrum', ['a', 'b'], 'V' if version == '4.4' else '')
         if dim == '1D':  # 4.4: axis in the DataWithAxes; 3.6: sent apart as x_axis
             axis = dwa.axes[0]
             assert (axis.label, axis.units) == ('wavelength', 'nm')
@@ -71,7 +77,7 @@ def test_pymodaq_grabber_client_with_our_plugin(peers, version: str, dim: str) -
         plugin.close()
 
 
-@pytest.mark.parametrize('version', ['3.6', '4.4'])
+@pytest.mark.parametrize('version', ['3.6', '4.3', '4.4'])
 def test_pymodaq_actuator_client_with_our_plugin(peers, version: str) -> None:
     plugin = make_actuator(DAQ_Move_TCPServer, port_id=0, timeout=30)
     status = StatusLog(plugin)
@@ -95,12 +101,12 @@ def test_pymodaq_actuator_client_with_our_plugin(peers, version: str) -> None:
         plugin.close()
 
 
-@pytest.mark.parametrize('version, dim', [('3.6', '2D'), ('4.4', '1D'), ('4.4', '2D')])
+@pytest.mark.parametrize('version, dim', [('3.6', '2D'), ('4.3', '1D'), ('4.4', '1D'), ('4.4', '2D')])
 def test_our_grabber_with_pymodaq_server(peers, version: str, dim: str) -> None:
     peer = peers(version, 'peer_server.py', 'GRABBER', dim)
     port = peer.wait_event(lambda e: e['event'] == 'listening')['port']
     detector = SimulatedDetector(port=port, dim=dim, dialect=DIALECT[version], pattern=True,
-                                 shape=(8, 12) if dim == '2D' else (16,))
+                                 shape=(8, 12) if dim == '2D' else (16,), layout=LAYOUT[version])
     thread = detector.start()
     try:
         connected = peer.wait_event(lambda e: e['event'] == 'connected')
@@ -110,8 +116,8 @@ def test_our_grabber_with_pymodaq_server(peers, version: str, dim: str) -> None:
             shape = (8, 12) if dim == '2D' else (16,)
             assert data['shape'] == list(shape) and data['first'] == index + 1
             assert data['sums'][0] == float((np.arange(np.prod(shape)) + index + 1).sum())
-            if version == '4.4':
-                assert (data['labels'], data['units']) == (['signal'], 'V')
+            if version != '3.6':
+                assert data['labels'] == ['signal'] and data['units'] == ('V' if version == '4.4' else '')
                 if dim == '1D':
                     assert data['axes'] == [['wavelength', 'nm', 16]]
         peer.wait_event(lambda e: e['event'] == 'set_info_sent')
@@ -121,11 +127,11 @@ def test_our_grabber_with_pymodaq_server(peers, version: str, dim: str) -> None:
         thread.join(10)
 
 
-@pytest.mark.parametrize('version', ['3.6', '4.4'])
+@pytest.mark.parametrize('version', ['3.6', '4.3', '4.4'])
 def test_our_actuator_with_pymodaq_server(peers, version: str) -> None:
     peer = peers(version, 'peer_server.py', 'ACTUATOR', '0D')
     port = peer.wait_event(lambda e: e['event'] == 'listening')['port']
-    stage = SimulatedStage(port=port, dialect=DIALECT[version], speed=0, units='mm')
+    stage = SimulatedStage(port=port, dialect=DIALECT[version], speed=0, units='mm', layout=LAYOUT[version])
     thread = stage.start()
     try:
         connected = peer.wait_event(lambda e: e['event'] == 'connected')

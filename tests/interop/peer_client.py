@@ -1,4 +1,4 @@
-"""Runs in a PyMoDAQ 3.6 or 4.4 virtual environment: that version's real ``TCPClient`` as a GRABBER or
+"""Runs in a PyMoDAQ 3.6, 4.3 or 4.4 virtual environment: that version's real ``TCPClient`` as a GRABBER or
 an ACTUATOR, reacting to the server's commands as that version's DAQ_Viewer / DAQ_Move modules do
 (their ``process_tcpip_cmds``), against our TCPServer plugin.  Prints one JSON line per event.
 
@@ -96,7 +96,7 @@ def on_command(command):
         value = attribute(command)[0] if name != 'move_home' else 0.0
         value = float(value.value()) if V4 and name != 'move_home' else float(value)
         position[0] = value if name != 'move_rel' else position[0] + value
-        units = attribute(command)[0].units if V4 and name != 'move_home' else ''
+        units = getattr(attribute(command)[0], 'units', '') if V4 and name != 'move_home' else ''
         say(event=name, position=position[0], units=units)
         client.queue_command(ThreadCommand('move_done', [position_value()]))
     elif name == 'check_position' or (V4 and name == 'get_actuator_value'):

@@ -1,5 +1,5 @@
-"""Runs in a PyMoDAQ 3.6 or 4.4 virtual environment: that version's real TCP server plugin (4.4: the
-TCPServer plugins of pymodaq_plugins_mock 4.4.5; 3.6: pymodaq's DAQ_Viewer_TCP_server /
+"""Runs in a PyMoDAQ 3.6, 4.3 or 4.4 virtual environment: that version's real TCP server plugin (4.x: the
+TCPServer plugins of pymodaq_plugins_mock 4.3.6 / 4.4.5; 3.6: pymodaq's DAQ_Viewer_TCP_server /
 DAQ_Move_TCP_server) listening on a free port, driven through a fixed sequence of commands once a
 client is connected.  Prints one JSON line per event (the first gives the port).
 
@@ -81,7 +81,10 @@ def status_values(name):
 
 
 def position(value):
-    return DataActuator(data=value, units=plugin.axis_unit) if V4 else value  # as DAQ_Move passes it
+    if not V4:
+        return value
+    units = getattr(plugin, 'axis_unit', None)  # 4.4: DAQ_Move passes targets in the axis units
+    return DataActuator(data=value, units=units) if units is not None else DataActuator(data=value)
 
 
 def set_info(name, value):

@@ -20,6 +20,7 @@ HERE = Path(__file__).parent
 VENVS = Path(os.environ.get('TCPBRIDGE_INTEROP_VENVS', Path(tempfile.gettempdir()) / 'tcpbridge-interop-venvs'))
 REQUIREMENTS: Dict[str, List[str]] = {
     '4.4': ['pymodaq==4.4.11', 'pymodaq_plugins_mock==4.4.5', 'PyQt5==5.15.11'],
+    '4.3': ['pymodaq==4.3.7', 'pymodaq_plugins_mock==4.3.6', 'PyQt5==5.15.11'],
     '3.6': ['pymodaq==3.6.13', 'numpy==1.23.5', 'pyqtgraph==0.12.4', 'PyQt5==5.15.11'],
 }
 
