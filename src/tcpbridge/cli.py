@@ -22,11 +22,12 @@ from typing import List, Optional
 
 from . import __version__, transcript
 from .demo import SimulatedDetector, SimulatedStage, parse_shape
-from .dialects import Dialect
+from .dialects import Dialect, DwaLayout
 from .pymodaq_home import redirect_pymodaq_config
 
 log = logging.getLogger('tcpbridge')
 PYMODAQ_INSTALL = 'pip install "pymodaq_plugins_tcpbridge[pymodaq]"'
+LAYOUTS = {'4.4': DwaLayout.V4_4, '4.2': DwaLayout.V4_2, '4.1.3': DwaLayout.V4_1_3, '4.1.0': DwaLayout.V4_1_0}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin (default 6341)')
     parser.add_argument('--dialect', choices=[d.value for d in Dialect], default='legacy',
                         help='legacy: arrays/scalars (any server); pymodaq4: DataToExport with axes/units')
+    parser.add_argument('--layout', choices=list(LAYOUTS), default='4.4',
+                        help='pymodaq4 dialect: layout of the PyMoDAQ version of the server (4.2 for 4.2-4.3)')
     parser.add_argument('--once', action='store_true', help='do not reconnect after the connection ends')
     parser.add_argument('--max-attempts', type=int, default=None,
                         help='give up after this many failed connection attempts (default: never)')
@@ -181,8 +184,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _scan(args)
     if args.command == 'replay':
         return _replay(args)
-    common = dict(host=args.host, port=args.port, dialect=args.dialect, reconnect=not args.once,
-                  max_attempts=args.max_attempts)
+    common = dict(host=args.host, port=args.port, dialect=args.dialect, layout=LAYOUTS[args.layout],
+                  reconnect=not args.once, max_attempts=args.max_attempts)
     if args.command == 'grabber':
         client = SimulatedDetector(dim=args.dim, shape=args.shape, dtype=args.dtype, pattern=args.pattern,
                                    push_rate=args.push_rate, peak_at=args.peak_at, peak_width=args.peak_width,
