@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 
+from conftest import wait_until
 from helpers import EventLog, client_process
 from tcpbridge import (CheckPosition, Dialect, Done, MoveAbs, MoveDone, MoveHome, MoveRel, PositionIs,
                        SendData, SetInfo, StopMotion, data_actuator)
@@ -147,6 +148,8 @@ def test_second_client_stands_by_and_takes_over(grabber_server) -> None:
         with client_process('grabber', '--port', port, '--dim', '0D'):
             log.wait_for(lambda e: isinstance(e, ClientConnected) and e.client.role == 'standby')
             assert [c.role for c in server.clients] == ['controller', 'standby']
+            # its settings came too (kept for when it takes over, not passed on while it stands by)
+            wait_until(lambda: server.clients[-1].last_message == 'Infos', 10, 'the Infos of the standby client')
             first.terminate()
             assert first.wait(10) == 0
             new = log.wait_for(lambda e: isinstance(e, ControllerChanged) and e.client is not None)
