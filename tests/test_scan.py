@@ -91,7 +91,7 @@ def test_scan_waits_for_remote_clients(tmp_path: Path) -> None:
             process.kill()
             process.communicate()
     assert process.returncode == 0, ''.join(lines) + output
-    assert 'waiting for the remote clients' in output
+    assert 'waiting for the remote clients' in ''.join(lines) + output
     assert 'every point is in the file' in output
     assert load(tmp_path / 'out' / 'tcpbridge_scan_1D_0D_legacy.h5', '0D').shape == (4,)
 
