@@ -127,7 +127,11 @@ def _run_client(client: object) -> int:
 
 
 def _scan_log_filter(record: logging.LogRecord) -> bool:
-    """Errors from anyone; warnings from the bridge and its plugins only."""
+    """Errors from anyone; warnings from the bridge and its plugins only.  Left out: the error PyMoDAQ
+    5.3 logs at the end of every scan, its own plugins included (DAQScan.set_ini_positions
+    disconnects the actuators twice): harmless, and alarming in a terminal."""
+    if record.name == 'pymodaq.modules_manager' and record.getMessage().startswith('disconnect() failed'):
+        return False
     ours = record.name.startswith('tcpbridge') or record.name in ('pymodaq.bridge', 'pymodaq.viewer',
                                                                    'pymodaq.actuator')
     return record.levelno >= logging.ERROR or (ours and record.levelno >= logging.WARNING)
