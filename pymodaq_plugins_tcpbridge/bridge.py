@@ -87,13 +87,14 @@ class TCPServerBridge:
     _relay: Optional[_EventRelay] = None
     _client_root = ''
     _table_refreshed = 0.0
+    _from_client: Optional[dict] = None  # path -> value last received from the client (no echo)
 
     # -- life cycle -------------------------------------------------------------------------------
     def _start_bridge(self) -> tuple:
         """Listen on ``socket_ip:port_id``; returns PyMoDAQ's ``(info, initialized)``; never waits
         for a client."""
         self._stop_bridge()
-        self._from_client: dict = {}
+        self._from_client = {}
         self._relay = _EventRelay()
         self._relay.received.connect(self._on_bridge_event)
         host, port = self.settings['socket_ip'], self.settings['port_id']
@@ -129,8 +130,7 @@ class TCPServerBridge:
         if self._relay is not None:
             self._relay.received.disconnect()
             self._relay = None
-        if 'connected' in [c.name() for c in self.settings.children()]:
-            self.settings.child('connected').setValue(False)
+        self.settings.child('connected').setValue(False)
 
     @property
     def client_connected(self) -> bool:
