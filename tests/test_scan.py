@@ -85,7 +85,9 @@ def test_scan_waits_for_remote_clients(tmp_path: Path) -> None:
         assert len(ports) == 2, ''.join(lines)
         with client_process('actuator', '--port', ports['Stage'], '--dialect', 'pymodaq4'), \
                 client_process('grabber', '--port', ports['Detector'], '--dim', '0D', '--dialect', 'pymodaq4'):
-            output, _ = process.communicate(timeout=150)
+            # read through the same buffered file (communicate() would lose what it has read ahead)
+            output = process.stdout.read()  # until the scan exits: bounded by its --timeout
+            process.wait(30)
     finally:
         if process.poll() is None:
             process.kill()
@@ -142,7 +144,8 @@ def test_scan_stops_its_clients_when_interrupted(tmp_path: Path) -> None:
         children = children_of(process.pid)
         assert len(children) == 2, ''.join(lines)  # the demo stage and detector
         process.terminate()
-        output, _ = process.communicate(timeout=60)
+        output = process.stdout.read()  # until it exits (same buffered file as above)
+        process.wait(60)
     finally:
         if process.poll() is None:
             process.kill()
