@@ -48,14 +48,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
         Returns:
             (info, initialized): initialized is False if the address cannot be listened on.
         """
-        info, initialized = self._start_bridge()
-        self.controller = self.bridge
-        return info, initialized
-
-    def commit_settings(self, param) -> None:
-        """Forward edits of the client's settings (``set_info``); restart the server on a new
-        address, port, dialect or size limit."""
-        self._commit_bridge_settings(param)
+        return self._start_bridge()
 
     # -- commands -------------------------------------------------------------------------------------
     def get_actuator_value(self) -> DataActuator:

@@ -115,6 +115,7 @@ class TCPServerBridge:
             info = f'invalid allowed clients {self.settings["allowed_clients"]!r}: {error}'
             self._status(info, error=True)
             return info, False
+        self.controller = self.bridge
         if port == 0:  # the OS chose the port: show it (clients must be told)
             self.settings.child('port_id').setValue(self.bridge.address[1])
         info = f'listening on {format_address(self.bridge.address)} for {self.client_type} clients'
@@ -249,25 +250,22 @@ class TCPServerBridge:
         if message.name == 'error':
             self._status(f'client reports: {message.value}', error=True)
 
-    def _commit_bridge_settings(self, param: Parameter) -> bool:
-        """Handle a change of one of our settings; returns True if it was one of the bridge's."""
-        group = self.settings.child('settings_client')
-        path = group.childPath(param)
+    def commit_settings(self, param: Parameter) -> None:
+        """PyMoDAQ's hook for a setting changed by the user: edits of the client's settings go to the
+        client (``set_info``); a new address, port, allow-list, dialect or size limit restarts the server."""
+        path = self.settings.child('settings_client').childPath(param)
         if path is not None:
             path = tuple(path)
             if self._from_client.get(path, object()) == param.value():
-                return True  # the client's own value coming back: do not echo it
+                return  # the client's own value coming back: do not echo it
             self._from_client[path] = param.value()
             xml = ioxml.parameter_to_xml_string(param)
             message = SetInfo((self._client_root, *path) if self._client_root else path,
                               xml.decode() if isinstance(xml, bytes) else xml)
             if self.bridge is None or not self.bridge.send(message):
                 self._status('no client connected: setting not sent', error=True)
-            return True
-        if param.name() in SERVER_SETTINGS and self.bridge is not None:
+        elif param.name() in SERVER_SETTINGS and self.bridge is not None:
             self._start_bridge()
-            return True
-        return param.name() in ('reply_timeout', 'connected', 'conn_clients')
 
 
 def _describe(client: ClientInfo) -> str:

@@ -44,14 +44,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         Returns:
             (info, initialized): initialized is False if the address cannot be listened on.
         """
-        info, initialized = self._start_bridge()
-        self.controller = self.bridge
-        return info, initialized
-
-    def commit_settings(self, param) -> None:
-        """Forward edits of the client's settings (``set_info``); restart the server on a new
-        address, port, dialect or size limit."""
-        self._commit_bridge_settings(param)
+        return self._start_bridge()
 
     def grab_data(self, Naverage: int = 1, **kwargs) -> None:
         """Ask the client for data (``Send Data xD``); the answer is emitted on ``dte_signal``."""

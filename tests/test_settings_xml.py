@@ -29,6 +29,11 @@ def test_round_trip() -> None:
     assert find_param(params, ['exposure'])['min'] == 0.0
 
 
+def test_units_are_written_as_the_suffix() -> None:
+    xml = parameter_to_xml({'name': 'exposure', 'type': 'float', 'value': 2.0, 'units': 'ms'})
+    assert parse_parameter_xml(xml)['suffix'] == 'ms'
+
+
 def test_pymodaq_list_values_are_typed_literals() -> None:
     assert parameter_to_xml({'name': 'mode', 'type': 'list', 'value': 'fast'}).endswith(">str('fast')</mode>")
     assert parse_parameter_xml('<n type="list">int(3)</n>')['value'] == 3

@@ -47,8 +47,9 @@ class BridgeClient:
         port: its port (the plugin's ``port_id``, 6341 by default).
         dialect: ``'legacy'`` (arrays and scalars, any PyMoDAQ 3.x/4.0 server and ours) or
             ``'pymodaq4'`` (DataToExport with axes/units; PyMoDAQ 4.1+ servers and ours).
-        settings: parameter dicts (``name``, ``type``, ``value``, ``title``, ``limits``, ``suffix``,
-            ``readonly``, ``children``) sent as ``Infos`` and editable from PyMoDAQ.
+        settings: parameter dicts (``name``, ``type``, ``value``, ``title``, ``limits``, ``units`` or
+            ``suffix``, ``min``, ``max``, ``readonly``, ``children``) sent as ``Infos`` and editable from
+            PyMoDAQ.
         layout: pymodaq4 DataWithAxes layout to write (4.4 by default; V4_2 for a 4.2/4.3 server).
         connect_timeout: seconds for one connection attempt.
         send_timeout: seconds a send may block before the connection is declared lost.

@@ -5,7 +5,7 @@ module never evaluates anything: values are converted by type with ``int``/``flo
 ``ast.literal_eval`` of plain literals, only whitelisted types and attributes are kept, and DTDs
 (hence entity expansion) are refused.  Parameters are plain dicts in the form PyMoDAQ's
 ``Parameter.create(children=...)`` takes: ``name``, ``type``, ``title``, ``value``, ``limits``,
-``readonly``, ``visible``, ``suffix``, ``children``.
+``readonly``, ``visible``, ``suffix`` (``units`` is accepted for it when writing), ``children``.
 
 XML format (WIRE.md §2.1): element tag = parameter name; attributes ``type``, ``title``,
 ``visible``/``readonly``/``removable`` as '0'/'1', optional ``limits``; text = value (bools '0'/'1',
@@ -161,6 +161,8 @@ def _param_element(param: Param) -> ET.Element:
     for attribute in _TEXT_ATTRIBUTES[1:]:
         if attribute in param:
             element.set(attribute, str(param[attribute]))
+    if 'units' in param and 'suffix' not in param:  # PyMoDAQ shows units as the suffix of a value
+        element.set('suffix', str(param['units']))
     for attribute in _NUMBER_ATTRIBUTES:
         if attribute in param:
             element.set(attribute, repr(param[attribute]))
