@@ -27,7 +27,7 @@ from .dialects import Dialect, DwaLayout
 from .encoder import Encoder
 from .errors import ProtocolError
 from .limits import DEFAULT_LIMITS, Limits
-from .messages import (ACTUATOR, CheckPosition, ClientType, Done, Infos, Message, Quit,
+from .messages import (ACTUATOR, CheckPosition, ClientType, Infos, Message, Quit,
                        command_string)
 from .transport import close_quietly, configure, consume, format_address, listen
 
@@ -360,8 +360,7 @@ class BridgeServer:
             if info.role == CONTROLLER:
                 self._emit(DialectDetected(info))
         with self._lock:
-            for expected in [e for e in conn.expected if message.command in e or
-                             (isinstance(message, Done) and 'Done' in e)]:
+            for expected in [e for e in conn.expected if message.command in e]:
                 del conn.expected[expected]
         if info.role == CONTROLLER:
             self._emit(MessageReceived(info, message))
