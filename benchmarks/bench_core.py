@@ -18,11 +18,23 @@ from typing import Callable, Dict, List
 
 import numpy as np
 
-from tcpbridge import (Decoder, Dialect, Done, Encoder, MoveAbs, MoveDone, Role, data_actuator)
-from tcpbridge.client import ActuatorClient
-from tcpbridge.messages import ACTUATOR, GRABBER, ClientType
-from tcpbridge.server import BridgeServer, MessageReceived
-from tcpbridge.transport import configure, send_buffers
+from tcpbridge import (
+    ACTUATOR,
+    GRABBER,
+    ActuatorClient,
+    BridgeServer,
+    ClientType,
+    Decoder,
+    Dialect,
+    Done,
+    Encoder,
+    MessageReceived,
+    MoveAbs,
+    MoveDone,
+    Role,
+    data_actuator,
+)
+from tcpbridge.net.transport import configure, send_buffers
 
 FRAME = (np.arange(2048 * 2048, dtype=np.uint16) * 7).reshape(2048, 2048)
 REPEATS = 30

@@ -14,19 +14,18 @@ from pathlib import Path
 from typing import Dict, List
 
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
-from tcpbridge.pymodaq_home import redirect_pymodaq_config  # noqa: E402
+from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config  # noqa: E402
 
 if 'pymodaq_utils.config' not in sys.modules:
     redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-')))
 
+from bench_core import FRAME, bare, socket_pair, summary  # noqa: E402
 from pymodaq.utils.plugin_testing import make_actuator, make_detector  # noqa: E402
 from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 
-from bench_core import FRAME, bare, socket_pair, summary  # noqa: E402
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer  # noqa: E402
-from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import \
-    DAQ_2DViewer_TCPServer  # noqa: E402
+from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import DAQ_2DViewer_TCPServer  # noqa: E402
 from tcpbridge import ActuatorClient, GrabberClient  # noqa: E402
 
 REPEATS = 20

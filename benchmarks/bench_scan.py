@@ -24,16 +24,17 @@ def run_one(kind: str, out: Path) -> float:
     """In this process: one scan of ``kind``; returns seconds per point."""
     os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
     os.environ.setdefault('QT_LOGGING_RULES', 'qt.qpa.*=false;default.warning=false')
-    from tcpbridge.pymodaq_home import redirect_pymodaq_config
+    from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config
     workdir = Path(tempfile.mkdtemp(prefix='tcpbridge-bench-scan-'))
     redirect_pymodaq_config(workdir / 'pymodaq', save_path=workdir / 'data')
     if kind == 'mock-fast':
         config = workdir / 'pymodaq' / 'home' / '.pymodaq' / 'config'
         config.mkdir(parents=True, exist_ok=True)
         (config / 'pymodaq.toml').write_text('[actuator]\npolling_interval_ms = 5\n')
+    from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
     from pymodaq_gui.parameter import Parameter, ioxml
     from pymodaq_gui.qt_utils import mkQApp
-    from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
+
     from pymodaq_plugins_tcpbridge.scan import Deadline, ScanOptions, Session, check_file
 
     mkQApp('bench')

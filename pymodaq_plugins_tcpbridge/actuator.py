@@ -3,18 +3,27 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-from pymodaq.control_modules.move_utility_classes import (DAQ_Move_base, DataActuatorType,
-                                                          comon_parameters_fun)
+from pymodaq.control_modules.move_utility_classes import DAQ_Move_base, DataActuatorType, comon_parameters_fun
 from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq.utils.data import DataActuator
 from pymodaq_utils.utils import ThreadCommand
 
-from tcpbridge.messages import (ACTUATOR, CheckPosition, Message, MoveAbs, MoveDone, MoveHome,
-                                MoveRel, PositionIs, StopMotion)
-from tcpbridge.server import ClientInfo, ReplyTimeout
+from tcpbridge import (
+    ACTUATOR,
+    CheckPosition,
+    ClientInfo,
+    Message,
+    MoveAbs,
+    MoveDone,
+    MoveHome,
+    MoveRel,
+    PositionIs,
+    ReplyTimeout,
+    StopMotion,
+)
 
 from .bridge import TCPServerBridge, tcp_parameters
-from .convert import actuator_to_wire, position_to_actuator
+from .convert import actuator_to_wire, position_to_actuator, units_problem
 
 #: seconds a client has to answer stop_motion before the move is ended here (PyMoDAQ's clients
 #: ignore stop_motion, WIRE.md §4.11)
@@ -118,9 +127,14 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     def _on_client_settings(self) -> None:
         names = [c.name() for c in self.settings.child('settings_client').children()]
         if 'units' in names:  # PyMoDAQ 4.4 clients and ours send their axis units this way
-            units = str(self.settings['settings_client', 'units'])
+            units = str(self.settings['settings_client', 'units']).strip()
             if units != self.axis_unit:
-                self.axis_unit = units
+                problem = units_problem(units)
+                if problem:
+                    self._status(f'client units {units[:40]!r} refused ({problem}): the axis stays in '
+                                 f'{self.axis_unit!r}', error=True)
+                else:
+                    self.axis_unit = units
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
         if event.command == StopMotion.command:

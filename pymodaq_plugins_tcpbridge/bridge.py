@@ -18,14 +18,29 @@ from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QObject, Signal
 
-from tcpbridge.dialects import Dialect
-from tcpbridge.limits import Limits
-from tcpbridge.messages import Info, InfoXml, Infos, Message, SetInfo
-from tcpbridge.server import (CONTROLLER, BridgeServer, ClientConnected, ClientInfo, ClientLost,
-                              ClientRefused, ControllerChanged, DialectDetected, Event,
-                              MessageReceived, ReplyTimeout)
-from tcpbridge.settings_xml import parse_parameter_xml, parse_settings_xml
-from tcpbridge.transport import format_address
+from tcpbridge import (
+    BridgeServer,
+    ClientConnected,
+    ClientInfo,
+    ClientLost,
+    ClientRefused,
+    ControllerChanged,
+    Dialect,
+    DialectDetected,
+    EngineStopped,
+    Event,
+    Info,
+    Infos,
+    InfoXml,
+    Limits,
+    Message,
+    MessageReceived,
+    ReplyTimeout,
+    SetInfo,
+    format_address,
+    parse_parameter_xml,
+    parse_settings_xml,
+)
 
 from . import config
 
@@ -33,6 +48,11 @@ logger = set_logger(get_module_name(__file__))
 
 #: seconds between two refreshes of the clients table caused by ordinary messages
 TABLE_REFRESH_S = 1.0
+#: names a client may add to "Infos Client" (further ones are refused with a status)
+MAX_INFOS = 64
+#: the engine is restarted after an internal error at most this often within the window
+MAX_ENGINE_RESTARTS = 3
+ENGINE_RESTART_WINDOW_S = 60.0
 DIALECT_NAMES = {Dialect.LEGACY: 'legacy (PyMoDAQ 3.x/4.0, LabVIEW)', Dialect.PYMODAQ4: 'pymodaq4'}
 
 
@@ -88,6 +108,7 @@ class TCPServerBridge:
     _client_root = ''
     _table_refreshed = 0.0
     _from_client: Optional[dict] = None  # path -> value last received from the client (no echo)
+    _engine_restarts: List[float] = []
 
     # -- life cycle -------------------------------------------------------------------------------
     def _start_bridge(self) -> tuple:
@@ -95,17 +116,18 @@ class TCPServerBridge:
         for a client."""
         self._stop_bridge()
         self._from_client = {}
+        self._engine_restarts = list(self._engine_restarts)  # per plugin instance
         self._relay = _EventRelay()
         self._relay.received.connect(self._on_bridge_event)
         host, port = self.settings['socket_ip'], self.settings['port_id']
-        dialect = self.settings['dialect']
+        dialect, allowed = self.settings['dialect'], self.settings['allowed_clients']
         try:
             self.bridge = BridgeServer(
                 host, port, self.client_type, self._relay.received.emit,
                 dialect=None if dialect == 'auto' else Dialect(dialect),
                 limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
                 probe_timeout=self.settings['reply_timeout'],
-                allowed=self.settings['allowed_clients'].split(','))
+                allowed=allowed.split(',') if allowed.strip() else None)
         except OSError as error:
             why = 'the port is already in use' if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
             info = f'cannot listen on {format_address((host, port))}: {why}'
@@ -122,6 +144,20 @@ class TCPServerBridge:
         self._status(info)
         self._refresh_clients()
         return info, True
+
+    def _on_engine_stopped(self, reason: str) -> None:
+        """The engine thread died (a bug): tell the user, and listen again unless it keeps dying."""
+        now = time.monotonic()
+        self._engine_restarts = [t for t in self._engine_restarts if now - t < ENGINE_RESTART_WINDOW_S]
+        if len(self._engine_restarts) >= MAX_ENGINE_RESTARTS:
+            self._stop_bridge()
+            self._status(f'the TCP server stopped ({reason}) {MAX_ENGINE_RESTARTS} times within '
+                         f'{ENGINE_RESTART_WINDOW_S:g} s: not restarted; re-initialise the plugin', error=True)
+            return
+        self._engine_restarts.append(now)
+        self._status(f'the TCP server stopped on an internal error ({reason}): restarting it', error=True)
+        self._on_controller_lost(ClientInfo(id=0, peer='(all clients)', connected_since=0.0))
+        self._start_bridge()
 
     def _stop_bridge(self) -> None:
         """Close every socket and stop the engine thread (the port is free again at once)."""
@@ -153,6 +189,14 @@ class TCPServerBridge:
 
     # -- events (plugin thread) -------------------------------------------------------------------
     def _on_bridge_event(self, event: Event) -> None:
+        """Qt slot: one engine event.  Nothing a client sends may raise out of a slot."""
+        try:
+            self._handle_event(event)
+        except Exception as error:
+            logger.exception('while handling %s', type(event).__name__)
+            self._status(f'{type(event).__name__} not handled: {type(error).__name__}: {error}', error=True)
+
+    def _handle_event(self, event: Event) -> None:
         if self.bridge is None:
             return
         if isinstance(event, MessageReceived):
@@ -161,19 +205,20 @@ class TCPServerBridge:
                 self._refresh_clients()
             return
         if isinstance(event, ClientConnected):
-            role = 'controls the plugin' if event.client.role == CONTROLLER else \
-                'is on standby (another client controls the plugin)'
-            self._status(f'{event.client.client_type} client connected from {event.client.peer}; it {role}')
+            role = 'it is in control' if event.client.in_control else \
+                'it waits (another client is in control)'
+            self._status(f'{event.client.client_type} client connected from {event.client.peer}; {role}')
         elif isinstance(event, ClientRefused):
             self._status(f'client {event.peer} refused: {event.reason}', error=True)
         elif isinstance(event, ClientLost):
             self._status(f'client {event.client.peer} lost: {event.reason}',
                          error=not event.reason.endswith('quit'))
-            if event.client.role == CONTROLLER:
+            if event.client.in_control:
                 self._on_controller_lost(event.client)
         elif isinstance(event, ControllerChanged):
+            self.settings.child('infos').clearChildren()  # they described the previous client
             if event.client is not None:
-                self._status(f'standby client {event.client.peer} now controls the plugin')
+                self._status(f'client {event.client.peer} is now in control ({event.reason})')
                 if event.infos_xml:
                     self._apply_infos(event.infos_xml)
         elif isinstance(event, DialectDetected):
@@ -181,6 +226,9 @@ class TCPServerBridge:
             self._status(f'client {event.client.peer} speaks {DIALECT_NAMES[event.client.dialect]}{layout}')
         elif isinstance(event, ReplyTimeout):
             self._on_reply_timeout(event)
+        elif isinstance(event, EngineStopped):
+            self._on_engine_stopped(event.reason)
+            return
         self._refresh_clients()
 
     def _on_message(self, message: Message) -> None:
@@ -244,6 +292,10 @@ class TCPServerBridge:
         names = [c.name() for c in group.children()]
         if message.name in names:
             group.child(message.name).setValue(message.value)
+        elif len(names) >= MAX_INFOS:
+            self._status(f'client Info {message.name!r} not shown: "Infos Client" holds {MAX_INFOS} '
+                         'entries already', error=True)
+            return
         else:
             group.addChild({'title': f'{message.name}:', 'name': message.name, 'type': 'str',
                             'value': message.value, 'readonly': True})

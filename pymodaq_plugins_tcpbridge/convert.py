@@ -6,10 +6,9 @@ from typing import List, Union
 
 import numpy as np
 from pymodaq.utils.data import Axis, DataActuator, DataFromPlugins, DataToExport
+from pymodaq_data import Unit
 
-from tcpbridge import data as wire
-
-_DISTRIBUTIONS = ('uniform', 'spread')
+import tcpbridge as wire
 
 
 def legacy_to_dte(arrays: List[np.ndarray], name: str) -> DataToExport:
@@ -19,7 +18,7 @@ def legacy_to_dte(arrays: List[np.ndarray], name: str) -> DataToExport:
     the shape: (1,) is 0D, (N,) 1D, (N, M) 2D, more ND); arrays of other shapes make further
     ``DataFromPlugins`` named ``name_1``, ``name_2``...  A 0-d array is taken as shape (1,).
     """
-    groups: 'OrderedDict[tuple, List[np.ndarray]]' = OrderedDict()
+    groups: OrderedDict[tuple, List[np.ndarray]] = OrderedDict()
     for array in arrays:
         array = np.atleast_1d(array)
         groups.setdefault(array.shape, []).append(array)
@@ -44,7 +43,7 @@ def dwa_to_data_from_plugins(dwa: wire.DataWithAxes) -> DataFromPlugins:
     data = [np.atleast_1d(a) for a in dwa.data]
     return DataFromPlugins(dwa.name, data=data, units=dwa.units, labels=list(dwa.labels),
                            axes=[_axis(a) for a in dwa.axes], nav_indexes=tuple(dwa.nav_indexes),
-                           distribution=dwa.distribution if dwa.distribution in _DISTRIBUTIONS else 'uniform',
+                           distribution=dwa.distribution,
                            errors=[np.atleast_1d(e) for e in dwa.errors] or None, **extras)
 
 
@@ -72,3 +71,21 @@ def actuator_to_wire(position: DataActuator, units: str) -> wire.DataWithAxes:
     PYMODAQ5.md §3); the legacy dialect sends only the value.
     """
     return wire.data_actuator(float(position.value()), units=units)
+
+
+#: units longer than this are refused (pint would parse them, slowly, and nobody names units so)
+MAX_UNITS_LENGTH = 64
+
+
+def units_problem(units: str) -> str:
+    """Why PyMoDAQ's unit registry (pint) cannot take ``units`` for an axis, or '' if it can ('' is
+    dimensionless)."""
+    if len(units) > MAX_UNITS_LENGTH:
+        return f'longer than {MAX_UNITS_LENGTH} characters'
+    if not units:
+        return ''
+    try:
+        Unit(units)
+    except Exception as error:  # pint raises several kinds (undefined, syntax, attribute...)
+        return f'not a unit: {type(error).__name__}'
+    return ''

@@ -4,12 +4,10 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-
 from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base, comon_parameters
 from pymodaq.utils.data import Axis, DataToExport
 
-from tcpbridge.messages import GRABBER, AxisInfo, Done, Message, SendData
-from tcpbridge.server import ClientInfo, ReplyTimeout
+from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
 
 from .bridge import TCPServerBridge, tcp_parameters
 from .convert import payload_to_dte

@@ -4,10 +4,10 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
+import time
 from typing import Callable, Iterator, List
 
-from tcpbridge.processes import ClientProcess
-from tcpbridge.server import Event
+from tcpbridge import ClientProcess, Event
 
 
 class EventLog:
@@ -50,3 +50,16 @@ def client_process(*args: str) -> Iterator[subprocess.Popen]:
     finally:
         code = client.stop()
         assert code == 0, f'tcpbridge {" ".join(args)} exited with {code}: {client.process.stderr}'
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = 'condition',
+               qt: bool = False) -> None:
+    """Wait until ``condition()`` is true (processing Qt events if ``qt``), or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout} s waiting for {what}')
+        if qt:
+            from qtpy.QtWidgets import QApplication
+            QApplication.processEvents()
+        time.sleep(0.002)

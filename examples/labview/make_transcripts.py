@@ -12,11 +12,25 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from tcpbridge import (CheckPosition, ClientType, DataToExport, DataWithAxes, Dialect, Done, Encoder, Infos,
-                       MoveAbs, MoveDone, PositionIs, Quit, SendData, data_actuator)
-from tcpbridge.data import Axis
-from tcpbridge.settings_xml import settings_to_xml
-from tcpbridge.transcript import CLIENT, SERVER, render
+from tcpbridge import (
+    Axis,
+    CheckPosition,
+    ClientType,
+    DataToExport,
+    DataWithAxes,
+    Dialect,
+    Done,
+    Encoder,
+    Infos,
+    MoveAbs,
+    MoveDone,
+    PositionIs,
+    Quit,
+    SendData,
+    data_actuator,
+    settings_to_xml,
+)
+from tcpbridge.tools.transcript import CLIENT, SERVER, render
 
 FOLDER = Path(__file__).parent / 'transcripts'
 TIMESTAMP = 1700000000.0  # fixed, so that the bytes the client sends are reproducible

@@ -1,33 +1,106 @@
 """tcpbridge: connect remote instruments to PyMoDAQ 5's TCPServer plugins.
 
-Pure Python + numpy (no Qt, no pymodaq): the protocol core (both dialects of WIRE.md), the client
-library (:class:`GrabberClient`, :class:`ActuatorClient`), the server engine used by the plugins,
-and demo instruments.
+Pure Python + numpy (no Qt, no pymodaq), in layers that import downwards only:
+
+- :mod:`tcpbridge.protocol`: the sans-I/O core (framing, one codec per dialect, decoder, encoder,
+  settings XML, the server session);
+- :mod:`tcpbridge.net`: sockets, the server engine used by the plugins, the client library
+  (:class:`GrabberClient`, :class:`ActuatorClient`);
+- :mod:`tcpbridge.instruments` (demo instruments), :mod:`tcpbridge.tools` (transcripts, replay,
+  client processes) and :mod:`tcpbridge.cli` (the ``tcpbridge`` command).
+
+Everything a program needs is importable from here; the submodules are the implementation.
 """
 from __future__ import annotations
 
-__version__ = '0.1.0'
+__version__ = '0.2.0'
 
-from .client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient
-from .data import Axis, DataToExport, DataWithAxes, data_actuator
-from .decoder import Decoder, Role
-from .dialects import Dialect, DwaLayout
-from .encoder import Encoder
-from .errors import (EncodeError, InvalidDtype, InvalidText, LimitExceeded, ListTooLong,
-                     MalformedPayload, NestingTooDeep, PayloadTooLarge, ProtocolError,
-                     ShapeMismatch, StringTooLong, TooManyDimensions, UnknownCommand, UnknownTag)
-from .limits import Limits
-from .messages import (AxisInfo, CheckPosition, ClientType, Done, GetActuatorValue, Info, InfoXml,
-                       Infos, Message, MoveAbs, MoveDone, MoveHome, MoveRel, PositionIs, Quit,
-                       SendData, SetInfo, StopMotion)
+from .cli import PYMODAQ_INSTALL, Command
+from .instruments.demo import SimulatedDetector, SimulatedStage
+from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient
+from .net.server import BridgeServer, parse_allowed
+from .net.transport import format_address
+from .protocol.data import Axis, DataToExport, DataWithAxes, SerializedParameter, data_actuator, dim_of_shape
+from .protocol.decoder import Decoder, Role
+from .protocol.dialects import Dialect, DwaLayout
+from .protocol.encoder import Encoder
+from .protocol.errors import (
+                            BudgetExceeded,
+                            EncodeError,
+                            InvalidDtype,
+                            InvalidText,
+                            LimitExceeded,
+                            ListTooLong,
+                            MalformedPayload,
+                            NestingTooDeep,
+                            PayloadTooLarge,
+                            ProtocolError,
+                            ShapeMismatch,
+                            StringTooLong,
+                            TooManyDimensions,
+                            UnknownCommand,
+                            UnknownTag,
+)
+from .protocol.events import (
+                            IN_CONTROL,
+                            WAITING,
+                            ClientConnected,
+                            ClientInfo,
+                            ClientLost,
+                            ClientRefused,
+                            ControllerChanged,
+                            DialectDetected,
+                            EngineStopped,
+                            Event,
+                            MessageReceived,
+                            ReplyTimeout,
+)
+from .protocol.limits import Limits, ReceiveBudget
+from .protocol.messages import (
+                            ACTUATOR,
+                            GRABBER,
+                            AxisInfo,
+                            CheckPosition,
+                            ClientType,
+                            Done,
+                            GetActuatorValue,
+                            Info,
+                            Infos,
+                            InfoXml,
+                            Message,
+                            MoveAbs,
+                            MoveDone,
+                            MoveHome,
+                            MoveRel,
+                            PositionIs,
+                            PositionMessage,
+                            Quit,
+                            SendData,
+                            SetInfo,
+                            StopMotion,
+)
+from .protocol.session import ServerSession, SessionConfig
+from .protocol.settings_xml import (
+                            MAX_XML_BYTES,
+                            parameter_to_xml,
+                            parse_parameter_xml,
+                            parse_settings_xml,
+                            settings_to_xml,
+)
+from .tools.processes import ClientProcess
 
 __all__ = [
-    'ActuatorClient', 'Axis', 'AxisInfo', 'BridgeClient', 'CheckPosition', 'ClientType',
-    'ConnectionLost', 'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect', 'Done', 'DwaLayout',
-    'EncodeError', 'Encoder', 'GetActuatorValue', 'GrabberClient', 'Info', 'InfoXml', 'Infos',
-    'InvalidDtype', 'InvalidText', 'LimitExceeded', 'Limits', 'ListTooLong', 'MalformedPayload',
-    'Message', 'MoveAbs', 'MoveDone', 'MoveHome', 'MoveRel', 'NestingTooDeep', 'PayloadTooLarge',
-    'PositionIs', 'ProtocolError', 'Quit', 'Role', 'SendData', 'SetInfo', 'ShapeMismatch',
-    'StopMotion', 'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag',
-    '__version__', 'data_actuator',
+    'ACTUATOR', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'WAITING', 'ActuatorClient', 'Axis', 'AxisInfo',
+    'BridgeClient', 'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo',
+    'ClientLost', 'ClientProcess', 'ClientRefused', 'ClientType', 'Command', 'ConnectionLost', 'ControllerChanged',
+    'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect', 'DialectDetected', 'Done', 'DwaLayout',
+    'EncodeError', 'Encoder', 'EngineStopped', 'Event', 'GetActuatorValue', 'GrabberClient', 'Info',
+    'InfoXml', 'Infos', 'InvalidDtype', 'InvalidText', 'LimitExceeded', 'Limits', 'ListTooLong',
+    'MalformedPayload', 'Message', 'MessageReceived', 'MoveAbs', 'MoveDone', 'MoveHome', 'MoveRel',
+    'NestingTooDeep', 'PYMODAQ_INSTALL', 'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit',
+    'ReceiveBudget', 'ReplyTimeout', 'Role', 'SendData', 'SerializedParameter', 'ServerSession',
+    'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StopMotion',
+    'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__',
+    'data_actuator', 'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed',
+    'parse_parameter_xml', 'parse_settings_xml', 'settings_to_xml',
 ]

@@ -1,4 +1,5 @@
-"""The ``tcpbridge`` command: demo instruments (``grabber``, ``actuator``) and the bridge scan.
+"""The ``tcpbridge`` command: demo instruments (``grabber``, ``actuator``), ``replay``, and the
+PyMoDAQ-side applications (``scan``...) found through the entry-point group ``tcpbridge.commands``.
 
 ``tcpbridge grabber --host 127.0.0.1 --port 6341 --dim 1D`` serves a simulated detector,
 ``tcpbridge actuator --port 6342 --units mm`` a simulated stage, ``tcpbridge scan`` runs a
@@ -8,25 +9,72 @@ Both clients wait for the server, reconnect, and stop cleanly on Ctrl+C / SIGTER
 from __future__ import annotations
 
 import argparse
-import atexit
-import importlib.util
 import logging
-import os
-import shutil
 import signal
 import sys
-import tempfile
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import FrameType
-from typing import List, Optional
+from typing import Callable, Dict, List, Optional
 
-from . import __version__, transcript
-from .demo import SimulatedDetector, SimulatedStage, parse_shape
-from .dialects import Dialect, DwaLayout
-from .pymodaq_home import redirect_pymodaq_config
+from . import __version__
+from .instruments.demo import SimulatedDetector, SimulatedStage, parse_shape
+from .net.client import BridgeClient
+from .protocol.dialects import Dialect, DwaLayout
+from .tools import transcript
 
 log = logging.getLogger('tcpbridge')
 PYMODAQ_INSTALL = 'pip install "pymodaq_plugins_tcpbridge[pymodaq]"'
+#: the entry-point group where PyMoDAQ-side packages add commands
+COMMANDS_GROUP = 'tcpbridge.commands'
+#: commands that PyMoDAQ-side packages provide, for the message shown when they are not installed
+APP_COMMANDS = {'scan': 'DAQ_Scan of remote instruments through the TCPServer plugins'}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand added by another package (entry-point group ``tcpbridge.commands``).
+
+    Attributes:
+        name: the subcommand, e.g. ``'scan'``.
+        add_arguments: fills the subcommand's parser (called for every ``tcpbridge`` run: it must
+            import nothing heavy).
+        run: runs it with the parsed arguments; returns the exit code.
+        help: one line for ``tcpbridge --help``; description: the subcommand's ``--help`` text.
+    """
+
+    name: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    description: str = ''
+
+
+def app_commands() -> Dict[str, Command]:
+    """The commands registered in the ``tcpbridge.commands`` group, by name (a broken one is logged
+    and left out)."""
+    found = {}
+    if sys.version_info >= (3, 10):
+        points = entry_points(group=COMMANDS_GROUP)
+    else:  # Python 3.9: a dict of groups
+        points = entry_points().get(COMMANDS_GROUP, ())
+    for point in points:
+        try:
+            command = point.load()
+        except Exception as error:  # a broken install must not break the demo clients
+            log.warning('tcpbridge command %r could not be loaded: %s', point.name, error)
+            continue
+        found[command.name] = command
+    return found
+
+
+def _missing_app(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        log.error('tcpbridge %s needs PyMoDAQ 5 and the TCPServer plugins; install them with: %s',
+                  name, PYMODAQ_INSTALL)
+        return 2
+    return run
 LAYOUTS = {'4.4': DwaLayout.V4_4, '4.2': DwaLayout.V4_2, '4.1.3': DwaLayout.V4_1_3, '4.1.0': DwaLayout.V4_1_0}
 
 
@@ -82,31 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument('--timeout', type=float, default=60.0,
                         help='seconds to wait for each answer of the server (a grab or a move may need you)')
 
-    scan = commands.add_parser(
-        'scan', help='DAQ_Scan of remote instruments through the TCPServer plugins (needs PyMoDAQ 5)',
-        description='Run a PyMoDAQ DAQ_Scan of a remote actuator and a remote detector through the '
-                    'TCPServer plugins, headless, and check the HDF5 file it saves. By default demo '
-                    'clients are started on free loopback ports; with --actuator-port/--detector-port '
-                    'the plugins wait for real remote clients.')
-    scan.add_argument('--points', type=int, default=11, help='points per scanned axis (default 11)')
-    scan.add_argument('--start', type=float, default=0.0, help='first position (mm, default 0)')
-    scan.add_argument('--stop', type=float, default=10.0, help='last position (mm, default 10)')
-    scan.add_argument('--scan', choices=['1D', '2D'], default='1D', help='1D: one stage; 2D: two stages')
-    scan.add_argument('--dim', choices=['0D', '1D', '2D'], default='0D', help='detector dimensionality')
-    scan.add_argument('--dialect', choices=[d.value for d in Dialect], default='legacy',
-                      help='dialect of the demo clients')
-    scan.add_argument('--host', default='127.0.0.1',
-                      help='address the plugins listen on when waiting for remote clients')
-    scan.add_argument('--actuator-port', type=int, action='append', default=[], dest='actuator_ports',
-                      help='wait for a remote actuator on this port (twice for --scan 2D)')
-    scan.add_argument('--detector-port', type=int, help='wait for a remote detector on this port')
-    scan.add_argument('--out', default='tcpbridge-scan', help='folder of the HDF5 file (default ./tcpbridge-scan)')
-    scan.add_argument('--plot', help='also render the scanned signal to this PNG file')
-    scan.add_argument('--gui', action='store_true', help='open the dashboard with the experiment instead')
-    scan.add_argument('--timeout', type=float, default=300.0, help='give up after this many seconds')
-    scan.add_argument('--speed', type=float, default=0.0, help='demo stage speed, mm/s (0: instantaneous)')
-    scan.add_argument('--peak-at', type=float, default=5.0, help='demo detector peak position (mm)')
-    scan.add_argument('--noise', type=float, default=0.01, help='demo detector noise rms')
+    apps = app_commands()
+    for name, summary in APP_COMMANDS.items():
+        if name not in apps:
+            missing = commands.add_parser(name, help=f'{summary} (needs the [pymodaq] extra)')
+            missing.set_defaults(run=_missing_app(name))
+    for command in apps.values():
+        sub = commands.add_parser(command.name, help=command.help, description=command.description)
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run)
     return parser
 
 
@@ -124,42 +156,6 @@ def _run_client(client: object) -> int:
         log.error('%s', error)
         return 1
     return 0
-
-
-def _scan_log_filter(record: logging.LogRecord) -> bool:
-    """Errors from anyone; warnings from the bridge and its plugins only.  Left out: the error PyMoDAQ
-    5.3 logs at the end of every scan, its own plugins included (DAQScan.set_ini_positions
-    disconnects the actuators twice): harmless, and alarming in a terminal."""
-    if record.name == 'pymodaq.modules_manager' and record.getMessage().startswith('disconnect() failed'):
-        return False
-    ours = record.name.startswith('tcpbridge') or record.name in ('pymodaq.bridge', 'pymodaq.viewer',
-                                                                   'pymodaq.actuator')
-    return record.levelno >= logging.ERROR or (ours and record.levelno >= logging.WARNING)
-
-
-def _scan(args: argparse.Namespace) -> int:
-    missing = [name for name in ('pymodaq', 'qtpy', 'pymodaq_plugins_tcpbridge')
-               if importlib.util.find_spec(name) is None]
-    if missing:
-        log.error('tcpbridge scan needs PyMoDAQ 5 and the TCPServer plugins (%s not found); install them '
-                  'with: %s', ', '.join(missing), PYMODAQ_INSTALL)
-        return 2
-    if not args.gui:
-        os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
-        # offscreen windows cannot be sized or raised: Qt says so for each one
-        os.environ.setdefault('QT_LOGGING_RULES', 'qt.qpa.*=false;default.warning=false')
-    workdir = Path(tempfile.mkdtemp(prefix='tcpbridge-scan-'))
-    # registered before PyMoDAQ registers its own atexit config saves, so it runs after them
-    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-    # PyMoDAQ writes its config, logs and default data folder there: nothing outside --out
-    redirect_pymodaq_config(workdir / 'pymodaq', save_path=workdir / 'data')
-    from pymodaq_plugins_tcpbridge.scan import ScanOptions, run
-    options = ScanOptions(
-        points=args.points, start=args.start, stop=args.stop, scan=args.scan, dim=args.dim,
-        dialect=args.dialect, host=args.host, actuator_ports=args.actuator_ports,
-        detector_port=args.detector_port, out=Path(args.out), plot=Path(args.plot) if args.plot else None,
-        gui=args.gui, timeout=args.timeout, speed=args.speed, peak_at=args.peak_at, noise=args.noise)
-    return run(options, workdir)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -181,15 +177,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format='%(asctime)s tcpbridge %(levelname)s: %(message)s', datefmt='%H:%M:%S',
                         stream=sys.stderr)
-    if args.command == 'scan':
-        if not args.verbose:  # PyMoDAQ logs its start-up at length: keep the terminal for the scan
-            for handler in logging.getLogger().handlers:
-                handler.addFilter(_scan_log_filter)
-        return _scan(args)
+    if getattr(args, 'run', None) is not None:
+        return args.run(args)
     if args.command == 'replay':
         return _replay(args)
     common = dict(host=args.host, port=args.port, dialect=args.dialect, layout=LAYOUTS[args.layout],
                   reconnect=not args.once, max_attempts=args.max_attempts)
+    client: BridgeClient
     if args.command == 'grabber':
         client = SimulatedDetector(dim=args.dim, shape=args.shape, dtype=args.dtype, pattern=args.pattern,
                                    push_rate=args.push_rate, peak_at=args.peak_at, peak_width=args.peak_width,

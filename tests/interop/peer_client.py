@@ -27,10 +27,10 @@ if V4:
     from pymodaq.utils.parameter import Parameter, ioxml
     from pymodaq.utils.tcp_ip.tcp_server_client import TCPClient
 else:
-    from pyqtgraph.parametertree import Parameter
     from pymodaq.daq_utils.daq_utils import ThreadCommand
     from pymodaq.daq_utils.parameter import ioxml
     from pymodaq.daq_utils.tcp_server_client import TCPClient
+    from pyqtgraph.parametertree import Parameter
 
 role, port, dim = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 

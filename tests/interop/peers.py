@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,8 @@ import threading
 import venv
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
+
+from filelock import FileLock
 
 HERE = Path(__file__).parent
 VENVS = Path(os.environ.get('TCPBRIDGE_INTEROP_VENVS', Path(tempfile.gettempdir()) / 'tcpbridge-interop-venvs'))
@@ -26,17 +29,40 @@ REQUIREMENTS: Dict[str, List[str]] = {
 
 
 def peer_python(version: str) -> Path:
-    """The python of the virtual environment holding PyMoDAQ ``version`` (created if needed)."""
+    """The python of the virtual environment holding PyMoDAQ ``version`` (created if needed).
+
+    Safe for test runs sharing the cache: a file lock per version, and a new environment is built
+    in a folder of its own then renamed into place (a run never sees a half-built one).
+    """
     folder = VENVS / f'pymodaq-{version}'
-    marker = folder / 'requirements.txt'
-    python = folder / ('Scripts/python.exe' if sys.platform == 'win32' else 'bin/python')
     wanted = '\n'.join(REQUIREMENTS[version])
-    if not (marker.is_file() and marker.read_text() == wanted and python.exists()):
-        venv.create(folder, clear=True, with_pip=True)
-        subprocess.run([str(python), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
-                        *REQUIREMENTS[version]], check=True, timeout=1500)
-        marker.write_text(wanted)
-    return python
+
+    def ready(root: Path) -> bool:
+        marker = root / 'requirements.txt'
+        return marker.is_file() and marker.read_text() == wanted and _python(root).exists()
+
+    if ready(folder):
+        return _python(folder)
+    VENVS.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(VENVS / f'pymodaq-{version}.lock'), timeout=1800):
+        if ready(folder):  # built by another run while this one waited
+            return _python(folder)
+        building = Path(tempfile.mkdtemp(prefix=f'.building-{version}-', dir=VENVS))
+        try:
+            venv.create(building, with_pip=True)
+            subprocess.run([str(_python(building)), '-m', 'pip', 'install', '--quiet',
+                            '--disable-pip-version-check', *REQUIREMENTS[version]], check=True, timeout=1500)
+            (building / 'requirements.txt').write_text(wanted)
+            if folder.exists():
+                shutil.rmtree(folder)
+            building.rename(folder)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+    return _python(folder)
+
+
+def _python(root: Path) -> Path:
+    return root / ('Scripts/python.exe' if sys.platform == 'win32' else 'bin/python')
 
 
 class Peer:
@@ -49,7 +75,7 @@ class Peer:
         self.process = subprocess.Popen([str(peer_python(version)), str(HERE / script), *args], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.events: List[dict] = []
-        self._lines: 'queue.Queue[Optional[dict]]' = queue.Queue()
+        self._lines: queue.Queue[Optional[dict]] = queue.Queue()
         self._stderr: List[str] = []
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=lambda: self._stderr.extend(self.process.stderr), daemon=True).start()

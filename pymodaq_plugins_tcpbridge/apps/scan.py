@@ -1,0 +1,469 @@
+"""``tcpbridge scan``: a PyMoDAQ 5 DAQ_Scan over remote instruments, headless (or in the dashboard).
+
+The dashboard experiment ``resources/experiments/tcpbridge_remote.xml`` (one DAQ_Move_TCPServer,
+one DAQ_xDViewer_TCPServer) is loaded into a Dashboard without a window; the plugins listen on free
+loopback ports (or the given ones) and demo clients are started as separate processes (unless
+real remote clients are awaited); DAQ_Scan runs and saves its HDF5 file into ``--out``; the file is
+then checked against the data the detector plugin actually received.
+
+Run through the ``tcpbridge scan`` command, which points PyMoDAQ's config folders at a temporary
+folder before importing this module.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import numpy as np
+from pymodaq_gui.parameter import Parameter, ioxml
+from pymodaq_gui.qt_utils import mkQApp
+from qtpy.QtCore import QEventLoop, QTimer
+from qtpy.QtWidgets import QApplication
+
+from tcpbridge import ClientProcess
+
+EXPERIMENT = Path(__file__).parent.parent / 'resources' / 'experiments' / 'tcpbridge_remote.xml'
+STAGE_NAMES = ('Stage', 'Stage2')
+DETECTOR_NAME = 'Detector'
+
+
+class ScanError(RuntimeError):
+    """The scan could not run, or its file does not hold what the clients sent."""
+
+
+@dataclass
+class ScanOptions:
+    """What ``tcpbridge scan`` was asked for (see ``tcpbridge scan --help``)."""
+
+    points: int = 11
+    start: float = 0.0
+    stop: float = 10.0
+    scan: str = '1D'
+    dim: str = '0D'
+    dialect: str = 'legacy'
+    host: str = '127.0.0.1'
+    actuator_ports: List[int] = field(default_factory=list)
+    detector_port: Optional[int] = None
+    out: Path = Path('tcpbridge-scan')
+    plot: Optional[Path] = None
+    gui: bool = False
+    timeout: float = 300.0
+    speed: float = 0.0
+    peak_at: float = 5.0
+    peak_width: float = 1.5
+    noise: float = 0.01
+
+    @property
+    def demo(self) -> bool:
+        """True when demo clients are started here (no port given)."""
+        return not self.actuator_ports and self.detector_port is None
+
+
+#: set by SIGINT / SIGTERM: every wait ends, the clients are stopped, the command exits
+INTERRUPTED = threading.Event()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Signal handler: Python code runs only in the timers' slots while Qt's loop runs, and an
+    exception raised there would abort the process without stopping the clients."""
+    INTERRUPTED.set()
+    QApplication.quit()
+
+
+class Deadline:
+    """The global time bound of the command: every wait checks it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+        self.seconds = seconds
+
+    def wait(self, condition: Callable[[], bool], what: str, limit: Optional[float] = None,
+             every: Optional[Callable[[], None]] = None) -> None:
+        """Run the Qt event loop until ``condition()`` (checked every 5 ms, ``every`` called then too);
+        ScanError after ``limit`` s or the deadline.  Events are handled as they come, not between
+        sleeps: a scan step takes several event-loop hops."""
+        end = min(self.end, time.monotonic() + limit) if limit else self.end
+        if condition():
+            return
+        loop, timer = QEventLoop(), QTimer()
+
+        def check() -> None:
+            if every is not None:
+                every()
+            if condition() or time.monotonic() > end or INTERRUPTED.is_set():
+                loop.quit()
+        timer.timeout.connect(check)
+        timer.start(5)
+        loop.exec()
+        timer.stop()
+        if INTERRUPTED.is_set():
+            raise ScanError(f'interrupted while waiting for {what}')
+        if not condition():
+            raise ScanError(f'timed out waiting for {what}')
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# -- experiment and modules ----------------------------------------------------------------------------
+
+def write_experiment(options: ScanOptions, folder: Path) -> Path:
+    """The shipped experiment, adapted: init off (ports are set first), detector dim, second stage."""
+    from pymodaq.utils.managers.experiment.experiment_manager import ExperimentManager
+    experiment = Parameter.create(title='Experiment', name='Preset', type='group',
+                                  children=ExperimentManager.params)
+    experiment.restoreState(Parameter.create(name='Preset', type='group',
+                                             children=ioxml.XML_file_to_parameter(EXPERIMENT)).saveState())
+    actuators = experiment.child('actuator')
+    if options.scan == '2D':
+        actuators.addNew(('TCPServer',))
+        actuators.children()[-1]['name'] = STAGE_NAMES[1]
+    detector = experiment.child('detector').children()[0]
+    detector.child('info', 'dim').setValue(f'DAQ{options.dim}')
+    for module in actuators.children() + experiment.child('detector').children():
+        module.child('info', 'init').setValue(False)
+    path = folder / f'tcpbridge_scan_{options.scan}_{options.dim}.xml'
+    ioxml.parameter_to_xml_file(experiment, path, overwrite=True)
+    return path
+
+
+class Session:
+    """The dashboard, its modules, the demo client processes and the scan of one run."""
+
+    def __init__(self, options: ScanOptions, deadline: Deadline, workdir: Path) -> None:
+        self.options = options
+        self.deadline = deadline
+        self.workdir = workdir
+        self.clients: List[ClientProcess] = []
+        self.dashboard = None
+        self.actuators: list = []
+        self.detector = None
+        self.received: list = []  # what the detector plugin emitted, in order
+
+    # -- setup --------------------------------------------------------------------------------
+    def load(self) -> None:
+        """A dashboard (no window unless --gui) with the experiment, modules not initialised."""
+        self.load_experiment(write_experiment(self.options, self.workdir))
+
+    def load_experiment(self, path: Path) -> None:
+        from pymodaq.dashboard import create_load_dashboard
+        from pymodaq.utils.managers.modules.utils import ModuleType
+        _, self.dashboard = create_load_dashboard(show_dashboard=self.options.gui)
+        applied: list = []
+        self.dashboard.experiment_manager.applied_entry.connect(applied.append)
+        self.dashboard.experiment_manager.execute_entry(path)
+        self.deadline.wait(lambda: applied, 'the dashboard experiment to load', 60)
+        names = STAGE_NAMES[:2 if self.options.scan == '2D' else 1]
+        manager = self.dashboard.modules_manager
+        self.actuators = [manager.get_mod_from_name(n, mod=ModuleType.Actuator) for n in names]
+        self.detector = manager.get_mod_from_name(DETECTOR_NAME, mod=ModuleType.Detector)
+
+    def init_modules(self) -> None:
+        """Set address and port of each plugin, then initialise it (it listens at once)."""
+        options = self.options
+        ports = options.actuator_ports or [0] * len(self.actuators)
+        if len(ports) != len(self.actuators):
+            raise ScanError(f'a {options.scan} scan needs {len(self.actuators)} --actuator-port values')
+        modules = list(zip(self.actuators, ports)) + [(self.detector, options.detector_port or 0)]
+        done: dict = {}
+        for module, port in modules:
+            group = 'actuator_settings' if module in self.actuators else 'detector_settings'
+            module.settings.child(group, 'socket_ip').setValue(options.host if not options.demo else '127.0.0.1')
+            module.settings.child(group, 'port_id').setValue(port)
+            module.init_signal.connect(lambda ok, m=module: done.__setitem__(m.title, ok))
+            module.init_hardware_ui(True)
+        self.deadline.wait(lambda: len(done) == len(modules), 'the plugins to initialise', 60)
+        failed = [name for name, ok in done.items() if not ok]
+        if failed:
+            raise ScanError(f'plugin initialisation failed for {", ".join(failed)} (see the messages above)')
+        self.deadline.wait(lambda: all(self.port(m) for m, _ in modules), 'the listening ports', 10)
+        for module, _ in modules:
+            say(f'{module.title}: listening on {self.setting(module, "socket_ip")}:{self.port(module)}')
+
+    @staticmethod
+    def setting(module, name: str):
+        group = 'actuator_settings' if 'DAQ_Move' in type(module).__name__ else 'detector_settings'
+        return module.settings[group, name]
+
+    def port(self, module) -> int:
+        return int(self.setting(module, 'port_id'))
+
+    def start_clients(self) -> None:
+        """Demo stage(s) and detector as separate processes, sharing the stage positions by files."""
+        options = self.options
+        position_files = []
+        for index, stage in enumerate(self.actuators):
+            position_file = self.workdir / f'position_{index}.txt'
+            position_files += ['--position-file', str(position_file)]
+            self.clients.append(ClientProcess(
+                ['actuator', '--port', str(self.port(stage)), '--dialect', options.dialect, '--units', 'mm',
+                 '--speed', str(options.speed), '--position-file', str(position_file)],
+                self.workdir / f'actuator_{index}.log'))
+        self.clients.append(ClientProcess(
+            ['grabber', '--port', str(self.port(self.detector)), '--dim', options.dim, '--dialect',
+             options.dialect, '--peak-at', str(options.peak_at), '--peak-width', str(options.peak_width),
+             '--noise', str(options.noise), '--seed', '0', *position_files],
+            self.workdir / 'grabber.log'))
+
+    def wait_clients(self) -> None:
+        """Until every plugin has its client, with the dialect known (actuators are probed)."""
+        modules = self.actuators + [self.detector]
+        limit = 30 if self.options.demo else None
+        if not self.options.demo:
+            say('waiting for the remote clients: ' + ', '.join(
+                f'{m.title} on port {self.port(m)}' for m in modules))
+
+        def ready(module) -> bool:
+            # PyMoDAQ keeps the plugin's controller, our BridgeServer: ask it, not the display
+            server = module.controller_and_thread.controller
+            client = server.controller if server is not None else None
+            return client is not None and (client.dialect is not None or module is self.detector)
+        self.deadline.wait(lambda: all(ready(m) for m in modules), 'the clients to connect', limit)
+        for module in modules:
+            say(f'{module.title}: {", ".join(self.setting(module, "conn_clients").values())}')
+
+    # -- scan -----------------------------------------------------------------------------------
+    def prepare_scan(self) -> Path:
+        """Load DAQ_Scan and set it up (modules, scan type and range, HDF5 file); returns the file."""
+        from pymodaq.extensions import ExtensionEnum
+        options = self.options
+        daq_scan = self.dashboard.load_extension(ExtensionEnum.SCANNER)
+        self.daq_scan = daq_scan
+        daq_scan.override_popups(False)
+        daq_scan.modules_manager.selected_actuators_name = [m.title for m in self.actuators]
+        daq_scan.modules_manager.selected_detectors_name = [self.detector.title]
+        QApplication.processEvents()
+        step = (options.stop - options.start) / (options.points - 1)
+        scanner = daq_scan.scanner
+        if options.scan == '1D':
+            scanner.set_scan_type_and_subtypes('Scan1D', 'Linear')
+            settings = scanner.scanner.settings
+            settings['start'], settings['stop'], settings['step'] = options.start, options.stop, step
+        else:
+            scanner.set_scan_type_and_subtypes('Scan2D', 'Linear')
+            settings = scanner.scanner.settings
+            for axis in ('axis1', 'axis2'):
+                settings[axis, f'start_{axis}'], settings[axis, f'stop_{axis}'] = options.start, options.stop
+                settings[axis, f'step_{axis}'] = step
+        QApplication.processEvents()
+        expected = options.points ** (2 if options.scan == '2D' else 1)
+        if not options.gui:  # nobody sees the live plots of a headless scan: draw them once, at the end
+            daq_scan.settings.child('plot_options', 'plot_every_n_steps').setValue(expected)
+        if scanner.n_steps != expected:
+            raise ScanError(f'the scanner made {scanner.n_steps} steps, expected {expected}')
+        path = (options.out / f'tcpbridge_scan_{options.scan}_{options.dim}_{options.dialect}.h5').resolve()
+        if path.exists():
+            path.unlink()
+        daq_scan.h5_manager.get_h5saver().init_file(update_h5=True, addhoc_file_path=path)
+        return path
+
+    def scan(self) -> Path:
+        """Run DAQ_Scan; returns the HDF5 file once the saver has closed it."""
+        path = self.prepare_scan()
+        daq_scan, expected = self.daq_scan, self.daq_scan.scanner.n_steps
+        finished: list = []
+        daq_scan.scan_acquisition.workers_terminated.connect(lambda *a: finished.append(True))
+        self.detector.grab_done_signal.connect(self.received.append)
+        self.scan_started = time.perf_counter()
+        daq_scan.start_scan()
+        self.progress(expected, lambda: finished)
+        self.scan_seconds = time.perf_counter() - self.scan_started
+        if daq_scan.scan_acquisition.timeout_scan_flag:
+            raise ScanError('PyMoDAQ stopped the scan on a timeout (a module did not answer)')
+        return path
+
+    def progress(self, total: int, finished: Callable[[], list]) -> None:
+        """Wait for the end of the scan, printing points done, rate and ETA (about 20 lines)."""
+        shown = [-1]
+        step = max(1, total // 20)
+
+        def report() -> None:
+            done = len(self.received)
+            if done != shown[0] and (done % step == 0 or done == total):
+                shown[0] = done
+                elapsed = time.perf_counter() - self.scan_started
+                rate = done / elapsed if elapsed > 0 else 0.0
+                eta = f'{(total - done) / rate:5.1f} s' if rate > 0 else '    -'
+                say(f'  {done:4d}/{total} points  {rate:6.1f} points/s  ETA {eta}')
+        self.deadline.wait(finished, 'the end of the scan', every=report)
+
+    def close(self) -> None:
+        """Stop a running scan, close the dashboard, stop the demo clients (in this order: a scan
+        must not go on asking clients that are gone, and PyMoDAQ refuses to quit while it runs)."""
+        daq_scan = getattr(self, 'daq_scan', None)
+        if daq_scan is not None and daq_scan.scan_acquisition.is_running:
+            say('stopping the scan')
+            daq_scan.stop_scan()
+            from pymodaq_gui.utils.app_worker import SaverWorker
+            _process_events_until(lambda: not daq_scan.scan_acquisition.is_running and
+                                  daq_scan.settings[SaverWorker.worker_setting_name, 'worker_tasks'] == 0, 15.0)
+        if self.dashboard is not None and not (daq_scan is not None and daq_scan.scan_acquisition.is_running):
+            self.dashboard.quit_fun()
+            QApplication.processEvents()
+        for client in self.clients:
+            try:
+                client.stop()
+            except TimeoutError as error:
+                say(f'warning: {error}')
+
+
+def _process_events_until(condition: Callable[[], bool], seconds: float) -> None:
+    """Qt events until ``condition()`` or ``seconds`` (used while closing, after an interruption)."""
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+# -- checking and reporting ------------------------------------------------------------------------
+
+@dataclass
+class ScanResult:
+    """What the file holds, after checking it."""
+
+    path: Path
+    points: int
+    positions: List[np.ndarray]
+    signal: np.ndarray          # per scan point: the detector data summed over its own dimensions
+    data_shape: tuple
+    seconds_per_point: float
+
+
+def check_file(path: Path, session: Session) -> ScanResult:
+    """Compare the HDF5 file with what the detector plugin emitted during the scan.
+
+    Raises:
+        ScanError: a point is missing, a position is wrong, or saved data differ from received data.
+    """
+    from pymodaq_data.h5modules.data_saving import DataLoader
+    options = session.options
+    n_axes = 2 if options.scan == '2D' else 1
+    total = options.points ** n_axes
+    if len(session.received) != total:
+        raise ScanError(f'the detector plugin emitted {len(session.received)} data sets, expected {total}')
+    loader = DataLoader(path)
+    try:
+        node = f'/RawData/Scan000/Detector000/Data{options.dim}/CH00/Data00'
+        try:
+            saved = loader.load_data(node)
+        except Exception as error:
+            raise ScanError(f'{path} has no {node}: {error}') from error
+        nav_shape = tuple(saved.shape[i] for i in saved.nav_indexes)
+        if nav_shape != (options.points,) * n_axes:
+            raise ScanError(f'the file holds {nav_shape} scan points, expected {(options.points,) * n_axes}')
+        expected_positions = np.linspace(options.start, options.stop, options.points)
+        positions = [axis.get_data() for axis in saved.get_nav_axes()]
+        for values in positions:
+            if not np.allclose(values, expected_positions):
+                raise ScanError(f'saved actuator positions {values} differ from {expected_positions}')
+        scanner = session.daq_scan.scanner
+        array = saved.data[0]
+        for step, dte in enumerate(session.received):
+            index = tuple(scanner.get_indexes_from_scan_index(step)) if n_axes == 2 else (step,)
+            sent = dte[0].data[0]
+            if not np.array_equal(np.squeeze(array[index]), np.squeeze(sent)):
+                raise ScanError(f'scan point {step} {index}: the file differs from what the client sent')
+        signal_axes = tuple(range(n_axes, array.ndim))
+        signal = array.sum(axis=signal_axes) if signal_axes else array
+        return ScanResult(path, total, positions, np.asarray(signal, dtype=float),
+                          tuple(saved.shape), session.scan_seconds / total)
+    finally:
+        loader.close_file()
+
+
+def check_demo_peak(result: ScanResult, options: ScanOptions) -> str:
+    """With the demo clients the signal peaks where the stage(s) reach ``peak_at``.
+
+    Raises:
+        ScanError: the maximum of the scanned signal is elsewhere.
+    """
+    peak = np.unravel_index(int(np.argmax(result.signal)), result.signal.shape)
+    where = [float(result.positions[i][k]) for i, k in enumerate(peak)]
+    nearest = [float(p[np.argmin(np.abs(p - options.peak_at))]) for p in result.positions]
+    if where != nearest:
+        raise ScanError(f'the signal peaks at {where}, the demo puts the peak at {options.peak_at}')
+    return f'signal peaks at {", ".join(f"{w:g}" for w in where)} mm, as the demo detector puts it'
+
+
+def plot(result: ScanResult, path: Path) -> None:
+    """PNG of the scanned signal against the actuator position(s) (pyqtgraph, offscreen)."""
+    import pyqtgraph as pg
+    from pyqtgraph.exporters import ImageExporter
+    widget = pg.PlotWidget(title=f'tcpbridge scan: {result.path.name}')
+    widget.resize(800, 500)
+    if len(result.positions) == 1:
+        widget.plot(result.positions[0], result.signal, pen='y', symbol='o')
+        widget.setLabel('bottom', 'Stage', units='mm')
+        widget.setLabel('left', 'detector signal')
+    else:
+        image = pg.ImageItem(result.signal)
+        (x0, x1), (y0, y1) = [(p[0], p[-1]) for p in result.positions]
+        image.setRect(x0, y0, x1 - x0, y1 - y0)
+        widget.addItem(image)
+        widget.setLabel('bottom', 'Stage', units='mm')
+        widget.setLabel('left', 'Stage2', units='mm')
+    ImageExporter(widget.plotItem).export(str(path))
+
+
+def summary(result: ScanResult) -> str:
+    return (f'file: {result.path}\npoints: {result.points}\n'
+            f'detector data saved as {result.data_shape} (scan shape | data shape)\n'
+            f'{result.seconds_per_point * 1000:.1f} ms per point')
+
+
+def run(options: ScanOptions, workdir: Path) -> int:
+    """Run the whole session; returns the exit code (0: the file holds every point, checked)."""
+    deadline = Deadline(options.timeout)
+    watchdog = threading.Timer(options.timeout + 60, _abort, args=(options.timeout,))
+    watchdog.daemon = True
+    if not options.gui:  # an interactive session lasts as long as the user wants
+        watchdog.start()
+    app = mkQApp('tcpbridge scan')
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+    heartbeat = QTimer()  # lets the signal handlers run while Qt's event loop waits
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(200)
+    options.out.mkdir(parents=True, exist_ok=True)
+    session = Session(options, deadline, workdir)
+    try:
+        session.load()
+        session.init_modules()
+        if options.demo:
+            session.start_clients()
+        session.wait_clients()
+        if options.gui:
+            session.prepare_scan()
+            say('dashboard and DAQ_Scan open, set up for this scan: press its start button; close the '
+                'dashboard window to stop')
+            app.exec()
+            return 0
+        path = session.scan()
+        result = check_file(path, session)
+        say(summary(result))
+        say('check: every point is in the file and equals what the detector client sent')
+        if options.demo:
+            say('check: ' + check_demo_peak(result, options))
+        if options.plot:
+            plot(result, options.plot)
+            say(f'plot: {options.plot}')
+        return 0
+    except ScanError as error:
+        say(f'error: {error}')
+        return 1
+    finally:
+        session.close()
+        watchdog.cancel()
+
+
+def _abort(seconds: float) -> None:
+    """Last resort of the time bound, if the Qt event loop itself is stuck."""
+    print(f'tcpbridge scan: still running {seconds + 60:g} s after start, aborting', file=sys.stderr, flush=True)
+    os._exit(3)

@@ -1,0 +1,91 @@
+"""The ``tcpbridge scan`` command: its arguments, and the start-up that must precede any PyMoDAQ
+import (headless Qt, PyMoDAQ's folders in a temporary folder, a quiet log).  Importing this module
+loads no PyMoDAQ; :mod:`.scan` does the work."""
+from __future__ import annotations
+
+import argparse
+import atexit
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tcpbridge import PYMODAQ_INSTALL, Command
+
+from .pymodaq_home import redirect_pymodaq_config
+
+log = logging.getLogger('tcpbridge')
+
+
+def add_arguments(scan: argparse.ArgumentParser) -> None:
+    """The options of ``tcpbridge scan``."""
+    scan.add_argument('--points', type=int, default=11, help='points per scanned axis (default 11)')
+    scan.add_argument('--start', type=float, default=0.0, help='first position (mm, default 0)')
+    scan.add_argument('--stop', type=float, default=10.0, help='last position (mm, default 10)')
+    scan.add_argument('--scan', choices=['1D', '2D'], default='1D', help='1D: one stage; 2D: two stages')
+    scan.add_argument('--dim', choices=['0D', '1D', '2D'], default='0D', help='detector dimensionality')
+    scan.add_argument('--dialect', choices=['legacy', 'pymodaq4'], default='legacy',
+                      help='dialect of the demo clients')
+    scan.add_argument('--host', default='127.0.0.1',
+                      help='address the plugins listen on when waiting for remote clients')
+    scan.add_argument('--actuator-port', type=int, action='append', default=[], dest='actuator_ports',
+                      help='wait for a remote actuator on this port (twice for --scan 2D)')
+    scan.add_argument('--detector-port', type=int, help='wait for a remote detector on this port')
+    scan.add_argument('--out', default='tcpbridge-scan', help='folder of the HDF5 file (default ./tcpbridge-scan)')
+    scan.add_argument('--plot', help='also render the scanned signal to this PNG file')
+    scan.add_argument('--gui', action='store_true', help='open the dashboard with the experiment instead')
+    scan.add_argument('--timeout', type=float, default=300.0, help='give up after this many seconds')
+    scan.add_argument('--speed', type=float, default=0.0, help='demo stage speed, mm/s (0: instantaneous)')
+    scan.add_argument('--peak-at', type=float, default=5.0, help='demo detector peak position (mm)')
+    scan.add_argument('--noise', type=float, default=0.01, help='demo detector noise rms')
+
+
+def _log_filter(record: logging.LogRecord) -> bool:
+    """Errors from anyone; warnings from the bridge and its plugins only.  Left out: the error PyMoDAQ
+    5.3 logs at the end of every scan, its own plugins included (DAQScan.set_ini_positions
+    disconnects the actuators twice): harmless, and alarming in a terminal."""
+    if record.name == 'pymodaq.modules_manager' and record.getMessage().startswith('disconnect() failed'):
+        return False
+    ours = record.name.startswith('tcpbridge') or record.name in ('pymodaq.bridge', 'pymodaq.viewer',
+                                                                   'pymodaq.actuator')
+    return record.levelno >= logging.ERROR or (ours and record.levelno >= logging.WARNING)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``tcpbridge scan``; returns the exit code (2: PyMoDAQ missing)."""
+    missing = [name for name in ('pymodaq', 'qtpy') if importlib.util.find_spec(name) is None]
+    if missing:
+        log.error('tcpbridge scan needs PyMoDAQ 5 (%s not found); install it with: %s',
+                  ', '.join(missing), PYMODAQ_INSTALL)
+        return 2
+    if not args.verbose:  # PyMoDAQ logs its start-up at length: keep the terminal for the scan
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_log_filter)
+    if not args.gui:
+        os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
+        # offscreen windows cannot be sized or raised: Qt says so for each one
+        os.environ.setdefault('QT_LOGGING_RULES', 'qt.qpa.*=false;default.warning=false')
+    workdir = Path(tempfile.mkdtemp(prefix='tcpbridge-scan-'))
+    # registered before PyMoDAQ registers its own atexit config saves, so it runs after them
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    # PyMoDAQ writes its config, logs and default data folder there: nothing outside --out
+    redirect_pymodaq_config(workdir / 'pymodaq', save_path=workdir / 'data')
+    from .scan import ScanOptions
+    from .scan import run as run_scan
+    options = ScanOptions(
+        points=args.points, start=args.start, stop=args.stop, scan=args.scan, dim=args.dim,
+        dialect=args.dialect, host=args.host, actuator_ports=args.actuator_ports,
+        detector_port=args.detector_port, out=Path(args.out), plot=Path(args.plot) if args.plot else None,
+        gui=args.gui, timeout=args.timeout, speed=args.speed, peak_at=args.peak_at, noise=args.noise)
+    return run_scan(options, workdir)
+
+
+COMMAND = Command(
+    name='scan', add_arguments=add_arguments, run=run,
+    help='DAQ_Scan of remote instruments through the TCPServer plugins (needs PyMoDAQ 5)',
+    description='Run a PyMoDAQ DAQ_Scan of a remote actuator and a remote detector through the '
+                'TCPServer plugins, headless, and check the HDF5 file it saves. By default demo '
+                'clients are started on free loopback ports; with --actuator-port/--detector-port '
+                'the plugins wait for real remote clients.')

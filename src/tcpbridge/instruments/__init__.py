@@ -1,0 +1,1 @@
+"""Demo instruments built on the client library: a simulated detector and a simulated stage."""

@@ -1,0 +1,481 @@
+"""The client library: a remote program plugs into PyMoDAQ as a ``GRABBER`` or an ``ACTUATOR``.
+
+A remote instrument program subclasses :class:`GrabberClient` (override :meth:`GrabberClient.grab`)
+or :class:`ActuatorClient` (override ``get_position`` / ``move_abs`` / ``stop_motion``), or passes
+callables, then calls :meth:`BridgeClient.run`.  The client connects to the ``TCPServer`` plugin
+(retrying while it is not listening), sends its hello and its settings (``Infos``), answers the
+server's commands, and reconnects with backoff after a loss.  It waits in ``select``: no busy loop.
+
+Only numpy and the standard library are used: no Qt, no pymodaq.
+"""
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ..protocol.data import DataToExport, DataWithAxes, data_actuator
+from ..protocol.decoder import Decoder, Role
+from ..protocol.dialects import Dialect, DwaLayout
+from ..protocol.encoder import Encoder
+from ..protocol.errors import MalformedPayload, ProtocolError
+from ..protocol.limits import DEFAULT_LIMITS, Limits
+from ..protocol.messages import (
+    ACTUATOR,
+    GRABBER,
+    CheckPosition,
+    ClientType,
+    Done,
+    GetActuatorValue,
+    Info,
+    Infos,
+    InfoXml,
+    Message,
+    MoveAbs,
+    MoveDone,
+    MoveHome,
+    MoveRel,
+    PositionIs,
+    Quit,
+    SendData,
+    SetInfo,
+    StopMotion,
+)
+from ..protocol.settings_xml import Param, find_param, parameter_to_xml, parse_parameter_xml, settings_to_xml
+from .transport import Waker, close_quietly, configure, connect, format_address, send_buffers
+
+log = logging.getLogger('tcpbridge.client')
+GrabResult = Union[Sequence[np.ndarray], DataToExport, DataWithAxes]
+
+
+class ConnectionLost(OSError):
+    """The server closed the connection."""
+
+
+class BridgeClient:
+    """Connection handling common to grabbers and actuators.
+
+    Args:
+        host: address of the PC running the TCPServer plugin (IPv4, IPv6 or a name).
+        port: its port (the plugin's ``port_id``, 6341 by default).
+        dialect: ``'legacy'`` (arrays and scalars, any PyMoDAQ 3.x/4.0 server and ours) or
+            ``'pymodaq4'`` (DataToExport with axes/units; PyMoDAQ 4.1+ servers and ours).
+        settings: parameter dicts (``name``, ``type``, ``value``, ``title``, ``limits``, ``units`` or
+            ``suffix``, ``min``, ``max``, ``readonly``, ``children``) sent as ``Infos`` and editable from
+            PyMoDAQ.
+        layout: pymodaq4 DataWithAxes layout to write (4.4 by default; V4_2 for a 4.2/4.3 server).
+        connect_timeout: seconds for one connection attempt.
+        send_timeout: seconds a send may block before the connection is declared lost.
+        reconnect: connect again after a loss (with backoff) until :meth:`stop`.
+        retry_delay / max_retry_delay: first and largest wait between attempts (doubling), seconds.
+        max_attempts: give up after this many failed attempts in a row (None: never).
+        limits: bounds applied to what the server sends.
+    """
+
+    client_type = ''
+    root_name = 'settings'
+
+    def __init__(self, host: str = '127.0.0.1', port: int = 6341, *,
+                 dialect: Union[str, Dialect] = Dialect.LEGACY,
+                 settings: Optional[Sequence[Param]] = None,
+                 layout: DwaLayout = DwaLayout.V4_4,
+                 connect_timeout: float = 5.0, send_timeout: float = 30.0,
+                 reconnect: bool = True, retry_delay: float = 0.5, max_retry_delay: float = 10.0,
+                 max_attempts: Optional[int] = None, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.host = host
+        self.port = port
+        self.dialect = Dialect.parse(dialect)
+        self.settings: List[Param] = [dict(p) for p in (settings or [])]
+        self.encoder = Encoder(self.dialect, layout)
+        self.connect_timeout = connect_timeout
+        self.send_timeout = send_timeout
+        self.reconnect = reconnect
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.max_attempts = max_attempts
+        self.limits = limits
+        self.connected = threading.Event()
+        self._stopping = threading.Event()
+        self._send_lock = threading.Lock()
+        self._sock: Optional[socket.socket] = None
+        self._waker = Waker()
+
+    # -- public API ------------------------------------------------------------------------------
+    @property
+    def address(self) -> str:
+        return format_address((self.host, self.port))
+
+    def run(self) -> None:
+        """Connect, serve the server's commands, reconnect after losses; return after :meth:`stop`
+        (or when ``reconnect`` is False and the connection ends, or ``max_attempts`` failed)."""
+        delay, failures, waiting_logged = self.retry_delay, 0, False
+        try:
+            while not self._stopping.is_set():
+                try:
+                    sock = connect(self.host, self.port, self.connect_timeout)
+                except OSError as error:
+                    failures += 1
+                    if self.max_attempts is not None and failures >= self.max_attempts:
+                        raise ConnectionError(f'no server at {self.address} after {failures} attempts: '
+                                              f'{error}') from error
+                    if not waiting_logged:
+                        log.info('waiting for the server at %s (%s)', self.address, error)
+                        waiting_logged = True
+                    self._stopping.wait(delay)
+                    delay = min(delay * 2, self.max_retry_delay)
+                    continue
+                delay, failures, waiting_logged = self.retry_delay, 0, False
+                self._serve(sock)
+                if not self.reconnect:
+                    break
+        finally:
+            self.connected.clear()
+
+    def start(self) -> threading.Thread:
+        """Run in a daemon thread; returns the thread."""
+        thread = threading.Thread(target=self.run, name=f'tcpbridge-{self.client_type.lower()}', daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        """Send ``Quit``, close the connection and make :meth:`run` return (thread-safe)."""
+        self._stopping.set()
+        self._waker.wake()
+
+    def send(self, message: Message) -> None:
+        """Send one message (thread-safe).
+
+        Raises:
+            ConnectionLost: not connected.
+            OSError: the connection broke or the send timed out.
+        """
+        with self._send_lock:
+            if self._sock is None:
+                raise ConnectionLost(f'not connected to {self.address}')
+            send_buffers(self._sock, self.encoder.encode(message))
+
+    def send_info(self, name: str, value: Any) -> None:
+        """Show ``name = value`` in the plugin's "Infos Client" group (``Info`` message)."""
+        self.send(Info(name, str(value)))
+
+    def set_setting(self, path: Sequence[str], value: Any) -> None:
+        """Change one of our settings and tell the server (``Info_xml``).
+
+        Raises:
+            KeyError: no setting at ``path``.
+        """
+        param = find_param(self.settings, path)
+        if param is None:
+            raise KeyError(f'no setting {"/".join(path)}')
+        param['value'] = value
+        if self.connected.is_set():
+            self.send(InfoXml((self.root_name, *path), parameter_to_xml(param)))
+
+    def setting(self, *path: str) -> Any:
+        """Value of the setting at ``path``.
+
+        Raises:
+            KeyError: no setting at ``path``.
+        """
+        param = find_param(self.settings, path)
+        if param is None:
+            raise KeyError(f'no setting {"/".join(path)}')
+        return param.get('value')
+
+    # -- hooks ------------------------------------------------------------------------------------
+    def on_setting_changed(self, path: Sequence[str], value: Any) -> None:
+        """Called after the server changed the setting at ``path`` (``set_info``)."""
+
+    def handle(self, message: Message) -> None:
+        """React to one server message (subclasses)."""
+        log.warning('ignoring %s from the server', type(message).__name__)
+
+    # -- connection ----------------------------------------------------------------------------
+    def _hello(self) -> None:
+        self.send(ClientType(self.client_type))
+        self.send(Infos(settings_to_xml(self.root_name, self.settings)))
+
+    def _serve(self, sock: socket.socket) -> None:
+        configure(sock)
+        sock.settimeout(self.send_timeout)
+        decoder = Decoder(Role.CLIENT, self.limits)
+        with self._send_lock:
+            self._sock = sock
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ)
+        selector.register(self._waker.reader, selectors.EVENT_READ)
+        reason = 'stopped'
+        try:
+            self._hello()
+            self.connected.set()
+            log.info('connected to %s as %s (%s dialect)', self.address, self.client_type, self.dialect.value)
+            self._on_connected()
+            while not self._stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self._waker.reader:
+                        self._waker.drain()
+                        continue
+                    n = sock.recv_into(decoder.get_buffer())
+                    if n == 0:
+                        raise ConnectionLost('the server closed the connection'
+                                             + (' in the middle of a message' if decoder.in_message else ''))
+                    decoder.buffer_updated(n)
+                    for message in decoder.pop_messages():
+                        self._dispatch(message)
+            self._quit()
+        except ProtocolError as error:
+            reason = f'protocol error, closing (the stream cannot be resynchronised): {error}'
+            self._quit()
+        except OSError as error:
+            reason = f'connection lost: {error}'
+        except Exception as error:  # whatever a server sends must not end the client's thread
+            log.exception('while serving %s', self.address)
+            reason = f'internal error, connection closed: {error!r}'
+            self._quit()
+        except BaseException:
+            self._quit()
+            raise
+        finally:
+            self.connected.clear()
+            with self._send_lock:
+                self._sock = None
+            selector.close()
+            close_quietly(sock)
+            retry = '' if self._stopping.is_set() or not self.reconnect else '; reconnecting'
+            log.info('disconnected from %s: %s%s', self.address, reason, retry)
+
+    def _quit(self) -> None:
+        try:
+            self.send(Quit())
+        except OSError:
+            pass
+
+    def _on_connected(self) -> None:
+        """Subclass hook, called in the connection thread after the hello."""
+
+    def _dispatch(self, message: Message) -> None:
+        if isinstance(message, SetInfo):
+            self._apply_set_info(message)
+        else:
+            self.handle(message)
+
+    def _apply_set_info(self, message: SetInfo) -> None:
+        path = list(message.path)
+        if len(path) > 1 and path[0] == self.root_name:  # our server prefixes the root (WIRE.md §4.12)
+            path = path[1:]
+        param = find_param(self.settings, path)
+        try:
+            value = parse_parameter_xml(message.xml).get('value')
+        except MalformedPayload as error:
+            log.warning('set_info %s ignored: %s', '/'.join(path), error)
+            return
+        if param is None or param.get('type') == 'group' or param.get('readonly'):
+            log.warning('set_info for %s ignored: no such editable setting', '/'.join(path))
+            return
+        param['value'] = value
+        log.info('setting %s = %r (from the server)', '/'.join(path), value)
+        self.on_setting_changed(path, value)
+
+
+class GrabberClient(BridgeClient):
+    """A remote detector: answers ``Send Data 0D/1D/2D/ND`` with ``Done`` + data.
+
+    Override :meth:`grab` or pass ``grab=callable(dim) -> data``.  Data is a list of numpy arrays
+    (one per channel; legacy dialect), or a :class:`DataToExport` / :class:`DataWithAxes` with
+    names, axes, labels and units (pymodaq4 dialect; in legacy only the arrays are sent).
+    :meth:`push` sends data unsolicited (streaming).  See :class:`BridgeClient` for the arguments.
+    """
+
+    client_type = GRABBER
+    root_name = 'detector_settings'
+
+    def __init__(self, host: str = '127.0.0.1', port: int = 6341, *,
+                 grab: Optional[Callable[[str], GrabResult]] = None, **kwargs: Any) -> None:
+        super().__init__(host, port, **kwargs)
+        self._grab = grab
+
+    def grab(self, dim: str) -> GrabResult:
+        """Acquire and return one set of data; ``dim`` is what the server asked ('0D'...'ND')."""
+        if self._grab is None:
+            raise NotImplementedError('override GrabberClient.grab or pass grab=')
+        return self._grab(dim)
+
+    def push(self, data: GrabResult) -> None:
+        """Send data without a request (live streaming); thread-safe.
+
+        Raises:
+            ConnectionLost / OSError: not connected, or the connection broke.
+        """
+        self.send(Done(_as_payload(data)))
+
+    def handle(self, message: Message) -> None:
+        if isinstance(message, SendData):
+            try:
+                data = self.grab(message.dim)
+            except Exception as error:  # the instrument failed: tell the plugin, keep serving
+                log.exception('grab(%s) failed', message.dim)
+                self.send_info('error', f'grab failed: {error}')
+                return
+            self.send(Done(_as_payload(data)))
+        else:
+            super().handle(message)
+
+
+def _as_payload(data: GrabResult) -> Union[list, DataToExport]:
+    if isinstance(data, DataWithAxes):
+        return DataToExport(data.name, data=[data])
+    if isinstance(data, DataToExport):
+        return data
+    return [np.asarray(a) for a in data]
+
+
+class ActuatorClient(BridgeClient):
+    """A remote actuator: handles ``move_abs``, ``move_rel``, ``move_home``, ``stop_motion`` and the
+    position queries (``check_position`` / ``get_actuator_value``), reports ``move_done`` and
+    ``position_is``.
+
+    Override :meth:`get_position` and :meth:`move_abs` (and :meth:`stop_motion`, :meth:`move_home`,
+    :meth:`move_rel` if the hardware has them), or pass callables.  Moves run in a worker thread,
+    so ``stop_motion`` reaches the instrument while it moves; call :meth:`report_position` from a
+    move to show intermediate positions.  A move returns its final position (or None: then
+    :meth:`get_position` is asked).
+
+    Args:
+        units: the axis units (a ``units`` setting, read by PyMoDAQ 4.4 servers and ours).
+        get_position / move_abs / stop_motion: callables replacing the methods.
+        Others: see :class:`BridgeClient`.
+    """
+
+    client_type = ACTUATOR
+    root_name = 'move_settings'
+
+    def __init__(self, host: str = '127.0.0.1', port: int = 6341, *, units: str = '',
+                 get_position: Optional[Callable[[], float]] = None,
+                 move_abs: Optional[Callable[[float], Optional[float]]] = None,
+                 stop_motion: Optional[Callable[[], None]] = None,
+                 name: str = 'actuator', **kwargs: Any) -> None:
+        # the units setting PyMoDAQ's own DAQ_Move clients send (WIRE.md §2.1)
+        settings = [{'name': 'units', 'title': 'Units:', 'type': 'str', 'value': units}]
+        settings += list(kwargs.pop('settings', None) or [])
+        super().__init__(host, port, settings=settings, **kwargs)
+        self.name = name
+        self._get_position = get_position
+        self._move_abs = move_abs
+        self._stop_motion = stop_motion
+        self._mover = ThreadPoolExecutor(max_workers=1, thread_name_prefix='tcpbridge-move')
+        self._moves_pending = 0
+        self._moves_lock = threading.Lock()
+
+    @property
+    def units(self) -> str:
+        return str(self.setting('units'))
+
+    # -- to override ------------------------------------------------------------------------------
+    def get_position(self) -> float:
+        """Current position, in :attr:`units`."""
+        if self._get_position is None:
+            raise NotImplementedError('override ActuatorClient.get_position or pass get_position=')
+        return self._get_position()
+
+    def move_abs(self, target: float) -> Optional[float]:
+        """Move to ``target`` (units); blocks until the move ends; returns the final position."""
+        if self._move_abs is None:
+            raise NotImplementedError('override ActuatorClient.move_abs or pass move_abs=')
+        return self._move_abs(target)
+
+    def move_rel(self, step: float) -> Optional[float]:
+        """Move by ``step``; default: :meth:`move_abs` from the current position."""
+        return self.move_abs(self.get_position() + step)
+
+    def move_home(self) -> Optional[float]:
+        """Go home; default: :meth:`move_abs` to 0."""
+        return self.move_abs(0.0)
+
+    def stop_motion(self) -> None:
+        """Stop the running move now (called from the connection thread, during a move)."""
+        if self._stop_motion is not None:
+            self._stop_motion()
+
+    # -- reporting --------------------------------------------------------------------------------
+    def report_position(self, position: Optional[float] = None) -> None:
+        """Send ``position_is`` (e.g. while moving); ``None``: ask :meth:`get_position`."""
+        if self.connected.is_set():
+            try:
+                self.send(PositionIs(self._position(position)))
+            except OSError as error:
+                log.debug('position not reported: %s', error)
+
+    def _position(self, value: Optional[float] = None) -> Any:
+        value = self.get_position() if value is None else value
+        if self.dialect is Dialect.LEGACY:
+            return value
+        return data_actuator(value, self.units, self.name)
+
+    def handle(self, message: Message) -> None:
+        if isinstance(message, (CheckPosition, GetActuatorValue)):
+            self.send(PositionIs(self._position()))
+        elif isinstance(message, (MoveAbs, MoveRel)):
+            self._warn_units(message)
+            value = message.value
+            if isinstance(value, complex):  # a legacy c8/c16 scalar: no stage moves to that
+                self._safe_send(Info('error', f'{message.command} to the complex position {value} ignored'))
+                return
+            self._start_move(self.move_abs if isinstance(message, MoveAbs) else self.move_rel, float(value))
+        elif isinstance(message, MoveHome):
+            self._start_move(self.move_home)
+        elif isinstance(message, StopMotion):
+            with self._moves_lock:
+                moving = self._moves_pending > 0
+            if moving:
+                self.stop_motion()
+            else:  # nothing to stop: still tell where we are, so the server's stop ends
+                self.send(MoveDone(self._position()))
+        else:
+            super().handle(message)
+
+    def _warn_units(self, message: Union[MoveAbs, MoveRel]) -> None:
+        if message.units and self.units and message.units != self.units:
+            log.warning('%s in %r but this axis is in %r: taken as %r', message.command, message.units,
+                        self.units, self.units)
+
+    def _start_move(self, move: Callable[..., Optional[float]], *args: float) -> None:
+        with self._moves_lock:
+            self._moves_pending += 1
+        self._mover.submit(self._run_move, move, *args)
+
+    def _run_move(self, move: Callable[..., Optional[float]], *args: float) -> None:
+        try:
+            final = move(*args)
+        except Exception as error:
+            log.exception('%s%s failed', move.__name__, args)
+            final = None
+            if self.connected.is_set():
+                self._safe_send(Info('error', f'{move.__name__} failed: {error}'))
+        finally:
+            with self._moves_lock:
+                self._moves_pending -= 1
+        try:
+            position = self._position(final)
+        except Exception:
+            log.exception('get_position failed after a move')
+            return
+        self._safe_send(MoveDone(position))
+
+    def _safe_send(self, message: Message) -> None:
+        try:
+            self.send(message)
+        except OSError as error:
+            log.warning('%s not sent: %s', type(message).__name__, error)
+
+    def stop(self) -> None:
+        """Stop any move, send ``Quit`` and close (thread-safe)."""
+        with self._moves_lock:
+            moving = self._moves_pending > 0
+        if moving:
+            self.stop_motion()
+        super().stop()

@@ -1,0 +1,266 @@
+"""The server engine behind the TCPServer plugins: one thread with a ``selectors`` loop that owns the
+sockets and the clock and carries out what the sans-I/O
+:class:`~tcpbridge.protocol.session.ServerSession` decides.
+
+No polling timer, no sleep: the loop waits in ``select`` until a socket is ready, another thread
+queues a message (a :class:`~tcpbridge.net.transport.Waker` wakes it), or the session's next
+deadline.  Events are passed to the ``on_event`` callback *in the engine thread*; the plugins turn
+them into Qt signals.  Whatever goes wrong with one connection closes that connection only; if the
+loop itself ever fails, :class:`~tcpbridge.protocol.events.EngineStopped` says so.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import selectors
+import socket
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from ..protocol.events import ClientInfo, ClientRefused, EngineStopped, Event
+from ..protocol.messages import ACTUATOR, Message
+from ..protocol.session import ServerSession, SessionConfig
+from .transport import Waker, close_quietly, configure, format_address, listen
+
+log = logging.getLogger('tcpbridge.server')
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def parse_allowed(entries: Optional[Sequence[str]]) -> List[Network]:
+    """Client addresses or networks (``'192.168.1.0/24'``, ``'10.0.0.5'``, ``'::1'``) as networks.
+
+    Raises:
+        ValueError: an entry that is empty (e.g. ``'a,,b'`` split on commas) or not an address or
+            network; a list made only of separators is an error, not "any".
+    """
+    if not entries:
+        return []
+    networks = []
+    for entry in entries:
+        text = entry.strip()
+        if not text:
+            raise ValueError(f'empty entry in the allowed clients {list(entries)!r}')
+        networks.append(ipaddress.ip_network(text, strict=False))
+    return networks
+
+
+class BridgeServer:
+    """Listens on ``host:port`` for clients of type ``client_type`` ('GRABBER' or 'ACTUATOR').
+
+    Args:
+        host / port: where to listen (port 0: the OS chooses, see :attr:`address`).
+        client_type: the only type accepted.
+        on_event: called with each :class:`~tcpbridge.protocol.events.Event`, in the engine
+            thread; must not block (exceptions it raises are logged and ignored).
+        allowed: client addresses or networks accepted (see :func:`parse_allowed`); None or
+            empty: any.  Others are refused at once, with the reason reported.
+        **policies: the fields of :class:`~tcpbridge.protocol.session.SessionConfig` (dialect,
+            limits, budget_bytes, hello_timeout, max_clients, max_handshaking, message_timeout,
+            min_rate, max_queued_bytes, probe_position, probe_timeout, max_missed_replies).
+
+    Raises:
+        OSError: the address cannot be listened on (in use, not local...).
+        ValueError: an entry of ``allowed``, or a policy, is invalid.
+    """
+
+    def __init__(self, host: str, port: int, client_type: str, on_event: Callable[[Event], None], *,
+                 allowed: Optional[Sequence[str]] = None, **policies: object) -> None:
+        policies.setdefault('probe_position', client_type == ACTUATOR)
+        self.config = SessionConfig(client_type=client_type, **policies)  # type: ignore[arg-type]
+        self.client_type = client_type
+        self.allowed = parse_allowed(allowed)
+        self.on_event = on_event
+        self._session = ServerSession(self.config)
+        self._listener = listen(host, port)
+        self._listener.setblocking(False)
+        self.address: Tuple[str, int] = self._listener.getsockname()[:2]
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ)
+        self._waker = Waker()
+        self._selector.register(self._waker.reader, selectors.EVENT_READ)
+        self._lock = threading.Lock()
+        self._sockets: Dict[int, socket.socket] = {}
+        self._writing: Dict[int, bool] = {}
+        self._closing = False
+        self.stopped_by: Optional[str] = None
+        self._thread = threading.Thread(target=self._loop, name=f'tcpbridge-server-{self.address[1]}',
+                                        daemon=True)
+        self._thread.start()
+        log.info('listening on %s for %s clients', format_address(self.address), client_type)
+
+    # -- API for the plugin (any thread) ------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """True while the engine thread serves."""
+        return self._thread.is_alive() and not self._closing
+
+    @property
+    def clients(self) -> List[ClientInfo]:
+        """Snapshot of every connection, oldest first."""
+        with self._lock:
+            return self._session.clients
+
+    @property
+    def controller(self) -> Optional[ClientInfo]:
+        """The client in control (it receives the commands), or None."""
+        with self._lock:
+            return self._session.controller
+
+    @property
+    def budget_used(self) -> int:
+        """Bytes of large fields being received now, across connections."""
+        return self._session.budget.used
+
+    def send(self, message: Message, expect: Tuple[str, ...] = (), timeout: Optional[float] = None) -> bool:
+        """Queue ``message`` for the client in control, encoded in its dialect.
+
+        Args:
+            expect: reply commands that settle it (e.g. ``('Done',)``); if none arrives within
+                ``timeout`` seconds a :class:`~tcpbridge.protocol.events.ReplyTimeout` is reported.
+        Returns:
+            False if nothing was queued: no client in control, or it was dropped because it does
+            not read (a :class:`~tcpbridge.protocol.events.ClientLost` says so).
+        Raises:
+            EncodeError: the message cannot be encoded in that dialect.
+        """
+        with self._lock:
+            request_id, events = self._session.send(message, time.monotonic(), expect, timeout)
+        self._emit_all(events)
+        self._waker.wake()
+        return request_id is not None
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close every socket and stop the thread; the port can be listened on again at once."""
+        self._closing = True
+        self._waker.wake()
+        self._thread.join(timeout)
+
+    # -- engine thread ------------------------------------------------------------------------------
+    def _emit_all(self, events: List[Event]) -> None:
+        for event in events:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception('event handler failed on %s', type(event).__name__)
+
+    def _loop(self) -> None:
+        try:
+            while not self._closing:
+                with self._lock:
+                    deadline = self._session.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                for key, mask in self._selector.select(timeout):
+                    if key.fileobj is self._listener:
+                        self._accept()
+                    elif key.fileobj is self._waker.reader:
+                        self._waker.drain()
+                    else:
+                        if mask & selectors.EVENT_READ:
+                            self._read(key.data)
+                        if mask & selectors.EVENT_WRITE:
+                            self._write(key.data)
+                with self._lock:
+                    events = self._session.check_deadlines(time.monotonic())
+                self._emit_all(events)
+                self._sync_sockets()
+        except Exception as error:  # a bug of the loop itself: say so, never stop silently
+            log.exception('server engine stopped by an error')
+            self.stopped_by = f'{type(error).__name__}: {error}'
+        finally:
+            self._shutdown()
+        if self.stopped_by is not None:
+            self._emit_all([EngineStopped(self.stopped_by)])
+
+    def _accept(self) -> None:
+        try:
+            sock, address = self._listener.accept()
+        except OSError:
+            return
+        peer = format_address(address)
+        if self.allowed and not self._is_allowed(address[0]):
+            close_quietly(sock)
+            reason = (f'{address[0]} is not among the allowed clients '
+                      f'({", ".join(str(n) for n in self.allowed)})')
+            log.warning('client %s refused: %s', peer, reason)
+            self._emit_all([ClientRefused(peer, reason)])
+            return
+        try:
+            configure(sock)
+            sock.setblocking(False)
+        except OSError:  # the peer reset the connection already
+            close_quietly(sock)
+            return
+        with self._lock:
+            cid, events = self._session.connection_made(peer, time.monotonic())
+            self._sockets[cid] = sock
+            self._writing[cid] = False
+        self._selector.register(sock, selectors.EVENT_READ, cid)
+        self._emit_all(events)
+        log.debug('connection from %s', peer)
+
+    def _is_allowed(self, host: str) -> bool:
+        ip = ipaddress.ip_address(host.split('%', 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # an IPv4 client of a dual-stack socket
+        return any(ip in network for network in self.allowed)
+
+    def _read(self, cid: int) -> None:
+        sock = self._sockets.get(cid)
+        if sock is None:
+            return
+        nbytes, error = 0, None
+        with self._lock:
+            try:
+                nbytes = sock.recv_into(self._session.receive_buffer(cid))
+            except (BlockingIOError, InterruptedError):
+                return
+            except Exception as problem:  # socket error, or the decoder cannot take more
+                error = problem
+            events = self._session.bytes_received(cid, nbytes, time.monotonic(), error)
+        self._emit_all(events)
+
+    def _write(self, cid: int) -> None:
+        sock = self._sockets.get(cid)
+        if sock is None:
+            return
+        events: List[Event] = []
+        with self._lock:
+            try:
+                self._session.data_sent(cid, sock.sendmsg(self._session.views(cid)))
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as error:
+                events = self._session.connection_lost(cid, f'connection lost while sending: {error}',
+                                                       time.monotonic())
+        self._emit_all(events)
+
+    def _sync_sockets(self) -> None:
+        """Close what the session closed; watch for writability where bytes wait."""
+        with self._lock:
+            for cid in self._session.pop_closed():
+                sock = self._sockets.pop(cid, None)
+                self._writing.pop(cid, None)
+                if sock is not None:
+                    self._selector.unregister(sock)
+                    close_quietly(sock)
+            for cid, sock in self._sockets.items():
+                want = self._session.wants_write(cid)
+                if want != self._writing[cid]:
+                    self._writing[cid] = want
+                    self._selector.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0), cid)
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            self._session.close_all()
+        self._sync_sockets()
+        for sock in (self._listener, self._waker.reader):
+            try:
+                self._selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+        self._listener.close()
+        self._waker.close()
+        self._selector.close()
+        self._closing = True
+        log.info('server on %s closed', format_address(self.address))

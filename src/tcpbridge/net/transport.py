@@ -1,0 +1,116 @@
+"""Socket helpers shared by the client library and the server engine (WIRE.md §1, DESIGN.md).
+
+Exact reads go through :class:`~tcpbridge.protocol.decoder.Decoder`'s buffer (``recv_into``); sends
+write the encoder's buffers with ``sendmsg`` so that an array is never concatenated with its header.
+"""
+from __future__ import annotations
+
+import socket
+from typing import Optional, Sequence, Tuple
+
+from ..protocol.buffers import OutQueue
+from ..protocol.grammar import Buffer
+
+#: TCP keepalive: probe after 10 s idle, every 5 s, give up after 3 missed probes (~25 s)
+KEEPALIVE = (10, 5, 3)
+
+
+def configure(sock: socket.socket) -> None:
+    """``TCP_NODELAY`` (small commands are not held back by Nagle / delayed ACK) and keepalive."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    idle, interval, count = KEEPALIVE
+    for name, value in (('TCP_KEEPIDLE', idle), ('TCP_KEEPINTVL', interval), ('TCP_KEEPCNT', count)):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
+def connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A configured TCP connection to ``host:port`` (IPv4 or IPv6, whatever ``host`` resolves to).
+
+    Raises:
+        OSError: refused, unreachable, or no answer within ``timeout`` seconds.
+    """
+    sock = socket.create_connection((host, port), timeout=timeout)
+    configure(sock)
+    return sock
+
+
+def listen(host: str, port: int, backlog: int = 8) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: the OS chooses); IPv6 if ``host`` is one.
+
+    Raises:
+        OSError: the address is in use or cannot be assigned.
+    """
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # lets a closed plugin listen again at once on the same port (no TIME_WAIT refusal) but,
+        # on Linux, still refuses a port another socket is listening on
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def send_buffers(sock: socket.socket, buffers: Sequence[Buffer]) -> None:
+    """Send every buffer in order, without joining them (blocking socket).
+
+    Raises:
+        OSError: the connection broke, or the socket timeout expired.
+    """
+    queue = OutQueue()
+    queue.push(buffers)
+    while queue:
+        queue.consume(sock.sendmsg(queue.views()))
+
+
+def format_address(address: Tuple[str, int]) -> str:
+    """``'host:port'``, with IPv6 hosts in brackets."""
+    host, port = address[0], address[1]
+    return f'[{host}]:{port}' if ':' in host else f'{host}:{port}'
+
+
+def close_quietly(sock: Optional[socket.socket]) -> None:
+    """Shut down and close ``sock``, ignoring errors of an already broken connection."""
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+class Waker:
+    """A socket pair that wakes a ``select`` loop from another thread: register :attr:`reader`,
+    call :meth:`wake` from anywhere, :meth:`drain` when the loop sees it readable."""
+
+    def __init__(self) -> None:
+        self.reader, self._writer = socket.socketpair()
+        self.reader.setblocking(False)
+        self._writer.setblocking(False)
+
+    def wake(self) -> None:
+        """Make the loop's ``select`` return (a full pipe already does)."""
+        try:
+            self._writer.send(b'x')
+        except OSError:
+            pass
+
+    def drain(self) -> None:
+        """Read what :meth:`wake` wrote."""
+        try:
+            while self.reader.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Close both sockets."""
+        self.reader.close()
+        self._writer.close()

@@ -1,0 +1,59 @@
+"""The pymodaq4 dialect (WIRE.md §1.6-1.9): PyMoDAQ 4.1-4.4's serializer.  A position is a DWA of
+class ``DataActuator``; ``Done`` data is a DTE (``'DataToExport'`` first, told by its 16 bytes).
+The DWA layout (4.1.0, 4.1.3, 4.2-4.3, 4.4) is read from the bytes where it can be (WIRE.md §6).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..data import DataToExport, DataWithAxes, data_actuator
+from ..dialects import Dialect, DwaLayout
+from ..errors import MalformedPayload
+from ..grammar import Parse, Reader, Writer
+from ..messages import Payload, Position
+from .base import PayloadCodec
+
+_DTE = b'DataToExport'
+
+
+class Pymodaq4Codec(PayloadCodec):
+    """Positions as DataActuator, data as DataToExport, with axes, units and labels."""
+
+    dialect = Dialect.PYMODAQ4
+
+    def write_position(self, w: Writer, position: Position, layout: DwaLayout) -> None:
+        w.dwa(position if isinstance(position, DataWithAxes) else data_actuator(position), layout)
+
+    def write_data(self, w: Writer, data: Payload, layout: DwaLayout) -> None:
+        if not isinstance(data, DataToExport):
+            data = DataToExport('data', data=[DataWithAxes('data', data=[np.asarray(a)], origin='data',
+                                                           class_name='DataFromPlugins')
+                                              for a in data])
+        w.dte(data, layout)
+
+    def claims_position(self, first: int) -> bool:
+        return first > 4
+
+    def claims_data(self, first: int, head: Optional[bytes]) -> bool:
+        return first == len(_DTE) and head == _DTE[:4]
+
+    def read_position(self, r: Reader, first: int) -> Parse:
+        dwa = yield from r.dwa(first)
+        if dwa.data[0].size == 0:
+            raise MalformedPayload(f'position carries a {dwa.class_name} without a value')
+        value = dwa.value
+        if isinstance(value, float) and value != value:
+            raise MalformedPayload('position is NaN')
+        return dwa, r.layout
+
+    def read_data(self, r: Reader, first: int, head: Optional[bytes]) -> Parse:
+        rest = bytes((yield from r.take(len(_DTE) - 4)))
+        if rest != _DTE[4:]:
+            raise MalformedPayload(f"expected 'DataToExport' after Done, got 'Data{rest!r}'")
+        dte = yield from r.dte(class_checked=True)
+        return dte, r.layout or r.old_layout
+
+
+CODEC = Pymodaq4Codec()

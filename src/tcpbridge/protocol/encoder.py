@@ -1,0 +1,46 @@
+"""Encoder: messages to bytes, in the dialect of one connection (WIRE.md §1-2).
+
+The result is a list of buffers (``bytes`` or ``memoryview``): small fields are coalesced into one
+``bytes``; an array larger than :data:`~tcpbridge.protocol.grammar.ZERO_COPY_BYTES` stays a view
+of the numpy memory so that the transport can send it without copying.  ``b''.join(chunks)``
+gives the message bytes.
+"""
+from __future__ import annotations
+
+from typing import List, Union
+
+from .dialects import Dialect, DwaLayout
+from .framing import write_message
+from .grammar import Buffer, Writer
+from .messages import Message
+
+
+class Encoder:
+    """Encodes messages for one connection.
+
+    Args:
+        dialect: a :class:`Dialect` or its name; decides position and data payloads.
+        layout: the pymodaq4 DWA layout to write (default 4.4, WIRE.md §1.9).
+
+    Raises:
+        ValueError: an unknown dialect name.
+    """
+
+    def __init__(self, dialect: Union[Dialect, str] = Dialect.LEGACY,
+                 layout: DwaLayout = DwaLayout.V4_4) -> None:
+        self.dialect = Dialect.parse(dialect)
+        self.layout = layout
+
+    def encode(self, message: Message) -> List[Buffer]:
+        """Buffers of one message; ``b''.join`` them for the bytes.
+
+        Raises:
+            EncodeError: a value that the dialect cannot carry, or a length over 2**32-1.
+        """
+        w = Writer()
+        write_message(w, message, self.dialect, self.layout)
+        return w.finish()
+
+    def encode_bytes(self, message: Message) -> bytes:
+        """The whole message as one ``bytes`` (copies; for tests and small messages)."""
+        return b''.join(self.encode(message))

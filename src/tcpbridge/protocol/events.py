@@ -1,0 +1,117 @@
+"""What a server reports to its user (the plugin): connections, messages, timeouts.
+
+Produced by :class:`tcpbridge.protocol.session.ServerSession` (sans-I/O) and delivered by the
+server engine of :mod:`tcpbridge.net.server` through its ``on_event`` callback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from .dialects import Dialect, DwaLayout
+from .messages import Message
+
+#: roles of a client that said hello
+IN_CONTROL = 'in control'
+WAITING = 'waiting'
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What the clients table shows of one connection (a snapshot: a new one on each change).
+
+    Attributes:
+        id: connection number, from 1, unique for the server's life.
+        peer: ``'host:port'`` of the client.
+        connected_since: ``time.time()`` of the connection.
+        client_type: ``'GRABBER'`` / ``'ACTUATOR'`` once the hello came, else ''.
+        role: :data:`IN_CONTROL` (receives the commands), :data:`WAITING` (takes over when the
+            one in control leaves), '' before the hello.
+        dialect / layout: as learned from its payloads (or fixed by the server), else None.
+        last_message: the command of its last message; last_seen: its ``time.time()``.
+    """
+
+    id: int
+    peer: str
+    connected_since: float
+    client_type: str = ''
+    role: str = ''
+    dialect: Optional[Dialect] = None
+    layout: Optional[DwaLayout] = None
+    last_message: str = ''
+    last_seen: float = 0.0
+
+    @property
+    def in_control(self) -> bool:
+        """True for the client that receives the commands."""
+        return self.role == IN_CONTROL
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of what the server reports."""
+
+
+@dataclass(frozen=True)
+class ClientConnected(Event):
+    """A client sent a valid hello; ``client.role`` says whether it is in control or waiting."""
+
+    client: ClientInfo
+
+
+@dataclass(frozen=True)
+class ClientRefused(Event):
+    """A connection was closed before or at the hello (not allowed, wrong type, silence, slots)."""
+
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ClientLost(Event):
+    """A client left (``Quit``), broke the protocol, stopped reading, or the connection dropped."""
+
+    client: ClientInfo
+    reason: str
+
+
+@dataclass(frozen=True)
+class ControllerChanged(Event):
+    """A waiting client took control (``client``), or none is left (``client`` None).
+    ``infos_xml`` is the last ``Infos`` the new one sent; ``reason`` says why control changed."""
+
+    client: Optional[ClientInfo]
+    infos_xml: str = ''
+    reason: str = ''
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    """A message from the client in control."""
+
+    client: ClientInfo
+    message: Message
+
+
+@dataclass(frozen=True)
+class DialectDetected(Event):
+    """The payloads of the client in control showed its dialect (WIRE.md §6)."""
+
+    client: ClientInfo
+
+
+@dataclass(frozen=True)
+class ReplyTimeout(Event):
+    """Request ``request_id`` (``command``) got none of the ``expected`` replies in time."""
+
+    client: ClientInfo
+    command: str
+    expected: Tuple[str, ...]
+    request_id: int = 0
+
+
+@dataclass(frozen=True)
+class EngineStopped(Event):
+    """The server's I/O thread ended on an unexpected error: nothing is served any more."""
+
+    reason: str

@@ -1,0 +1,134 @@
+"""The message grammar of the classic framing (WIRE.md §2): a hello, then messages that each start
+with a command STR followed by the command's payload.  Payloads that differ between dialects
+(positions, ``Done`` data) are read and written by the codec of :mod:`tcpbridge.protocol.codecs`
+that claims them, so a connection may be decoded before its dialect is known.
+"""
+from __future__ import annotations
+
+from typing import Type, Union
+
+from .codecs import codec_for, data_codec, position_codec
+from .dialects import Dialect, DwaLayout
+from .errors import UnknownCommand
+from .grammar import Parse, Reader, Writer
+from .limits import Limits
+from .messages import (
+    CLIENT_TO_SERVER,
+    DATA_DIMS,
+    SERVER_TO_CLIENT,
+    AxisInfo,
+    ClientType,
+    Done,
+    Info,
+    Infos,
+    InfoXml,
+    Message,
+    PositionMessage,
+    SendData,
+    SetInfo,
+    command_string,
+)
+
+_DTE_NAME_LEN = len('DataToExport')
+
+
+class MessageReader(Reader):
+    """:class:`~tcpbridge.protocol.grammar.Reader` plus the messages of WIRE.md §2."""
+
+    def __init__(self, limits: Limits, old_layout: DwaLayout = DwaLayout.V4_2) -> None:
+        super().__init__(limits, old_layout)
+
+    def hello(self) -> Parse:
+        """The client type STR (WIRE.md §2.1)."""
+        return ClientType((yield from self.string('client type', self.limits.max_command_bytes)))
+
+    def command(self) -> Parse:
+        """A command STR."""
+        return (yield from self.string('command string', self.limits.max_command_bytes))
+
+    def data(self) -> Parse:
+        """A ``Done`` payload, in the dialect its first bytes show (WIRE.md §6)."""
+        first = yield from self.u32()
+        head = bytes((yield from self.take(4))) if first == _DTE_NAME_LEN else None
+        codec = data_codec(first, head)
+        payload, layout = yield from codec.read_data(self, first, head)
+        return Done(payload, codec.dialect, layout)
+
+    def position(self, cls: Type[PositionMessage]) -> Parse:
+        """A position message's payload, in the dialect its first U32 shows (WIRE.md §6)."""
+        first = yield from self.u32()
+        codec = position_codec(first)
+        position, layout = yield from codec.read_position(self, first)
+        return cls(position, codec.dialect, layout)
+
+    def path_and_xml(self, cls: Union[Type[InfoXml], Type[SetInfo]]) -> Parse:
+        """``Info_xml`` / ``set_info``: a LIST of path strings and the parameter XML."""
+        path = yield from self.typed_items(str, f'{cls.command} path')
+        return cls(tuple(path), (yield from self.string(f'{cls.command} xml')))
+
+    def client_message(self) -> Parse:
+        """A message sent by a client (WIRE.md §2.3).  Raises UnknownCommand."""
+        cmd = yield from self.command()
+        cls = CLIENT_TO_SERVER.get(cmd)
+        if cls is Done:
+            return (yield from self.data())
+        if cls is not None and issubclass(cls, PositionMessage):
+            return (yield from self.position(cls))
+        if cls is Infos:
+            return Infos((yield from self.string('Infos xml')))
+        if cls is Info:
+            name = yield from self.string('Info name')
+            return Info(name, (yield from self.string('Info value')))
+        if cls is InfoXml:
+            return (yield from self.path_and_xml(InfoXml))
+        if cls is not None:
+            return cls()
+        if cmd in ('x_axis', 'y_axis'):
+            values = yield from self.array()
+            label = yield from self.string('axis label')
+            return AxisInfo(cmd[0], values, label, (yield from self.string('axis units')))
+        raise UnknownCommand(f'unknown command {cmd!r} from the client')
+
+    def server_message(self) -> Parse:
+        """A message sent by a server (WIRE.md §2.2).  Raises UnknownCommand."""
+        cmd = yield from self.command()
+        if cmd.startswith('Send Data '):
+            if cmd[10:] not in DATA_DIMS:
+                raise UnknownCommand(f'unknown command {cmd!r}: Send Data takes 0D, 1D, 2D or ND')
+            return SendData(cmd[10:])
+        cls = SERVER_TO_CLIENT.get(cmd)
+        if cls is None:
+            raise UnknownCommand(f'unknown command {cmd!r} from the server')
+        if issubclass(cls, PositionMessage):
+            return (yield from self.position(cls))
+        if cls is SetInfo:
+            return (yield from self.path_and_xml(SetInfo))
+        return cls()
+
+
+def write_message(w: Writer, message: Message, dialect: Dialect, layout: DwaLayout) -> None:
+    """Write ``message`` (WIRE.md §2), its position or data payload by ``dialect``'s codec.
+
+    Raises:
+        EncodeError: a value that the dialect cannot carry, or a length over 2**32-1.
+    """
+    if isinstance(message, ClientType):
+        w.string(message.client_type)
+        return
+    w.string(command_string(message))
+    if isinstance(message, PositionMessage):
+        codec_for(dialect).write_position(w, message.position, layout)
+    elif isinstance(message, Done):
+        codec_for(dialect).write_data(w, message.data, layout)
+    elif isinstance(message, Infos):
+        w.string(message.xml)
+    elif isinstance(message, Info):
+        w.string(message.name)
+        w.string(message.value)
+    elif isinstance(message, (InfoXml, SetInfo)):
+        w.list([str(p) for p in message.path], layout, legacy=True)
+        w.string(message.xml)
+    elif isinstance(message, AxisInfo):
+        w.array(message.values)
+        w.string(message.label)
+        w.string(message.units)

@@ -1,0 +1,450 @@
+"""The server's rules, without I/O (as h11's and caproto's connection objects): which connections
+exist, what each has said, who is in control, what is awaited, and what must be sent or closed.
+
+The I/O loop (:mod:`tcpbridge.net.server`) owns the sockets and the clock.  It tells a
+:class:`ServerSession` what happened (:meth:`~ServerSession.connection_made`, bytes received into
+:meth:`~ServerSession.receive_buffer`, :meth:`~ServerSession.data_sent`, the time) and carries out
+what the session returns: events for the plugin, bytes to send (:meth:`~ServerSession.views`),
+connections to close (:meth:`~ServerSession.pop_closed`).  Every rule is therefore testable with
+bytes and timestamps alone.
+
+Policies (README "Connections and limits"):
+
+- *Handshake*: a new connection has ``hello_timeout`` s to send its type; at most
+  ``max_handshaking`` connections may be in the handshake: a further one evicts the oldest, so
+  silent connections can never keep a client that says hello from connecting.
+- *Roles*: the first client of the accepted type is in control; later ones wait, are sent nothing,
+  and their messages other than settings are ignored.  At most ``max_clients`` said hello: a
+  further one evicts the waiting client that has been silent longest (never the one in control).
+  When the one in control leaves, the oldest waiting client takes control.  A client in control
+  that lets ``max_missed_replies`` requests in a row time out hands control to the waiting client
+  heard from last, and waits behind the others.
+- *Limits*: a client in control may send messages up to ``limits``; others up to
+  ``waiting_limits`` (settings only).  Large fields are reserved from the shared ``budget``.
+  A message in progress must end within ``message_timeout`` + its size / ``min_rate`` seconds.
+- *Back-pressure*: a client with more than ``max_queued_bytes`` waiting to be sent is dropped at
+  once (it does not read).
+- *Fault barrier*: anything that goes wrong while decoding or handling one connection's bytes
+  closes that connection only, with the cause in a :class:`ClientLost` / :class:`ClientRefused`.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+from .buffers import OutQueue
+from .decoder import Decoder, Role
+from .dialects import Dialect, DwaLayout
+from .encoder import Encoder
+from .errors import ProtocolError
+from .events import (
+    IN_CONTROL,
+    WAITING,
+    ClientConnected,
+    ClientInfo,
+    ClientLost,
+    ClientRefused,
+    ControllerChanged,
+    DialectDetected,
+    Event,
+    MessageReceived,
+    ReplyTimeout,
+)
+from .limits import DEFAULT_LIMITS, Limits, ReceiveBudget
+from .messages import (
+    ACTUATOR,
+    CheckPosition,
+    ClientType,
+    Done,
+    Infos,
+    InfoXml,
+    Message,
+    PositionMessage,
+    Quit,
+    command_string,
+)
+
+log = logging.getLogger('tcpbridge.session')
+
+#: what a client that is not in control may send at once: its hello and its settings
+WAITING_LIMITS = Limits(max_payload_bytes=4 << 20, max_string_bytes=4 << 20, max_list_length=4096)
+
+
+@dataclass
+class Request:
+    """A command sent to the client in control that awaits one of ``expected`` by ``deadline``."""
+
+    id: int
+    command: str
+    expected: Tuple[str, ...]
+    deadline: float
+
+
+@dataclass
+class Connection:
+    """The state of one connection (the session's; the I/O loop holds only its socket)."""
+
+    info: ClientInfo
+    decoder: Decoder
+    hello_deadline: float
+    out: OutQueue = field(default_factory=OutQueue)
+    requests: Deque[Request] = field(default_factory=deque)
+    infos_xml: str = ''
+    message_started: Optional[float] = None
+    missed_replies: int = 0
+
+    @property
+    def id(self) -> int:
+        return self.info.id
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """The policies of a :class:`ServerSession` (see the module docstring).  Times in seconds.
+
+    Raises:
+        ValueError: a bound below its minimum.
+    """
+
+    client_type: str
+    dialect: Optional[Dialect] = None
+    limits: Limits = DEFAULT_LIMITS
+    waiting_limits: Limits = WAITING_LIMITS
+    budget_bytes: Optional[int] = None
+    hello_timeout: float = 5.0
+    max_handshaking: int = 8
+    max_clients: int = 8
+    message_timeout: float = 10.0
+    min_rate: float = 1 << 20
+    max_queued_bytes: int = 64 << 20
+    probe_position: bool = True
+    probe_timeout: float = 5.0
+    max_missed_replies: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ('max_handshaking', 'max_clients', 'max_queued_bytes', 'max_missed_replies'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        for name in ('hello_timeout', 'message_timeout', 'min_rate', 'probe_timeout'):
+            if getattr(self, name) <= 0:
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
+
+
+class ServerSession:
+    """The sans-I/O state of a server accepting ``config.client_type`` clients.
+
+    Not thread-safe: the I/O loop calls it under its own lock.  ``wall_clock`` gives the
+    ``time.time()`` shown in :class:`ClientInfo` (the deadlines use the ``now`` passed in).
+    """
+
+    def __init__(self, config: SessionConfig, wall_clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.budget = ReceiveBudget(config.budget_bytes or 2 * config.limits.max_payload_bytes)
+        self._wall_clock = wall_clock
+        self._connections: Dict[int, Connection] = {}
+        self._closed: List[int] = []
+        self._ids = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        self._now = 0.0  # the ``now`` of the input being handled
+
+    # -- queries ------------------------------------------------------------------------------------
+    @property
+    def clients(self) -> List[ClientInfo]:
+        """Every connection, oldest first."""
+        return [c.info for c in self._connections.values()]
+
+    @property
+    def controller(self) -> Optional[ClientInfo]:
+        """The client in control, or None."""
+        conn = self._in_control()
+        return conn.info if conn else None
+
+    def wants_write(self, cid: int) -> bool:
+        """True if connection ``cid`` has bytes waiting to be sent."""
+        conn = self._connections.get(cid)
+        return bool(conn and conn.out)
+
+    def views(self, cid: int) -> List[memoryview]:
+        """Buffers to send on connection ``cid`` (one ``sendmsg``)."""
+        conn = self._connections.get(cid)
+        return conn.out.views() if conn else []
+
+    def pop_closed(self) -> List[int]:
+        """Connections the session has closed since the last call: close their sockets."""
+        closed, self._closed = self._closed, []
+        return closed
+
+    def next_deadline(self) -> Optional[float]:
+        """The earliest time at which :meth:`check_deadlines` has something to do, or None."""
+        deadlines: List[float] = []
+        for conn in self._connections.values():
+            deadline = self._deadline(conn)
+            if deadline is not None:
+                deadlines.append(deadline)
+            deadlines += [r.deadline for r in conn.requests]
+        return min(deadlines) if deadlines else None
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def connection_made(self, peer: str, now: float) -> Tuple[int, List[Event]]:
+        """A connection was accepted from ``peer``: returns its id and the events (an eviction)."""
+        self._now = now
+        events: List[Event] = []
+        handshaking = [c for c in self._connections.values() if not c.info.client_type]
+        if len(handshaking) >= self.config.max_handshaking:
+            events += self._refuse(handshaking[0], f'{self.config.max_handshaking} connections were '
+                                                   'still in the handshake: the oldest was dropped')
+        info = ClientInfo(id=next(self._ids), peer=peer, connected_since=self._wall_clock())
+        decoder = Decoder(Role.SERVER, self.config.waiting_limits, budget=self.budget)
+        self._connections[info.id] = Connection(info, decoder, hello_deadline=now + self.config.hello_timeout)
+        return info.id, events
+
+    def receive_buffer(self, cid: int) -> memoryview:
+        """Memory for the next bytes of connection ``cid`` (``recv_into``).
+
+        Raises:
+            ProtocolError: the decoder cannot take more (it failed before, or the budget is spent);
+                report it with :meth:`bytes_received` ``(cid, 0, now, error)``.
+        """
+        return self._connections[cid].decoder.get_buffer()
+
+    def bytes_received(self, cid: int, nbytes: int, now: float,
+                       error: Optional[BaseException] = None) -> List[Event]:
+        """``nbytes`` were written into the last :meth:`receive_buffer` of ``cid``; 0: the peer
+        closed.  ``error``: receiving failed (a socket error, or the ProtocolError of
+        :meth:`receive_buffer`).  Never raises: whatever goes wrong closes this connection only."""
+        self._now = now
+        conn = self._connections.get(cid)
+        if conn is None:
+            return []
+        try:
+            if error is not None:
+                raise error
+            if nbytes == 0:
+                truncated = ' in the middle of a message' if conn.decoder.in_message else ''
+                return self._lose(conn, f'connection closed by the client{truncated}')
+            conn.decoder.buffer_updated(nbytes)
+            messages = conn.decoder.pop_messages()
+            if not conn.decoder.in_message:
+                conn.message_started = None
+            elif messages or conn.message_started is None:
+                conn.message_started = now  # a new message began in these bytes
+            events: List[Event] = []
+            for message in messages:
+                if cid not in self._connections:
+                    break
+                events += self._handle(conn, message)
+            return events
+        except ProtocolError as problem:
+            return self._lose(conn, f'protocol error, connection closed (the stream has no envelope, '
+                                    f'it cannot be resynchronised): {problem}')
+        except OSError as problem:
+            return self._lose(conn, f'connection lost: {problem}')
+        except Exception as problem:  # the fault barrier: a bug must not reach the I/O loop
+            log.exception('while handling the bytes of %s', conn.info.peer)
+            return self._lose(conn, f'internal error on this connection, closed: {problem!r}')
+
+    def data_sent(self, cid: int, nbytes: int) -> None:
+        """``nbytes`` of :meth:`views` went out on ``cid``."""
+        conn = self._connections.get(cid)
+        if conn is not None:
+            conn.out.consume(nbytes)
+
+    def connection_lost(self, cid: int, reason: str, now: float) -> List[Event]:
+        """The I/O loop lost connection ``cid`` (a send failed...)."""
+        self._now = now
+        conn = self._connections.get(cid)
+        return self._lose(conn, reason) if conn else []
+
+    def send(self, message: Message, now: float, expect: Tuple[str, ...] = (),
+             timeout: Optional[float] = None) -> Tuple[Optional[int], List[Event]]:
+        """Queue ``message`` for the client in control, in its dialect.
+
+        Args:
+            expect: reply commands that settle it; if none comes within ``timeout`` s a
+                :class:`ReplyTimeout` is reported (each request separately).
+        Returns:
+            (request id, events): id None when nothing was queued (no client in control, or it was
+            dropped because it does not read).
+        Raises:
+            EncodeError: the message cannot be encoded in that dialect.
+        """
+        self._now = now
+        conn = self._in_control()
+        if conn is None:
+            return None, []
+        dialect = conn.info.dialect or self.config.dialect or Dialect.LEGACY
+        buffers = Encoder(dialect, conn.info.layout or DwaLayout.V4_4).encode(message)
+        events = self._queue(conn, buffers)
+        if events:
+            return None, events
+        request_id = next(self._request_ids)
+        if expect and timeout is not None:
+            conn.requests.append(Request(request_id, command_string(message), tuple(expect), now + timeout))
+        return request_id, []
+
+    def check_deadlines(self, now: float) -> List[Event]:
+        """Close what overstayed and report late replies."""
+        self._now = now
+        events: List[Event] = []
+        for conn in list(self._connections.values()):
+            if not conn.info.client_type and now >= conn.hello_deadline:
+                events += self._refuse(conn, f'no client type received within {self.config.hello_timeout:g} s')
+                continue
+            deadline = self._deadline(conn)
+            if deadline is not None and now >= deadline:
+                waited = now - (conn.message_started or now)
+                events += self._lose(conn, f'a message of {conn.decoder.message_bytes} bytes is arriving too '
+                                           f'slowly (started {waited:.1f} s ago)')
+                continue
+            late = [r for r in conn.requests if now >= r.deadline]
+            for request in late:
+                conn.requests.remove(request)
+                if conn.info.role == IN_CONTROL:
+                    events.append(ReplyTimeout(conn.info, request.command, request.expected, request.id))
+            if late and conn.info.role == IN_CONTROL:
+                conn.missed_replies += len(late)
+                if conn.missed_replies >= self.config.max_missed_replies:
+                    events += self._demote(conn, f'{conn.missed_replies} requests in a row got no answer')
+        return events
+
+    def close_all(self) -> None:
+        """Forget every connection (the server stops); their ids go to :meth:`pop_closed`."""
+        for conn in list(self._connections.values()):
+            self._close(conn)
+
+    # -- rules --------------------------------------------------------------------------------------
+    def _deadline(self, conn: Connection) -> Optional[float]:
+        if not conn.info.client_type:
+            return conn.hello_deadline
+        if conn.message_started is None:
+            return None
+        return conn.message_started + self.config.message_timeout + conn.decoder.message_bytes / self.config.min_rate
+
+    def _in_control(self) -> Optional[Connection]:
+        return next((c for c in self._connections.values() if c.info.role == IN_CONTROL), None)
+
+    def _update(self, conn: Connection, **changes: Any) -> ClientInfo:
+        conn.info = replace(conn.info, **changes)
+        return conn.info
+
+    def _handle(self, conn: Connection, message: Message) -> List[Event]:
+        if isinstance(message, ClientType):
+            return self._hello(conn, message.client_type)
+        info = self._update(conn, last_message=command_string(message), last_seen=self._wall_clock())
+        if isinstance(message, Quit):
+            return self._lose(conn, 'the client quit')
+        if isinstance(message, Infos):
+            conn.infos_xml = message.xml
+        events: List[Event] = []
+        shown = message if isinstance(message, (Done, PositionMessage)) else None
+        if shown is not None and shown.dialect is not None and \
+                (shown.dialect is not info.dialect or shown.layout != info.layout):
+            if self.config.dialect is not None and shown.dialect is not self.config.dialect:
+                log.warning('client %s speaks %s but the plugin is set to %s: following the client',
+                            info.peer, shown.dialect.value, self.config.dialect.value)
+            info = self._update(conn, dialect=shown.dialect, layout=shown.layout)
+            if info.role == IN_CONTROL:
+                events.append(DialectDetected(info))
+        settled = next((r for r in conn.requests if message.command in r.expected), None)
+        if settled is not None:
+            conn.requests.remove(settled)
+            conn.missed_replies = 0
+        if info.role == IN_CONTROL:
+            events.append(MessageReceived(info, message))
+        elif not isinstance(message, (Infos, InfoXml)):
+            log.debug('%s from waiting client %s ignored', command_string(message), info.peer)
+        return events
+
+    def _hello(self, conn: Connection, client_type: str) -> List[Event]:
+        if client_type != self.config.client_type:
+            return self._refuse(conn, f'{client_type!r} is not a valid type here: this plugin accepts '
+                                      f'{self.config.client_type} clients')
+        events: List[Event] = []
+        hello_done = [c for c in self._connections.values() if c.info.client_type]
+        if len(hello_done) >= self.config.max_clients:
+            waiting = sorted((c for c in hello_done if c.info.role == WAITING),
+                             key=lambda c: c.info.last_seen)
+            if not waiting:
+                return self._refuse(conn, f'{self.config.max_clients} client(s) connected already')
+            events += self._lose(waiting[0], f'{self.config.max_clients} clients connected: the waiting '
+                                             'client silent for the longest time made room for a new one')
+        role = WAITING if self._in_control() else IN_CONTROL
+        info = self._update(conn, client_type=client_type, role=role, last_message=client_type,
+                            last_seen=self._wall_clock(), dialect=self.config.dialect)
+        log.info('%s client connected from %s (%s)', client_type, info.peer, role)
+        events.append(ClientConnected(info))
+        if role == IN_CONTROL:
+            events += self._take_control(conn)
+        return events
+
+    def _take_control(self, conn: Connection) -> List[Event]:
+        conn.decoder.limits = self.config.limits
+        conn.missed_replies = 0
+        if self.config.probe_position and self.config.client_type == ACTUATOR:
+            # every client 3.0-4.4 answers check_position; the reply shows its dialect (WIRE.md §6)
+            events = self._queue(conn, Encoder(Dialect.LEGACY).encode(CheckPosition()))
+            conn.requests.append(Request(next(self._request_ids), CheckPosition.command, ('position_is',),
+                                         self._now + self.config.probe_timeout))
+            return events
+        return []
+
+    def _queue(self, conn: Connection, buffers: list) -> List[Event]:
+        conn.out.push(buffers)
+        if conn.out.nbytes > self.config.max_queued_bytes:
+            return self._lose(conn, f'the client does not read: {conn.out.nbytes} bytes waiting to be sent, '
+                                    f'over the limit of {self.config.max_queued_bytes}')
+        return []
+
+    def _demote(self, conn: Connection, reason: str) -> List[Event]:
+        # the waiting client heard from last takes over: it is alive (a silent one would be next
+        # to be demoted); when the client in control leaves, the oldest waiting one does (FIFO)
+        waiting = max((c for c in self._connections.values() if c.info.role == WAITING),
+                      key=lambda c: c.info.last_seen, default=None)
+        if waiting is None:
+            return []
+        log.warning('client %s no longer in control: %s', conn.info.peer, reason)
+        self._update(conn, role=WAITING)
+        conn.decoder.limits = self.config.waiting_limits
+        conn.requests.clear()
+        # to the back of the queue: every other waiting client gets its turn first
+        self._connections[conn.id] = self._connections.pop(conn.id)
+        return self._promote(waiting, f'{conn.info.peer} lost control: {reason}')
+
+    def _promote(self, conn: Connection, reason: str) -> List[Event]:
+        info = self._update(conn, role=IN_CONTROL)
+        log.info('waiting client %s takes control', info.peer)
+        events: List[Event] = [ControllerChanged(info, conn.infos_xml, reason)]
+        if info.dialect is None or self.config.dialect is not None:
+            events += self._take_control(conn)
+        else:
+            conn.decoder.limits = self.config.limits
+            conn.missed_replies = 0
+        return events
+
+    def _close(self, conn: Connection) -> None:
+        if self._connections.pop(conn.id, None) is not None:
+            conn.decoder.close()
+            conn.out.clear()
+            self._closed.append(conn.id)
+
+    def _refuse(self, conn: Connection, reason: str) -> List[Event]:
+        self._close(conn)
+        log.warning('client %s refused: %s', conn.info.peer, reason)
+        return [ClientRefused(conn.info.peer, reason)]
+
+    def _lose(self, conn: Connection, reason: str) -> List[Event]:
+        if conn.id not in self._connections:
+            return []
+        if not conn.info.client_type:
+            return self._refuse(conn, reason)
+        self._close(conn)
+        log.info('client %s lost: %s', conn.info.peer, reason)
+        events: List[Event] = [ClientLost(conn.info, reason)]
+        if conn.info.role == IN_CONTROL:
+            waiting = next((c for c in self._connections.values() if c.info.role == WAITING), None)
+            events += self._promote(waiting, f'{conn.info.peer} left') if waiting else [ControllerChanged(None)]
+        return events

@@ -1,0 +1,272 @@
+"""The demo grabber and actuator, as real processes and in-process, against a server built on the
+same core (tcpbridge.server), on 127.0.0.1 with OS-chosen ports."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from helpers import EventLog, client_process, wait_until
+from tcpbridge import (
+    ACTUATOR,
+    GRABBER,
+    IN_CONTROL,
+    WAITING,
+    BridgeServer,
+    CheckPosition,
+    ClientConnected,
+    ClientLost,
+    ClientRefused,
+    ControllerChanged,
+    Dialect,
+    DialectDetected,
+    Done,
+    Infos,
+    MessageReceived,
+    MoveAbs,
+    MoveDone,
+    MoveHome,
+    MoveRel,
+    PositionIs,
+    ReplyTimeout,
+    SendData,
+    SetInfo,
+    SimulatedDetector,
+    SimulatedStage,
+    StopMotion,
+    data_actuator,
+)
+
+
+def received(kind: type) -> callable:
+    return lambda e: isinstance(e, MessageReceived) and isinstance(e.message, kind)
+
+
+def serving(client_type: str):
+    """A BridgeServer on a free loopback port and the log of its events; closed at the end."""
+    log = EventLog()
+    server = BridgeServer('127.0.0.1', 0, client_type, log)
+    yield server, log
+    server.close()
+
+
+@pytest.fixture
+def grabber_server():
+    yield from serving(GRABBER)
+
+
+@pytest.fixture
+def actuator_server():
+    yield from serving(ACTUATOR)
+
+
+@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4'])
+@pytest.mark.parametrize('dim, shape, dtype', [('0D', (1,), 'float64'), ('1D', (100,), 'float32'),
+                                               ('2D', (64, 48), 'uint16'), ('ND', (3, 4, 5), 'int32')])
+def test_demo_grabber_process(grabber_server, dialect: str, dim: str, shape: tuple, dtype: str) -> None:
+    server, log = grabber_server
+    args = ['grabber', '--port', str(server.address[1]), '--dim', dim, '--dtype', dtype, '--pattern',
+            '--dialect', dialect, '--shape', 'x'.join(map(str, shape))]
+    with client_process(*args):
+        log.wait_for(lambda e: isinstance(e, ClientConnected))
+        log.wait_for(received(Infos))
+        frames = []
+        for _ in range(3):
+            mark = len(log.events)
+            assert server.send(SendData(dim), expect=('Done',), timeout=10)
+            frames.append(log.wait_for(received(Done), after=mark).message)
+    assert log.wait_for(lambda e: isinstance(e, ClientLost)).reason == 'the client quit'
+    for index, message in enumerate(frames, start=1):
+        assert message.dialect is Dialect(dialect)
+        array = message.data[0] if dialect == 'legacy' else message.data.data[0].data[0]
+        assert array.shape == shape and array.dtype == np.dtype(dtype)
+        # the pattern: a counter over the frame, shifted by the frame number
+        np.testing.assert_array_equal(array.reshape(-1), (np.arange(np.prod(shape)) + index).astype(dtype))
+    if dialect == 'pymodaq4':
+        dwa = frames[0].data.data[0]
+        assert dwa.units == 'V' and dwa.labels == ['signal']
+        if dim == '1D':
+            assert dwa.axes[0].label == 'wavelength' and dwa.axes[0].units == 'nm'
+    assert not log.of_type(ReplyTimeout)
+
+
+@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4'])
+def test_demo_actuator_process(actuator_server, dialect: str) -> None:
+    server, log = actuator_server
+    with client_process('actuator', '--port', str(server.address[1]), '--dialect', dialect,
+                        '--units', 'mm', '--speed', '200', '--position', '1.25'):
+        log.wait_for(lambda e: isinstance(e, ClientConnected))
+        probe = log.wait_for(received(PositionIs)).message  # the check_position sent after the hello
+        assert probe.value == 1.25 and probe.dialect is Dialect(dialect)
+        assert log.wait_for(lambda e: isinstance(e, DialectDetected)).client.dialect is Dialect(dialect)
+        for message, expected in [(MoveAbs(data_actuator(3.0, 'mm')), 3.0), (MoveRel(data_actuator(-0.5, 'mm')), 2.5),
+                                  (MoveHome(), 0.0)]:
+            mark = len(log.events)
+            server.send(message, expect=('move_done',), timeout=10)
+            done = log.wait_for(received(MoveDone), after=mark).message
+            assert done.value == pytest.approx(expected)
+            assert done.units == ('mm' if dialect == 'pymodaq4' else '')
+        mark = len(log.events)
+        server.send(CheckPosition())
+        assert log.wait_for(received(PositionIs), after=mark).message.value == 0.0
+
+
+def test_actuator_reports_while_moving_and_stops(actuator_server) -> None:
+    server, log = actuator_server
+    stage = SimulatedStage(port=server.address[1], speed=5.0, units='mm')
+    thread = stage.start()
+    try:
+        log.wait_for(received(PositionIs))  # probe answer
+        mark = len(log.events)
+        server.send(MoveAbs(100.0), expect=('move_done',), timeout=30)
+        # intermediate positions come while moving (every 0.1 s at 5 mm/s)
+        moving = log.wait_for(lambda e: received(PositionIs)(e) and e.message.value > 0, after=mark).message
+        assert 0 < moving.value < 100
+        server.send(StopMotion())
+        done = log.wait_for(received(MoveDone), after=mark).message
+        assert 0 < done.value < 100 and done.value == stage.get_position()
+        # stop_motion while idle is answered too (PyMoDAQ's clients ignored it)
+        mark = len(log.events)
+        server.send(StopMotion())
+        assert log.wait_for(received(MoveDone), after=mark).message.value == done.value
+    finally:
+        stage.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_set_info_reaches_the_client_with_root_prefix(grabber_server) -> None:
+    server, log = grabber_server
+    changed = threading.Event()
+    detector = SimulatedDetector(port=server.address[1], dim='0D', pattern=True)
+    detector.on_setting_changed = lambda path, value: changed.set()
+    thread = detector.start()
+    try:
+        log.wait_for(received(Infos))
+        xml = '<amplitude type="float" title="Amplitude:" visible="1" removable="0" readonly="0">4.5</amplitude>'
+        server.send(SetInfo(('detector_settings', 'amplitude'), xml))
+        assert changed.wait(10)
+        assert detector.setting('amplitude') == 4.5
+    finally:
+        detector.stop()
+        thread.join(10)
+
+
+def test_push_streaming(grabber_server) -> None:
+    server, log = grabber_server
+    with client_process('grabber', '--port', str(server.address[1]), '--dim', '1D', '--push-rate', '50'):
+        first = log.wait_for(received(Done))
+        index = log.events.index(first)
+        log.wait_for(received(Done), after=index + 1)  # a second push, unrequested
+
+
+def test_second_client_stands_by_and_takes_over(grabber_server) -> None:
+    server, log = grabber_server
+    port = str(server.address[1])
+    with client_process('grabber', '--port', port, '--dim', '0D') as first:
+        log.wait_for(lambda e: isinstance(e, ClientConnected) and e.client.role == IN_CONTROL)
+        with client_process('grabber', '--port', port, '--dim', '0D'):
+            log.wait_for(lambda e: isinstance(e, ClientConnected) and e.client.role == WAITING)
+            assert [c.role for c in server.clients] == [IN_CONTROL, WAITING]
+            # its settings came too (kept for when it takes over, not passed on while it stands by)
+            wait_until(lambda: server.clients[-1].last_message == 'Infos', 10, 'the Infos of the waiting client')
+            first.terminate()
+            assert first.wait(10) == 0
+            new = log.wait_for(lambda e: isinstance(e, ControllerChanged) and e.client is not None)
+            assert '<detector_settings' in new.infos_xml
+            mark = len(log.events)
+            server.send(SendData('0D'), expect=('Done',), timeout=10)
+            assert log.wait_for(received(Done), after=mark).client.id == new.client.id
+
+
+def test_wrong_type_and_silent_clients_are_refused() -> None:
+    log = EventLog()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, log, hello_timeout=0.3)
+    try:
+        with client_process('actuator', '--port', str(server.address[1]), '--once') as refused_client:
+            refused = log.wait_for(lambda e: isinstance(e, ClientRefused))
+            assert "'ACTUATOR' is not a valid type" in refused.reason
+            assert refused_client.wait(10) == 0  # --once: it stops by itself when the server closes
+        silent = socket.create_connection(server.address)
+        try:
+            refused = log.wait_for(lambda e: isinstance(e, ClientRefused) and 'no client type' in e.reason)
+            assert silent.recv(1) == b''  # the server closed it
+        finally:
+            silent.close()
+        assert server.clients == []
+    finally:
+        server.close()
+
+
+def test_reply_timeout_is_reported(grabber_server) -> None:
+    server, log = grabber_server
+    with socket.create_connection(server.address) as fake:
+        fake.sendall(b'\0\0\0\7GRABBER')
+        log.wait_for(lambda e: isinstance(e, ClientConnected))
+        server.send(SendData('1D'), expect=('Done',), timeout=0.2)
+        timeout = log.wait_for(lambda e: isinstance(e, ReplyTimeout))
+        assert timeout.command == 'Send Data 1D' and timeout.expected == ('Done',)
+
+
+def test_client_reconnects_after_server_restart() -> None:
+    log = EventLog()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, log)
+    port = server.address[1]
+    with client_process('grabber', '--port', str(port), '--dim', '0D'):
+        log.wait_for(lambda e: isinstance(e, ClientConnected))
+        server.close()
+        log2 = EventLog()
+        server = BridgeServer('127.0.0.1', port, GRABBER, log2)  # same port, at once
+        try:
+            log2.wait_for(lambda e: isinstance(e, ClientConnected), timeout=20)
+        finally:
+            server.close()
+
+
+def test_port_in_use_is_refused() -> None:
+    log = EventLog()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, log)
+    try:
+        with pytest.raises(OSError):
+            BridgeServer('127.0.0.1', server.address[1], GRABBER, log)
+    finally:
+        server.close()
+
+
+def test_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.skip('no IPv6 in this Python')
+    log = EventLog()
+    try:
+        server = BridgeServer('::1', 0, GRABBER, log)
+    except OSError as error:
+        pytest.skip(f'no IPv6 loopback here: {error}')
+    try:
+        with client_process('grabber', '--host', '::1', '--port', str(server.address[1]), '--dim', '0D'):
+            connected = log.wait_for(lambda e: isinstance(e, ClientConnected))
+            assert connected.client.peer.startswith('[::1]')
+    finally:
+        server.close()
+
+
+def test_allow_list() -> None:
+    log = EventLog()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, log, allowed=['10.0.0.0/8', '192.168.1.5'])
+    try:
+        with socket.create_connection(server.address) as refused:
+            event = log.wait_for(lambda e: isinstance(e, ClientRefused))
+            assert '127.0.0.1 is not among the allowed clients (10.0.0.0/8, 192.168.1.5/32)' in event.reason
+            assert refused.recv(1) == b''
+    finally:
+        server.close()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, log, allowed=['127.0.0.0/8'])
+    try:
+        with socket.create_connection(server.address) as accepted:
+            accepted.sendall(b'\0\0\0\7GRABBER')
+            log.wait_for(lambda e: isinstance(e, ClientConnected))
+    finally:
+        server.close()
+    with pytest.raises(ValueError):
+        BridgeServer('127.0.0.1', 0, GRABBER, log, allowed=['not-an-address'])

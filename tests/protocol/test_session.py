@@ -1,0 +1,255 @@
+"""The server's rules, sans I/O: ServerSession fed with bytes and timestamps, no socket, no thread."""
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import numpy as np
+import pytest
+
+from tcpbridge import (
+    GRABBER,
+    IN_CONTROL,
+    WAITING,
+    ClientLost,
+    ClientRefused,
+    ControllerChanged,
+    DataToExport,
+    DataWithAxes,
+    Decoder,
+    Done,
+    Encoder,
+    Event,
+    Infos,
+    MessageReceived,
+    ReceiveBudget,
+    ReplyTimeout,
+    Role,
+    SendData,
+    ServerSession,
+    SessionConfig,
+)
+from tcpbridge.protocol.errors import BudgetExceeded
+
+HELLO = Encoder().encode_bytes(__import__('tcpbridge').ClientType(GRABBER))
+
+
+class Harness:
+    """Drives a ServerSession the way the I/O loop does, with a clock the test moves."""
+
+    def __init__(self, **policies: object) -> None:
+        self.session = ServerSession(SessionConfig(client_type=GRABBER, **policies))  # type: ignore[arg-type]
+        self.now = 100.0
+        self.events: List[Event] = []
+
+    def connect(self, peer: str = '127.0.0.1:5000') -> int:
+        cid, events = self.session.connection_made(peer, self.now)
+        self.events += events
+        return cid
+
+    def receive(self, cid: int, data: bytes) -> List[Event]:
+        view = memoryview(data)
+        out: List[Event] = []
+        while view.nbytes:
+            try:
+                target = self.session.receive_buffer(cid)
+            except Exception as error:  # what the I/O loop reports when the decoder refuses
+                out += self.session.bytes_received(cid, 0, self.now, error)
+                break
+            n = min(target.nbytes, view.nbytes)
+            target[:n] = view[:n]
+            view = view[n:]
+            out += self.session.bytes_received(cid, n, self.now)
+        self.events += out
+        return out
+
+    def hello(self, peer: str = '127.0.0.1:5000') -> int:
+        cid = self.connect(peer)
+        self.receive(cid, HELLO)
+        return cid
+
+    def advance(self, seconds: float) -> List[Event]:
+        self.now += seconds
+        events = self.session.check_deadlines(self.now)
+        self.events += events
+        return events
+
+    def sent(self, cid: int) -> bytes:
+        """Everything queued for ``cid``, as the loop would send it."""
+        views = self.session.views(cid)
+        data = b''.join(bytes(v) for v in views)
+        self.session.data_sent(cid, len(data))
+        return data
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def done(value: float = 1.0, size: int = 1) -> bytes:
+    return Encoder().encode_bytes(Done([np.full(size, value)]))
+
+
+def test_first_client_is_in_control_and_the_next_waits() -> None:
+    h = Harness()
+    first, second = h.hello('a:1'), h.hello('b:2')
+    assert [c.role for c in h.session.clients] == [IN_CONTROL, WAITING]
+    assert h.session.controller.id == first
+    h.receive(second, done())
+    assert not h.of(MessageReceived)  # a waiting client's data is not delivered
+    h.receive(first, done(2.0))
+    assert h.of(MessageReceived)[0].message == Done([np.array([2.0])])
+
+
+def test_requests_awaiting_the_same_reply_are_settled_one_by_one() -> None:
+    h = Harness()
+    cid = h.hello()
+    first, events = h.session.send(SendData('1D'), h.now, ('Done',), timeout=1.0)
+    h.advance(0.5)
+    second, _ = h.session.send(SendData('1D'), h.now, ('Done',), timeout=1.0)
+    assert first != second and not events
+    decoder = Decoder(Role.CLIENT)
+    assert decoder.feed(h.sent(cid)) == [SendData('1D'), SendData('1D')]
+    h.receive(cid, done())           # settles the first request only
+    late = h.advance(0.6)            # past the first request's deadline, not the second's
+    assert late == []
+    late = h.advance(0.5)
+    assert [(e.request_id, e.command) for e in late if isinstance(e, ReplyTimeout)] == [(second, 'Send Data 1D')]
+
+
+def test_a_silent_connection_is_refused_after_the_hello_timeout() -> None:
+    h = Harness(hello_timeout=2.0)
+    cid = h.connect()
+    assert h.session.next_deadline() == pytest.approx(h.now + 2.0)
+    assert h.advance(1.9) == []
+    refused = h.advance(0.2)
+    assert isinstance(refused[0], ClientRefused) and 'no client type' in refused[0].reason
+    assert h.session.pop_closed() == [cid]
+
+
+def test_handshaking_connections_never_crowd_out_a_client_that_says_hello() -> None:
+    h = Harness(max_handshaking=3)
+    silent = [h.connect(f'10.0.0.{i}:1') for i in range(10)]
+    assert len(h.session.clients) == 3  # the oldest unfinished handshakes were dropped
+    assert len(h.of(ClientRefused)) == 7
+    fresh = h.hello('192.168.0.2:7')  # evicts one more silent connection, then says hello at once
+    assert h.session.controller.id == fresh
+    assert set(h.session.pop_closed()) == set(silent[:8])
+
+
+def test_a_new_client_evicts_the_waiting_client_silent_longest() -> None:
+    h = Harness(max_clients=3)
+    controller = h.hello('a:1')
+    h.advance(1)
+    quiet = h.hello('b:2')
+    h.advance(1)
+    talkative = h.hello('c:3')
+    h.advance(1)
+    h.receive(quiet, Encoder().encode_bytes(Infos('<settings/>')))  # quiet speaks again: now the newest
+    newcomer = h.hello('d:4')
+    lost = h.of(ClientLost)
+    assert [e.client.id for e in lost] == [talkative]
+    assert [c.id for c in h.session.clients] == [controller, quiet, newcomer]
+
+
+def test_a_message_in_progress_must_keep_arriving() -> None:
+    h = Harness(message_timeout=5.0, min_rate=1000.0)
+    cid = h.hello()
+    data = done(size=1000)            # 8 kB: 5 s + 8 s allowed at 1000 B/s
+    h.receive(cid, data[:100])
+    assert h.advance(12.0) == []
+    lost = h.advance(2.0)
+    assert isinstance(lost[0], ClientLost) and 'too slowly' in lost[0].reason
+
+
+def test_a_stream_of_messages_is_not_taken_for_a_slow_one() -> None:
+    h = Harness(message_timeout=1.0, min_rate=1e9)
+    cid = h.hello()
+    data = done(size=10) * 3
+    for _ in range(50):               # every read ends inside the next message
+        h.receive(cid, data[:-7])
+        h.advance(0.5)
+        h.receive(cid, data[-7:])
+    assert not h.of(ClientLost) and len(h.of(MessageReceived)) == 150
+
+
+def test_a_client_that_does_not_read_is_dropped_when_a_message_is_queued() -> None:
+    h = Harness(max_queued_bytes=10_000)
+    h.hello()
+    for _ in range(2000):             # 16 bytes each: the limit passes after ~625
+        request, events = h.session.send(SendData('2D'), h.now)
+        if events:
+            break
+    assert request is None
+    assert isinstance(events[0], ClientLost) and 'does not read' in events[0].reason
+    assert h.session.controller is None
+
+
+def test_control_passes_on_after_requests_in_a_row_go_unanswered() -> None:
+    h = Harness(max_missed_replies=2)
+    mute, ready = h.hello('mute:1'), h.hello('ready:2')
+    for _ in range(2):
+        h.session.send(SendData('0D'), h.now, ('Done',), timeout=1.0)
+        h.advance(1.5)
+    changed = h.of(ControllerChanged)
+    assert changed and changed[-1].client.id == ready and 'got no answer' in changed[-1].reason
+    assert {c.id: c.role for c in h.session.clients} == {mute: WAITING, ready: IN_CONTROL}
+
+
+def test_one_answer_resets_the_missed_replies() -> None:
+    h = Harness(max_missed_replies=2)
+    cid, _ = h.hello('a:1'), h.hello('b:2')
+    for _ in range(5):
+        h.session.send(SendData('0D'), h.now, ('Done',), timeout=1.0)
+        h.advance(1.5)
+        h.session.send(SendData('0D'), h.now, ('Done',), timeout=1.0)
+        h.receive(cid, done())
+    assert not h.of(ControllerChanged) and h.session.controller.id == cid
+
+
+def test_clients_not_in_control_may_send_small_messages_only() -> None:
+    h = Harness()
+    h.hello('a:1')
+    waiting = h.hello('b:2')
+    lost = h.receive(waiting, done(size=1 << 20))  # 8 MiB of data from a waiting client
+    assert isinstance(lost[0], ClientLost) and 'limit' in lost[0].reason
+
+
+def test_large_fields_share_one_receive_budget() -> None:
+    budget = ReceiveBudget(3 << 20)
+    first, second = Decoder(Role.SERVER, budget=budget), Decoder(Role.SERVER, budget=budget)
+    data = done(size=256 << 10)                     # a 2 MiB array field
+    for decoder in (first, second):
+        decoder.feed(HELLO)
+    first.feed(data[:-10])                          # 2 MiB reserved and in progress
+    assert budget.used == 2 << 20
+    with pytest.raises(BudgetExceeded):
+        second.feed(data[:-10])
+    first.feed(data[-10:])                          # complete: the reservation is given back
+    assert budget.used == 0
+
+
+def test_a_hostile_payload_closes_its_connection_only() -> None:
+    h = Harness()
+    good = h.hello('good:1')
+    bad = h.hello('bad:2')
+    dte = DataToExport('x', data=[DataWithAxes('d', data=[np.zeros(3)])])
+    payload = bytearray(Encoder('pymodaq4').encode_bytes(Done(dte)))
+    at = payload.index(b'<f8')                    # the DTE timestamp's dtype: make it complex
+    payload[at:at + 3] = b'<c8'
+    payload[at + 3:at + 7] = (8).to_bytes(4, 'big')
+    lost = h.receive(bad, bytes(payload))
+    assert isinstance(lost[0], ClientLost) and lost[0].client.id == bad
+    assert 'finite real number' in lost[0].reason
+    h.receive(good, done())
+    assert h.of(MessageReceived) and h.session.controller.id == good
+
+
+def test_the_fault_barrier_turns_a_bug_into_a_lost_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+    cid = h.hello()
+
+    def broken(conn: object, message: object) -> Tuple[()]:
+        raise RuntimeError('a bug in a handler')
+    monkeypatch.setattr(h.session, '_handle', broken)
+    lost = h.receive(cid, done())
+    assert isinstance(lost[0], ClientLost) and 'internal error' in lost[0].reason
+    assert h.session.pop_closed() == [cid]
