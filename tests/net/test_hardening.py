@@ -105,11 +105,11 @@ def test_a_client_that_does_not_read_is_dropped_when_its_queue_passes_the_limit(
         sock.sendall(b'\x00\x00\x00\x07GRABBER')
         wait_until(lambda: server.controller is not None, 10, 'the hello')
         xml = '<x type="str">' + 'a' * (256 << 10) + '</x>'
-        for sent in range(400):  # at most 100 MiB offered; it must be dropped long before
-            if not server.send(SetInfo(('settings', 'x'), xml)):
-                break
+        offered = 0
+        while offered < 400 and server.send(SetInfo(('settings', 'x'), xml)):
+            offered += 1  # at most 100 MiB offered; it must be dropped long before
         lost = log.wait_for(lambda e: isinstance(e, ClientLost))
-    assert 'does not read' in lost.reason and sent < 400
+    assert 'does not read' in lost.reason and offered < 400
     assert server.controller is None and server.running
 
 
