@@ -35,7 +35,7 @@ def run_one(kind: str, out: Path) -> float:
     from pymodaq_gui.parameter import Parameter, ioxml
     from pymodaq_gui.qt_utils import mkQApp
 
-    from pymodaq_plugins_tcpbridge.scan import Deadline, ScanOptions, Session, check_file
+    from pymodaq_plugins_tcpbridge.apps.scan import Deadline, ScanOptions, Session, check_file
 
     mkQApp('bench')
     options = ScanOptions(points=POINTS, out=out, noise=0.0)

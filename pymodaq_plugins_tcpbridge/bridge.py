@@ -1,7 +1,7 @@
 """The logic shared by every TCPServer plugin: settings, the server engine, client settings sync.
 
 :class:`TCPServerBridge` is mixed into ``DAQ_Move_base`` / ``DAQ_Viewer_base``.  The
-:class:`tcpbridge.server.BridgeServer` runs its own thread; its events are re-emitted through a Qt
+:class:`tcpbridge.BridgeServer` runs its own thread; its events are re-emitted through a Qt
 signal of a relay object created in the plugin's thread, so every handler below runs in the
 plugin's (hardware) thread and never touches a socket for longer than queueing a message.
 """

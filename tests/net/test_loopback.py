@@ -1,5 +1,5 @@
 """The demo grabber and actuator, as real processes and in-process, against a server built on the
-same core (tcpbridge.server), on 127.0.0.1 with OS-chosen ports."""
+same core (tcpbridge.net.server), on 127.0.0.1 with OS-chosen ports."""
 from __future__ import annotations
 
 import socket

@@ -73,7 +73,7 @@ class SimulatedDetector(GrabberClient):
         position_files: files where demo stages write their positions (one per scanned axis).
         peak_at / peak_width: centre and width of the response to each stage position (stage units).
         seed: random seed of the noise.
-        Others: see :class:`~tcpbridge.client.BridgeClient`.
+        Others: see :class:`~tcpbridge.net.client.BridgeClient`.
     """
 
     def __init__(self, host: str = '127.0.0.1', port: int = 6341, *, dim: str = '1D',
@@ -172,7 +172,7 @@ class SimulatedStage(ActuatorClient):
         units: axis units (e.g. 'mm').
         speed: units per second; 0 or less: moves are instantaneous.
         position: initial position.  home: the home position.
-        Others: see :class:`~tcpbridge.client.ActuatorClient`.
+        Others: see :class:`~tcpbridge.net.client.ActuatorClient`.
     """
 
     #: time step of the simulated motion and of the position reports, seconds
