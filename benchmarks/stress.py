@@ -353,8 +353,8 @@ def case_soak(scale: float) -> Dict:
         after = len(move_events.items)
         target = float(moves % 1000)
         move_server.send(MoveAbs(target), expect=('move_done',), timeout=5)
-        if move_events.wait(lambda e: isinstance(e, MessageReceived) and isinstance(e.message, MoveDone)
-                            and e.message.value == target, 5.0, after):
+        if move_events.wait(lambda e, target=target: isinstance(e, MessageReceived)
+                            and isinstance(e.message, MoveDone) and e.message.value == target, 5.0, after):
             moves += 1
         if not samples or time.monotonic() - samples[-1][0] > seconds / 2 - 0.5:
             samples.append((time.monotonic(), rss_mib(), open_fds(), threading.active_count()))
