@@ -20,6 +20,7 @@ from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient
 from .net.server import BridgeServer, parse_allowed
 from .net.transport import format_address
+from .protocol.client_session import ClientSession
 from .protocol.data import Axis, DataToExport, DataWithAxes, SerializedParameter, data_actuator, dim_of_shape
 from .protocol.decoder import Decoder, Role
 from .protocol.dialects import Dialect, DwaLayout
@@ -79,7 +80,7 @@ from .protocol.messages import (
                             SetInfo,
                             StopMotion,
 )
-from .protocol.session import ServerSession, SessionConfig
+from .protocol.server_session import ServerSession, SessionConfig
 from .protocol.settings_xml import (
                             MAX_XML_BYTES,
                             parameter_to_xml,
@@ -92,7 +93,8 @@ from .tools.processes import ClientProcess
 __all__ = [
     'ACTUATOR', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'WAITING', 'ActuatorClient', 'Axis', 'AxisInfo',
     'BridgeClient', 'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo',
-    'ClientLost', 'ClientProcess', 'ClientRefused', 'ClientType', 'Command', 'ConnectionLost', 'ControllerChanged',
+    'ClientLost', 'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command',
+    'ConnectionLost', 'ControllerChanged',
     'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect', 'DialectDetected', 'Done', 'DwaLayout',
     'EncodeError', 'Encoder', 'EngineStopped', 'Event', 'GetActuatorValue', 'GrabberClient', 'Info',
     'InfoXml', 'Infos', 'InvalidDtype', 'InvalidText', 'LimitExceeded', 'Limits', 'ListTooLong',

@@ -19,22 +19,18 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..protocol.client_session import ClientSession
 from ..protocol.data import DataToExport, DataWithAxes, data_actuator
-from ..protocol.decoder import Decoder, Role
 from ..protocol.dialects import Dialect, DwaLayout
-from ..protocol.encoder import Encoder
-from ..protocol.errors import MalformedPayload, ProtocolError
+from ..protocol.errors import ProtocolError
 from ..protocol.limits import DEFAULT_LIMITS, Limits
 from ..protocol.messages import (
     ACTUATOR,
     GRABBER,
     CheckPosition,
-    ClientType,
     Done,
     GetActuatorValue,
     Info,
-    Infos,
-    InfoXml,
     Message,
     MoveAbs,
     MoveDone,
@@ -46,7 +42,7 @@ from ..protocol.messages import (
     SetInfo,
     StopMotion,
 )
-from ..protocol.settings_xml import Param, find_param, parameter_to_xml, parse_parameter_xml, settings_to_xml
+from ..protocol.settings_xml import Param
 from .transport import Waker, close_quietly, configure, connect, format_address, send_buffers
 
 log = logging.getLogger('tcpbridge.client')
@@ -89,16 +85,14 @@ class BridgeClient:
                  max_attempts: Optional[int] = None, limits: Limits = DEFAULT_LIMITS) -> None:
         self.host = host
         self.port = port
-        self.dialect = Dialect.parse(dialect)
-        self.settings: List[Param] = [dict(p) for p in (settings or [])]
-        self.encoder = Encoder(self.dialect, layout)
+        self.session = ClientSession(self.client_type, self.root_name, settings or (), Dialect.parse(dialect),
+                                     layout, limits)
         self.connect_timeout = connect_timeout
         self.send_timeout = send_timeout
         self.reconnect = reconnect
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.max_attempts = max_attempts
-        self.limits = limits
         self.connected = threading.Event()
         self._stopping = threading.Event()
         self._send_lock = threading.Lock()
@@ -106,6 +100,16 @@ class BridgeClient:
         self._waker = Waker()
 
     # -- public API ------------------------------------------------------------------------------
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect this client writes."""
+        return self.session.dialect
+
+    @property
+    def settings(self) -> List[Param]:
+        """Our settings (parameter dicts), as sent in ``Infos``."""
+        return self.session.settings
+
     @property
     def address(self) -> str:
         return format_address((self.host, self.port))
@@ -157,7 +161,7 @@ class BridgeClient:
         with self._send_lock:
             if self._sock is None:
                 raise ConnectionLost(f'not connected to {self.address}')
-            send_buffers(self._sock, self.encoder.encode(message))
+            send_buffers(self._sock, self.session.encode(message))
 
     def send_info(self, name: str, value: Any) -> None:
         """Show ``name = value`` in the plugin's "Infos Client" group (``Info`` message)."""
@@ -169,12 +173,9 @@ class BridgeClient:
         Raises:
             KeyError: no setting at ``path``.
         """
-        param = find_param(self.settings, path)
-        if param is None:
-            raise KeyError(f'no setting {"/".join(path)}')
-        param['value'] = value
+        message = self.session.change_setting(path, value)
         if self.connected.is_set():
-            self.send(InfoXml((self.root_name, *path), parameter_to_xml(param)))
+            self.send(message)
 
     def setting(self, *path: str) -> Any:
         """Value of the setting at ``path``.
@@ -182,10 +183,7 @@ class BridgeClient:
         Raises:
             KeyError: no setting at ``path``.
         """
-        param = find_param(self.settings, path)
-        if param is None:
-            raise KeyError(f'no setting {"/".join(path)}')
-        return param.get('value')
+        return self.session.setting(path)
 
     # -- hooks ------------------------------------------------------------------------------------
     def on_setting_changed(self, path: Sequence[str], value: Any) -> None:
@@ -196,14 +194,9 @@ class BridgeClient:
         log.warning('ignoring %s from the server', type(message).__name__)
 
     # -- connection ----------------------------------------------------------------------------
-    def _hello(self) -> None:
-        self.send(ClientType(self.client_type))
-        self.send(Infos(settings_to_xml(self.root_name, self.settings)))
-
     def _serve(self, sock: socket.socket) -> None:
         configure(sock)
         sock.settimeout(self.send_timeout)
-        decoder = Decoder(Role.CLIENT, self.limits)
         with self._send_lock:
             self._sock = sock
         selector = selectors.DefaultSelector()
@@ -211,7 +204,8 @@ class BridgeClient:
         selector.register(self._waker.reader, selectors.EVENT_READ)
         reason = 'stopped'
         try:
-            self._hello()
+            with self._send_lock:
+                send_buffers(sock, self.session.connection_made())
             self.connected.set()
             log.info('connected to %s as %s (%s dialect)', self.address, self.client_type, self.dialect.value)
             self._on_connected()
@@ -220,12 +214,11 @@ class BridgeClient:
                     if key.fileobj is self._waker.reader:
                         self._waker.drain()
                         continue
-                    n = sock.recv_into(decoder.get_buffer())
+                    n = sock.recv_into(self.session.receive_buffer())
                     if n == 0:
                         raise ConnectionLost('the server closed the connection'
-                                             + (' in the middle of a message' if decoder.in_message else ''))
-                    decoder.buffer_updated(n)
-                    for message in decoder.pop_messages():
+                                             + (' in the middle of a message' if self.session.in_message else ''))
+                    for message in self.session.bytes_received(n):
                         self._dispatch(message)
             self._quit()
         except ProtocolError as error:
@@ -260,26 +253,11 @@ class BridgeClient:
 
     def _dispatch(self, message: Message) -> None:
         if isinstance(message, SetInfo):
-            self._apply_set_info(message)
+            applied = self.session.apply_set_info(message)
+            if applied is not None:
+                self.on_setting_changed(*applied)
         else:
             self.handle(message)
-
-    def _apply_set_info(self, message: SetInfo) -> None:
-        path = list(message.path)
-        if len(path) > 1 and path[0] == self.root_name:  # our server prefixes the root (WIRE.md §4.12)
-            path = path[1:]
-        param = find_param(self.settings, path)
-        try:
-            value = parse_parameter_xml(message.xml).get('value')
-        except MalformedPayload as error:
-            log.warning('set_info %s ignored: %s', '/'.join(path), error)
-            return
-        if param is None or param.get('type') == 'group' or param.get('readonly'):
-            log.warning('set_info for %s ignored: no such editable setting', '/'.join(path))
-            return
-        param['value'] = value
-        log.info('setting %s = %r (from the server)', '/'.join(path), value)
-        self.on_setting_changed(path, value)
 
 
 class GrabberClient(BridgeClient):

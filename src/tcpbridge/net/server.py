@@ -1,6 +1,6 @@
 """The server engine behind the TCPServer plugins: one thread with a ``selectors`` loop that owns the
 sockets and the clock and carries out what the sans-I/O
-:class:`~tcpbridge.protocol.session.ServerSession` decides.
+:class:`~tcpbridge.protocol.server_session.ServerSession` decides.
 
 No polling timer, no sleep: the loop waits in ``select`` until a socket is ready, another thread
 queues a message (a :class:`~tcpbridge.net.transport.Waker` wakes it), or the session's next
@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..protocol.events import ClientInfo, ClientRefused, EngineStopped, Event
 from ..protocol.messages import ACTUATOR, Message
-from ..protocol.session import ServerSession, SessionConfig
+from ..protocol.server_session import ServerSession, SessionConfig
 from .transport import Waker, close_quietly, configure, format_address, listen
 
 log = logging.getLogger('tcpbridge.server')
@@ -55,7 +55,7 @@ class BridgeServer:
             thread; must not block (exceptions it raises are logged and ignored).
         allowed: client addresses or networks accepted (see :func:`parse_allowed`); None or
             empty: any.  Others are refused at once, with the reason reported.
-        **policies: the fields of :class:`~tcpbridge.protocol.session.SessionConfig` (dialect,
+        **policies: the fields of :class:`~tcpbridge.protocol.server_session.SessionConfig` (dialect,
             limits, budget_bytes, hello_timeout, max_clients, max_handshaking, message_timeout,
             min_rate, max_queued_bytes, probe_position, probe_timeout, max_missed_replies).
 

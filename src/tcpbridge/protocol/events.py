@@ -1,6 +1,6 @@
 """What a server reports to its user (the plugin): connections, messages, timeouts.
 
-Produced by :class:`tcpbridge.protocol.session.ServerSession` (sans-I/O) and delivered by the
+Produced by :class:`tcpbridge.protocol.server_session.ServerSession` (sans-I/O) and delivered by the
 server engine of :mod:`tcpbridge.net.server` through its ``on_event`` callback.
 """
 from __future__ import annotations

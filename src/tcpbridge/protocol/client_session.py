@@ -1,0 +1,119 @@
+"""The client's side of a connection, without I/O: what it says first, how it decodes the server's
+commands and encodes its own messages, and its settings (the ``Infos`` it sends, the ``set_info``
+the server sends, the ``Info_xml`` it sends when one changes).  The client library
+(:mod:`tcpbridge.net.client`) owns the socket, the threads and the reconnection.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, List, Optional, Sequence, Tuple
+
+from .decoder import Decoder, Role
+from .dialects import Dialect, DwaLayout
+from .encoder import Encoder
+from .errors import MalformedPayload
+from .grammar import Buffer
+from .limits import DEFAULT_LIMITS, Limits
+from .messages import ClientType, Infos, InfoXml, Message, SetInfo
+from .settings_xml import Param, find_param, parameter_to_xml, parse_parameter_xml, settings_to_xml
+
+log = logging.getLogger('tcpbridge.client')
+
+
+class ClientSession:
+    """A ``GRABBER`` or ``ACTUATOR`` client's protocol state (WIRE.md §2).
+
+    Args:
+        client_type: ``'GRABBER'`` or ``'ACTUATOR'``.
+        root_name: the name of the settings' root group (``detector_settings`` /
+            ``move_settings`` for PyMoDAQ's own clients).
+        settings: parameter dicts (see :mod:`tcpbridge.protocol.settings_xml`); copied.
+        dialect / layout: how positions and data are written (see :class:`Encoder`).
+        limits: bounds applied to what the server sends.
+
+    Raises:
+        ValueError: an unknown dialect.
+    """
+
+    def __init__(self, client_type: str, root_name: str, settings: Sequence[Param] = (),
+                 dialect: Dialect = Dialect.LEGACY, layout: DwaLayout = DwaLayout.V4_4,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
+        self.client_type = client_type
+        self.root_name = root_name
+        self.settings: List[Param] = [dict(p) for p in settings]
+        self.encoder = Encoder(dialect, layout)
+        self.limits = limits
+        self._decoder = Decoder(Role.CLIENT, limits)
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.encoder.dialect
+
+    # -- the connection ----------------------------------------------------------------------------
+    def connection_made(self) -> List[Buffer]:
+        """A new connection: returns its first bytes (the hello, then the settings as ``Infos``)."""
+        self._decoder = Decoder(Role.CLIENT, self.limits)
+        return self.encode(ClientType(self.client_type)) + \
+            self.encode(Infos(settings_to_xml(self.root_name, self.settings)))
+
+    def receive_buffer(self) -> memoryview:
+        """Memory for the next bytes from the server (``recv_into``)."""
+        return self._decoder.get_buffer()
+
+    def bytes_received(self, nbytes: int) -> List[Message]:
+        """``nbytes`` were written into the last :meth:`receive_buffer`: the commands completed.
+
+        Raises:
+            ProtocolError: the server broke the protocol; close the connection.
+        """
+        self._decoder.buffer_updated(nbytes)
+        return self._decoder.pop_messages()
+
+    @property
+    def in_message(self) -> bool:
+        """True while part of a server message has been received."""
+        return self._decoder.in_message
+
+    def encode(self, message: Message) -> List[Buffer]:
+        """The buffers of one message of ours.  Raises EncodeError."""
+        return self.encoder.encode(message)
+
+    # -- settings ------------------------------------------------------------------------------------
+    def setting(self, path: Sequence[str]) -> Any:
+        """Value of the setting at ``path``.  Raises KeyError."""
+        return self._param(path).get('value')
+
+    def change_setting(self, path: Sequence[str], value: Any) -> InfoXml:
+        """Set the setting at ``path`` here; returns the ``Info_xml`` that tells the server.
+
+        Raises:
+            KeyError: no setting at ``path``.
+        """
+        param = self._param(path)
+        param['value'] = value
+        return InfoXml((self.root_name, *path), parameter_to_xml(param))
+
+    def apply_set_info(self, message: SetInfo) -> Optional[Tuple[List[str], Any]]:
+        """Apply the server's edit of one setting; returns ``(path, value)``, or None (logged) for
+        XML that does not parse or a path that is no editable setting of ours."""
+        path = list(message.path)
+        if len(path) > 1 and path[0] == self.root_name:  # servers prefix the root (WIRE.md §4.12)
+            path = path[1:]
+        param = find_param(self.settings, path)
+        try:
+            value = parse_parameter_xml(message.xml).get('value')
+        except MalformedPayload as error:
+            log.warning('set_info %s ignored: %s', '/'.join(path), error)
+            return None
+        if param is None or param.get('type') == 'group' or param.get('readonly'):
+            log.warning('set_info for %s ignored: no such editable setting', '/'.join(path))
+            return None
+        param['value'] = value
+        log.info('setting %s = %r (from the server)', '/'.join(path), value)
+        return path, value
+
+    def _param(self, path: Sequence[str]) -> Param:
+        param = find_param(self.settings, path)
+        if param is None:
+            raise KeyError(f'no setting {"/".join(path)}')
+        return param
