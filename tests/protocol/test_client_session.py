@@ -1,8 +1,18 @@
 """The client's side, sans I/O: hello, settings out and in, decoding of server commands."""
 from __future__ import annotations
 
-from tcpbridge import (GRABBER, ClientSession, ClientType, Decoder, Encoder, Infos, InfoXml, SendData,
-                       SetInfo, parse_settings_xml)
+from tcpbridge import (
+    GRABBER,
+    ClientSession,
+    ClientType,
+    Decoder,
+    Encoder,
+    Infos,
+    InfoXml,
+    SendData,
+    SetInfo,
+    parse_settings_xml,
+)
 
 SETTINGS = [{'name': 'exposure', 'type': 'float', 'value': 10.0},
             {'name': 'mode', 'type': 'list', 'value': 'a', 'limits': ['a', 'b']},
