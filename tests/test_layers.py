@@ -50,3 +50,27 @@ def test_scan_command_comes_from_the_plugin_package() -> None:
     code = ("from tcpbridge.cli import app_commands\n"
             "print(app_commands()['scan'].run.__module__)")
     assert run(code) == 'pymodaq_plugins_tcpbridge.apps.scan_command'
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-m', 'tcpbridge', *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['grabber', '--dtype', 'foo'], "tcpbridge grabber: error: argument --dtype: 'foo' is not a numeric dtype"),
+    (['grabber', '--dim', '1D', '--shape', '10x10'], '--shape 10x10 has 2 dimension(s); --dim 1D needs 1'),
+    (['grabber', '--shape', '10xz'], "argument --shape: shape '10xz' is not like 2048x2048"),
+    (['grabber', '--dimm', '2D'], 'tcpbridge grabber: error: unrecognized arguments: --dimm 2D'),
+    (['actuator', '--speed', 'fast'], "tcpbridge actuator: error: argument --speed: invalid float value: 'fast'"),
+])
+def test_command_line_errors_are_one_clear_line(args: list, message: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'tcpbridge {args[0]}: error: ') and message.split(': error: ')[-1] in last
+    assert result.stderr.startswith(f'usage: tcpbridge {args[0]}')  # the subcommand's usage, not the top one
+
+
+def test_help_shows_defaults_without_markup() -> None:
+    out = cli('grabber', '--help').stdout
+    assert '(default: 6341)' in out and '``' not in cli('--help').stdout

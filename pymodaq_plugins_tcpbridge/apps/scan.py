@@ -67,6 +67,8 @@ class ScanOptions:
 
 #: set by SIGINT / SIGTERM: every wait ends, the clients are stopped, the command exits
 INTERRUPTED = threading.Event()
+#: exit code of an interrupted scan (128 + SIGINT, as shells report it)
+EXIT_INTERRUPTED = 130
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -258,7 +260,7 @@ class Session:
             daq_scan.settings.child('plot_options', 'plot_every_n_steps').setValue(expected)
         if scanner.n_steps != expected:
             raise ScanError(f'the scanner made {scanner.n_steps} steps, expected {expected}')
-        path = (options.out / f'tcpbridge_scan_{options.scan}_{options.dim}_{options.dialect}.h5').resolve()
+        path = new_file_path(options)
         if path.exists():
             path.unlink()
         daq_scan.h5_manager.get_h5saver().init_file(update_h5=True, addhoc_file_path=path)
@@ -314,6 +316,17 @@ class Session:
                 say(f'warning: {error}')
 
 
+def new_file_path(options: ScanOptions) -> Path:
+    """``tcpbridge_scan_<scan>_<dim>_<dialect>_<date-time>.h5`` in ``options.out``: each run writes a
+    new file, earlier ones are kept (``-2``, ``-3``... if two runs start within one second)."""
+    stem = f'tcpbridge_scan_{options.scan}_{options.dim}_{options.dialect}_{time.strftime("%Y%m%d-%H%M%S")}'
+    path, number = options.out / f'{stem}.h5', 1
+    while path.exists():
+        number += 1
+        path = options.out / f'{stem}-{number}.h5'
+    return path.resolve()
+
+
 def _process_events_until(condition: Callable[[], bool], seconds: float) -> None:
     """Qt events until ``condition()`` or ``seconds`` (used while closing, after an interruption)."""
     end = time.monotonic() + seconds
@@ -334,6 +347,11 @@ class ScanResult:
     signal: np.ndarray          # per scan point: the detector data summed over its own dimensions
     data_shape: tuple
     seconds_per_point: float
+
+    @property
+    def samples_per_point(self) -> int:
+        """Values the detector gives at each scan point (1 for 0D data)."""
+        return int(np.prod(self.data_shape[len(self.positions):]))
 
 
 def check_file(path: Path, session: Session) -> ScanResult:
@@ -378,18 +396,80 @@ def check_file(path: Path, session: Session) -> ScanResult:
         loader.close_file()
 
 
-def check_demo_peak(result: ScanResult, options: ScanOptions) -> str:
-    """With the demo clients the signal peaks where the stage(s) reach ``peak_at``.
+@dataclass
+class PeakFit:
+    """The demo's model fitted to a scanned signal: ``amplitude * g(x - centre) + offset`` per
+    scanned axis, with the interval of centres the noise cannot rule out (per axis, mm)."""
+
+    centre: List[float]
+    low: List[float]
+    high: List[float]
+
+
+#: the interval holds the centres within this many standard deviations (profile likelihood)
+PEAK_SIGMAS = 5.0
+
+
+def fit_demo_peak(result: ScanResult, options: ScanOptions, samples: int) -> PeakFit:
+    """Least-squares fit of the demo detector's response to the scanned signal.
+
+    The demo's signal at stage position(s) x is ``A * prod(exp(-(x - c)**2 / (2 w**2))) * P + noise``
+    (w: ``options.peak_width``; P: the frame pattern); summed over a frame of ``samples`` values, the
+    noise has rms ``options.noise * sqrt(samples)``.  For each candidate centre c on a grid of 1/200
+    of the scan step, amplitude and offset come from linear least squares; the fitted centre has
+    the least squared residual, and the interval holds every c whose residual exceeds it by at most
+    ``PEAK_SIGMAS**2`` noise variances (a profile-likelihood interval: valid where a linearised
+    uncertainty is not, e.g. a range too narrow to show the peak's curvature).  A 2D scan fits each
+    axis on the signal summed over the other.
+    """
+    width = options.peak_width
+    signal = np.asarray(result.signal, dtype=float)
+    noise_variance = options.noise ** 2 * samples
+    fit = PeakFit([], [], [])
+    for index, positions in enumerate(result.positions):
+        axis = np.asarray(positions, dtype=float)
+        others = tuple(i for i in range(signal.ndim) if i != index)
+        profile = signal.sum(axis=others) if others else signal
+        summed = signal.size // profile.size
+        step = abs(axis[1] - axis[0])
+        candidates = np.arange(axis.min() - step, axis.max() + step, step / 200)
+        g = np.exp(-0.5 * ((axis[None, :] - candidates[:, None]) / width) ** 2)  # (candidates, points)
+        # amplitude and offset at each candidate centre: the 2x2 normal equations, solved in closed form
+        n, sg, sgg = axis.size, g.sum(axis=1), (g * g).sum(axis=1)
+        sy, sgy = profile.sum(), g @ profile
+        det = np.where(sgg * n - sg ** 2 > 0, sgg * n - sg ** 2, np.inf)
+        amplitude = (n * sgy - sg * sy) / det
+        offset = (sgg * sy - sg * sgy) / det
+        residuals = ((amplitude[:, None] * g + offset[:, None] - profile[None, :]) ** 2).sum(axis=1)
+        k = int(np.argmin(residuals))
+        plausible = candidates[residuals <= residuals[k] + PEAK_SIGMAS ** 2 * noise_variance * summed]
+        fit.centre.append(float(candidates[k]))
+        fit.low.append(float(plausible.min()) - step / 200)
+        fit.high.append(float(plausible.max()) + step / 200)
+    return fit
+
+
+def check_demo_peak(result: ScanResult, options: ScanOptions, samples: int) -> str:
+    """With the demo clients the signal is the demo's gaussian, centred where the demo puts it.
+
+    Returns the line to print; a scan that cannot tell (fewer than 4 points, or the peak outside
+    the scanned range) says so instead of checking.
 
     Raises:
-        ScanError: the maximum of the scanned signal is elsewhere.
+        ScanError: ``options.peak_at`` is outside the interval of centres the noise allows.
     """
-    peak = np.unravel_index(int(np.argmax(result.signal)), result.signal.shape)
-    where = [float(result.positions[i][k]) for i, k in enumerate(peak)]
-    nearest = [float(p[np.argmin(np.abs(p - options.peak_at))]) for p in result.positions]
-    if where != nearest:
-        raise ScanError(f'the signal peaks at {where}, the demo puts the peak at {options.peak_at}')
-    return f'signal peaks at {", ".join(f"{w:g}" for w in where)} mm, as the demo detector puts it'
+    low, high = sorted((options.start, options.stop))
+    if options.points < 4 or not low <= options.peak_at <= high:
+        return (f'peak position not checked: {options.points} points from {options.start:g} to '
+                f'{options.stop:g} mm cannot locate a peak at {options.peak_at:g} mm')
+    fit = fit_demo_peak(result, options, samples)
+    for centre, low, high in zip(fit.centre, fit.low, fit.high):
+        if not low <= options.peak_at <= high:
+            raise ScanError(f'the fitted peak is at {centre:.3f} mm; with the demo noise it may lie between '
+                            f'{low:.3f} and {high:.3f} mm, but the demo puts it at {options.peak_at:g} mm')
+    where = ', '.join(f'{c:.3f} mm ({PEAK_SIGMAS:g}-sigma interval {lo:.3f} to {hi:.3f})'
+                      for c, lo, hi in zip(fit.centre, fit.low, fit.high))
+    return f'fitted peak at {where}; the demo puts it at {options.peak_at:g} mm'
 
 
 def plot(result: ScanResult, path: Path) -> None:
@@ -448,15 +528,21 @@ def run(options: ScanOptions, workdir: Path) -> int:
         path = session.scan()
         result = check_file(path, session)
         say(summary(result))
-        say('check: every point is in the file and equals what the detector client sent')
+        checks = 1
+        say('check OK: every point is in the file and equals what the detector client sent')
         if options.demo:
-            say('check: ' + check_demo_peak(result, options))
+            checks += 1
+            say('check OK: ' + check_demo_peak(result, options, result.samples_per_point))
         if options.plot:
             plot(result, options.plot)
             say(f'plot: {options.plot}')
+        say(f'PASSED: {checks} check(s), data in {result.path}')
         return 0
     except ScanError as error:
-        say(f'error: {error}')
+        if INTERRUPTED.is_set():  # Ctrl+C / SIGTERM: the shell's convention for an interrupted command
+            say(f'stopped: {error}')
+            return EXIT_INTERRUPTED
+        say(f'FAILED: {error}')
         return 1
     finally:
         session.close()

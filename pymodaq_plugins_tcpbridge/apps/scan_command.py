@@ -21,9 +21,9 @@ log = logging.getLogger('tcpbridge')
 
 def add_arguments(scan: argparse.ArgumentParser) -> None:
     """The options of ``tcpbridge scan``."""
-    scan.add_argument('--points', type=int, default=11, help='points per scanned axis (default 11)')
-    scan.add_argument('--start', type=float, default=0.0, help='first position (mm, default 0)')
-    scan.add_argument('--stop', type=float, default=10.0, help='last position (mm, default 10)')
+    scan.add_argument('--points', type=int, default=11, help='points per scanned axis')
+    scan.add_argument('--start', type=float, default=0.0, help='first position (mm)')
+    scan.add_argument('--stop', type=float, default=10.0, help='last position (mm)')
     scan.add_argument('--scan', choices=['1D', '2D'], default='1D', help='1D: one stage; 2D: two stages')
     scan.add_argument('--dim', choices=['0D', '1D', '2D'], default='0D', help='detector dimensionality')
     scan.add_argument('--dialect', choices=['legacy', 'pymodaq4'], default='legacy',
@@ -33,7 +33,7 @@ def add_arguments(scan: argparse.ArgumentParser) -> None:
     scan.add_argument('--actuator-port', type=int, action='append', default=[], dest='actuator_ports',
                       help='wait for a remote actuator on this port (twice for --scan 2D)')
     scan.add_argument('--detector-port', type=int, help='wait for a remote detector on this port')
-    scan.add_argument('--out', default='tcpbridge-scan', help='folder of the HDF5 file (default ./tcpbridge-scan)')
+    scan.add_argument('--out', default='tcpbridge-scan', help='folder of the HDF5 file (a new file per run)')
     scan.add_argument('--plot', help='also render the scanned signal to this PNG file')
     scan.add_argument('--gui', action='store_true', help='open the dashboard with the experiment instead')
     scan.add_argument('--timeout', type=float, default=300.0, help='give up after this many seconds')

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import FrameType
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
 
 from . import __version__
-from .instruments.demo import SimulatedDetector, SimulatedStage, parse_shape
+from .instruments.demo import DEFAULT_SHAPES, SimulatedDetector, SimulatedStage, parse_shape
 from .net.client import BridgeClient
 from .protocol.dialects import Dialect, DwaLayout
+from .protocol.dtypes import dtype_to_wire
+from .protocol.errors import EncodeError
 from .tools import transcript
 
 log = logging.getLogger('tcpbridge')
@@ -75,53 +79,93 @@ def _missing_app(name: str) -> Callable[[argparse.Namespace], int]:
                   name, PYMODAQ_INSTALL)
         return 2
     return run
+def _dtype(text: str) -> str:
+    """argparse type of ``--dtype``: a numeric numpy dtype the wire carries (WIRE.md §4.16)."""
+    try:
+        dtype = np.dtype(text)
+        dtype_to_wire(dtype.newbyteorder('<') if dtype.byteorder == '>' else dtype)
+    except (TypeError, ValueError, EncodeError):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a numeric dtype (e.g. uint8, uint16, int32, float32, float64, complex128)') from None
+    return text
+
+
+def _shape(text: str) -> Tuple[int, ...]:
+    """argparse type of ``--shape``."""
+    try:
+        return parse_shape(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+#: the number of dimensions each --dim takes (ND: 3 or more)
+DIM_NDIMS = {'0D': (1,), '1D': (1,), '2D': (2,), 'ND': tuple(range(3, 33))}
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown in ``--help``; descriptions keep their paragraphs."""
+
+
 LAYOUTS = {'4.4': DwaLayout.V4_4, '4.2': DwaLayout.V4_2, '4.1.3': DwaLayout.V4_1_3, '4.1.0': DwaLayout.V4_1_0}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--host', default='127.0.0.1', help='address of the PC running PyMoDAQ (default 127.0.0.1)')
-    parser.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin (default 6341)')
+    parser.add_argument('--host', default='127.0.0.1', help='address of the PC running PyMoDAQ')
+    parser.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin')
     parser.add_argument('--dialect', choices=[d.value for d in Dialect], default='legacy',
                         help='legacy: arrays/scalars (any server); pymodaq4: DataToExport with axes/units')
     parser.add_argument('--layout', choices=list(LAYOUTS), default='4.4',
                         help='pymodaq4 dialect: layout of the PyMoDAQ version of the server (4.2 for 4.2-4.3)')
     parser.add_argument('--once', action='store_true', help='do not reconnect after the connection ends')
     parser.add_argument('--max-attempts', type=int, default=None,
-                        help='give up after this many failed connection attempts (default: never)')
+                        help='give up after this many failed connection attempts (None: never)')
+
+
+def _subcommand(commands: argparse._SubParsersAction, name: str, **kwargs: str) -> argparse.ArgumentParser:
+    return commands.add_parser(name, formatter_class=_Formatter, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog='tcpbridge', description=__doc__.split('\n\n')[0])
+    """The ``tcpbridge`` parser, with the subcommands of the ``tcpbridge.commands`` entry points."""
+    parser = argparse.ArgumentParser(
+        prog='tcpbridge', formatter_class=_Formatter,
+        description='Remote instruments for the TCPServer plugins of PyMoDAQ 5: demo detector and stage '
+                    'clients, transcript replay, and a DAQ_Scan through the bridge.')
     parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     parser.add_argument('-v', '--verbose', action='store_true', help='debug logging')
-    commands = parser.add_subparsers(dest='command', required=True)
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
 
-    grabber = commands.add_parser('grabber', help='serve a simulated detector (GRABBER client)')
+    grabber = _subcommand(commands, 'grabber', help='serve a simulated detector (GRABBER client)',
+                          description='A simulated detector: a gaussian spot (or line, or value) whose '
+                                      'amplitude follows the demo stage(s), with modest noise.')
     _common(grabber)
-    grabber.add_argument('--dim', choices=['0D', '1D', '2D', 'ND'], default='1D')
-    grabber.add_argument('--shape', type=parse_shape, help='data shape, e.g. 2048x2048')
-    grabber.add_argument('--dtype', default='float64', help='numpy dtype, e.g. uint16 (default float64)')
+    grabber.add_argument('--dim', choices=['0D', '1D', '2D', 'ND'], default='1D', help='data dimensionality')
+    grabber.add_argument('--shape', type=_shape, help='data shape, e.g. 2048x2048 (default: by --dim, '
+                         + ', '.join(f'{d} {"x".join(map(str, s))}' for d, s in DEFAULT_SHAPES.items()) + ')')
+    grabber.add_argument('--dtype', type=_dtype, default='float64', help='numpy dtype, e.g. uint16')
     grabber.add_argument('--pattern', action='store_true', help='deterministic counter pattern, no noise')
     grabber.add_argument('--push-rate', type=float, default=0.0, metavar='HZ',
-                         help='also push data unsolicited at this rate (streaming)')
+                         help='also push data unsolicited at this rate (streaming); 0: only when asked')
     grabber.add_argument('--peak-at', type=float, default=5.0, help='stage position of the signal peak')
     grabber.add_argument('--peak-width', type=float, default=1.5, help='width of the peak (stage units)')
-    grabber.add_argument('--seed', type=int, default=None, help='random seed of the noise')
-    grabber.add_argument('--noise', type=float, default=None, help='noise rms (default 0.01, 0 with --pattern)')
+    grabber.add_argument('--seed', type=int, default=None, help='random seed of the noise (None: random)')
+    grabber.add_argument('--noise', type=float, default=None, help='noise rms (None: 0.01, 0 with --pattern)')
     grabber.add_argument('--position-file', action='append', default=[], dest='position_files',
                          help='file where a demo stage writes its position (repeat for each scanned '
                               'axis): the signal peaks when every stage is at --peak-at')
 
-    actuator = commands.add_parser('actuator', help='serve a simulated stage (ACTUATOR client)')
+    actuator = _subcommand(commands, 'actuator', help='serve a simulated stage (ACTUATOR client)',
+                           description='A simulated stage: moves at --speed, reports its position while '
+                                       'moving, stops on stop_motion.')
     _common(actuator)
-    actuator.add_argument('--units', default='mm', help='axis units (default mm)')
+    actuator.add_argument('--units', default='mm', help='axis units')
     actuator.add_argument('--speed', type=float, default=10.0, help='units per second; 0: instantaneous')
     actuator.add_argument('--position', type=float, default=0.0, help='initial position')
     actuator.add_argument('--position-file', help='file where the stage writes its position (read by '
                           'the demo detector)')
 
-    replay = commands.add_parser(
-        'replay', help='play a session transcript as a client and compare what the server answers',
+    replay = _subcommand(
+        commands, 'replay', help='play a session transcript as a client and compare what the server answers',
         description='Play a transcript (examples/labview/transcripts/*.txt, or one you wrote) against a '
                     'TCPServer plugin: ">" lines are sent, "<" lines are awaited and compared byte for byte.')
     replay.add_argument('file', help='the transcript')
@@ -133,13 +177,30 @@ def build_parser() -> argparse.ArgumentParser:
     apps = app_commands()
     for name, summary in APP_COMMANDS.items():
         if name not in apps:
-            missing = commands.add_parser(name, help=f'{summary} (needs the [pymodaq] extra)')
+            missing = _subcommand(commands, name, help=f'{summary} (needs the [pymodaq] extra)')
             missing.set_defaults(run=_missing_app(name))
     for command in apps.values():
-        sub = commands.add_parser(command.name, help=command.help, description=command.description)
+        sub = _subcommand(commands, command.name, help=command.help, description=command.description)
         command.add_arguments(sub)
         sub.set_defaults(run=command.run)
     return parser
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
+    """Parse ``argv``; errors in a subcommand's options show that subcommand's usage (exit 2)."""
+    args, unknown = parser.parse_known_args(argv)
+    sub = _subparsers(parser)[args.command]
+    if unknown:
+        sub.error(f'unrecognized arguments: {" ".join(unknown)}')
+    if args.command == 'grabber' and args.shape is not None and len(args.shape) not in DIM_NDIMS[args.dim]:
+        sub.error(f'--shape {"x".join(map(str, args.shape))} has {len(args.shape)} dimension(s); '
+                  f'--dim {args.dim} needs {"3 or more" if args.dim == "ND" else DIM_NDIMS[args.dim][0]}')
+    return args
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> Dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
 
 
 def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
@@ -173,7 +234,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``tcpbridge`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(build_parser(), argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format='%(asctime)s tcpbridge %(levelname)s: %(message)s', datefmt='%H:%M:%S',
                         stream=sys.stderr)

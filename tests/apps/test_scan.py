@@ -20,6 +20,13 @@ def scan(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=SCAN_TIMEOUT, cwd=cwd)
 
 
+def saved(folder: Path, name: str) -> Path:
+    """The one file of a run, ``<name>_<date-time>.h5`` (each run writes a new file)."""
+    files = sorted(folder.glob(f'{name}_*.h5'))
+    assert len(files) == 1 and re.fullmatch(rf'{name}_\d{{8}}-\d{{6}}\.h5', files[0].name), files
+    return files[0]
+
+
 def load(path: Path, dim: str):
     loader = DataLoader(path)
     try:
@@ -33,13 +40,14 @@ def test_scan_1d_detector_both_dialects(tmp_path: Path, dialect: str) -> None:
     result = scan('--points', '11', '--dim', '1D', '--dialect', dialect, '--out', 'out', '--plot', 'out/scan.png',
                   cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert '11/11 points' in result.stdout and 'signal peaks at 5 mm' in result.stdout
+    assert '11/11 points' in result.stdout and 'check OK: fitted peak at 5.' in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 2 check(s)')
     # nothing written outside --out: PyMoDAQ's config went to a temporary folder, removed at exit
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out']
-    files = sorted(p.name for p in (tmp_path / 'out').iterdir())
-    assert files == ['scan.png', f'tcpbridge_scan_1D_1D_{dialect}.h5']
+    path = saved(tmp_path / 'out', f'tcpbridge_scan_1D_1D_{dialect}')
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == sorted(['scan.png', path.name])
     assert (tmp_path / 'out' / 'scan.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    data = load(tmp_path / 'out' / f'tcpbridge_scan_1D_1D_{dialect}.h5', '1D')
+    data = load(path, '1D')
     assert data.shape == (11, 256) and data.nav_indexes == (0,)
     stage = data.get_nav_axes()[0]
     np.testing.assert_allclose(stage.get_data(), np.linspace(0, 10, 11))
@@ -59,13 +67,28 @@ def test_scan_1d_detector_both_dialects(tmp_path: Path, dialect: str) -> None:
 def test_scan_2d_over_two_remote_stages(tmp_path: Path) -> None:
     result = scan('--scan', '2D', '--points', '5', '--start', '3', '--stop', '7', '--out', 'out', cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    data = load(tmp_path / 'out' / 'tcpbridge_scan_2D_0D_legacy.h5', '0D')
+    data = load(saved(tmp_path / 'out', 'tcpbridge_scan_2D_0D_legacy'), '0D')
     assert data.shape == (5, 5)
     axes = data.get_nav_axes()
     for axis in axes:
         np.testing.assert_allclose(axis.get_data(), np.linspace(3, 7, 5))
     peak = np.unravel_index(np.argmax(data.data[0]), (5, 5))
     assert [axes[0].get_data()[peak[0]], axes[1].get_data()[peak[1]]] == [5.0, 5.0]
+
+
+@pytest.mark.parametrize('points,start,stop,dim,dialect', [('41', '0', '10', '0D', 'legacy'),
+                                                          ('7', '10', '2', '2D', 'pymodaq4')])
+def test_scan_passes_its_checks_for_other_options(tmp_path: Path, points, start, stop, dim, dialect) -> None:
+    result = scan('--points', points, '--start', start, '--stop', stop, '--dim', dim, '--dialect', dialect,
+                  '--out', 'out', cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 2 check(s)'), result.stdout
+
+
+def test_each_run_writes_a_new_file(tmp_path: Path) -> None:
+    for _ in range(2):
+        assert scan('--points', '4', '--out', 'out', cwd=tmp_path).returncode == 0
+    assert len(list((tmp_path / 'out').glob('tcpbridge_scan_1D_0D_legacy_*.h5'))) == 2
 
 
 def test_scan_waits_for_remote_clients(tmp_path: Path) -> None:
@@ -95,7 +118,7 @@ def test_scan_waits_for_remote_clients(tmp_path: Path) -> None:
     assert process.returncode == 0, ''.join(lines) + output
     assert 'waiting for the remote clients' in ''.join(lines) + output
     assert 'every point is in the file' in output
-    assert load(tmp_path / 'out' / 'tcpbridge_scan_1D_0D_legacy.h5', '0D').shape == (4,)
+    assert load(saved(tmp_path / 'out', 'tcpbridge_scan_1D_0D_legacy'), '0D').shape == (4,)
 
 
 def test_scan_without_pymodaq_says_how_to_install(tmp_path: Path) -> None:
@@ -149,8 +172,8 @@ def test_scan_stops_its_clients_when_interrupted(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 1, ''.join(lines) + output
-    assert 'interrupted while waiting for the end of the scan' in output
+    assert process.returncode == 130, ''.join(lines) + output
+    assert 'stopped: interrupted while waiting for the end of the scan' in output
     assert not [child for child in children if alive(child)]
 
 
@@ -158,4 +181,4 @@ def test_scan_gives_up_waiting_for_clients(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, '-m', 'tcpbridge', 'scan', '--actuator-port', '0', '--detector-port', '0',
                              '--timeout', '15'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 1
-    assert 'error: timed out waiting for the clients to connect' in result.stdout
+    assert 'FAILED: timed out waiting for the clients to connect' in result.stdout

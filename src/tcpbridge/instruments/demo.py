@@ -62,7 +62,9 @@ def write_position(path: Optional[Path], position: float) -> None:
 
 
 class SimulatedDetector(GrabberClient):
-    """A noisy gaussian detector (0D, 1D, 2D or ND) whose amplitude follows the demo stage.
+    """A gaussian detector (0D value, 1D line, 2D spot, ND blob) with modest noise, whose amplitude
+    follows the demo stage(s): full amplitude when every stage is at ``peak_at``, or when there is
+    no stage.
 
     Args:
         dim: '0D', '1D', '2D' or 'ND'.
@@ -118,7 +120,8 @@ class SimulatedDetector(GrabberClient):
             return counter.astype(self.dtype)
         peak = np.exp(-sum(g ** 2 for g in self._grid) / (2 * 0.2 ** 2)) if len(self.shape) > 1 or \
             self.shape[0] > 1 else np.ones(self.shape)
-        positions = [read_position(path) for path in self.position_files] or [0.0]
+        # without a demo stage the spot shows at full amplitude (as at the peak of a scan)
+        positions = [read_position(path) for path in self.position_files] or [self.setting('peak_at')]
         signal = self.response(positions) * peak
         signal = signal + self.setting('noise') * self._rng.standard_normal(self.shape)
         if self.dtype.kind in 'iu':

@@ -230,7 +230,9 @@ class BridgeClient:
             log.exception('while serving %s', self.address)
             reason = f'internal error, connection closed: {error!r}'
             self._quit()
-        except BaseException:
+        except BaseException:  # Ctrl+C, SystemExit: leave cleanly, the caller ends the program
+            reason = 'stopped'
+            self._stopping.set()
             self._quit()
             raise
         finally:
