@@ -121,8 +121,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help='give up after this many failed connection attempts (None: never)')
 
 
-def _subcommand(commands: argparse._SubParsersAction, name: str, **kwargs: str) -> argparse.ArgumentParser:
-    return commands.add_parser(name, formatter_class=_Formatter, **kwargs)
+def _subcommand(commands: argparse._SubParsersAction, name: str, help: str,
+                description: Optional[str] = None) -> argparse.ArgumentParser:
+    return commands.add_parser(name, formatter_class=_Formatter, help=help, description=description or help)
 
 
 def build_parser() -> argparse.ArgumentParser:
