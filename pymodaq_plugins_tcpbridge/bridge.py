@@ -48,6 +48,8 @@ logger = set_logger(get_module_name(__file__))
 
 #: seconds between two refreshes of the clients table caused by ordinary messages
 TABLE_REFRESH_S = 1.0
+#: the title of the client's settings once it has left (they are its last values, not live ones)
+STALE_SETTINGS_TITLE = 'Settings Client (client gone, last values):'
 #: names a client may add to "Infos Client" (further ones are refused with a status)
 MAX_INFOS = 64
 #: the engine is restarted after an internal error at most this often within the window
@@ -60,6 +62,8 @@ def tcp_parameters() -> List[dict]:
     """Settings of a TCPServer plugin.  The PyMoDAQ 4 names (``socket_ip``, ``port_id``,
     ``settings_client``, ``infos``, ``conn_clients``) are kept so that old settings load."""
     return [
+        {'title': 'Status:', 'name': 'status', 'type': 'str', 'value': '', 'readonly': True,
+         'tip': 'the last event of the bridge (PyMoDAQ shows it in the status bar where it has one)'},
         {'title': 'IP:', 'name': 'socket_ip', 'type': 'str',
          'value': config('tcpbridge', 'network', 'tcp-server', 'ip'),
          'tip': 'address to listen on: 127.0.0.1 = this PC only; the address of the network card '
@@ -73,7 +77,9 @@ def tcp_parameters() -> List[dict]:
         {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': config('tcpbridge', 'bridge', 'dialect'),
          'limits': ['auto', 'legacy', 'pymodaq4'],
          'tip': 'auto: learned from the client payloads (WIRE.md §6)'},
-        {'title': 'Client connected:', 'name': 'connected', 'type': 'led', 'value': False, 'readonly': True},
+        # not 'readonly': PyMoDAQ draws a disabled LED grey whatever its value (it is never clickable)
+        {'title': 'Client connected:', 'name': 'connected', 'type': 'led', 'value': False,
+         'tip': 'on while a client is in control of this plugin'},
         {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
          'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
         {'title': 'Max message (MiB):', 'name': 'max_message_mib', 'type': 'int',
@@ -176,8 +182,13 @@ class TCPServerBridge:
 
     # -- status ---------------------------------------------------------------------------------------
     def _status(self, text: str, error: bool = False) -> None:
+        """Show ``text`` in the module's status bar, in the plugin's *Status* setting (always
+        visible: a standalone DAQ_Viewer has no status bar on screen) and in the log."""
         (logger.warning if error else logger.info)(f'{self._title}: {text}')
         self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+        line = f'{time.strftime("%H:%M:%S")} {"ERROR: " if error else ""}{text}'
+        self.settings.child('status').setValue(line)
+        self.settings.child('status').setOpts(tip=line)
 
     def _refresh_clients(self) -> None:
         self._table_refreshed = time.monotonic()
@@ -217,7 +228,9 @@ class TCPServerBridge:
                 self._on_controller_lost(event.client)
         elif isinstance(event, ControllerChanged):
             self.settings.child('infos').clearChildren()  # they described the previous client
-            if event.client is not None:
+            if event.client is None:
+                self.settings.child('settings_client').setOpts(title=STALE_SETTINGS_TITLE)
+            else:
                 self._status(f'client {event.client.peer} is now in control ({event.reason})')
                 if event.infos_xml:
                     self._apply_infos(event.infos_xml)
@@ -273,6 +286,7 @@ class TCPServerBridge:
             self._status(f'client settings (Infos) rejected: {error}', error=True)
             return
         self._from_client = {tuple(path): value for path, value in _leaf_values(params, ())}
+        self.settings.child('settings_client').setOpts(title='Settings Client:')
         self._on_client_settings()
 
     def _apply_info_xml(self, message: InfoXml) -> None:

@@ -1,0 +1,169 @@
+"""Screenshots of a standalone DAQ_Viewer (2D) and DAQ_Move with the TCPServer plugins, in each state a
+user meets: listening, client connected, grabbing / moving, client gone, error.  Offscreen Qt: run
+``python docs/screenshots/make_screenshots.py [--out DIR]`` (the PNGs land beside this script by
+default); ``tests/plugins/test_screenshots.py`` runs it and checks what each image must show.
+
+Each state is also written to ``states.json`` with the status line and LED shown at that moment,
+so that a test can check what the pictures show without looking at them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
+os.environ.setdefault('QT_LOGGING_RULES', 'qt.qpa.*=false')
+HERE = Path(__file__).parent
+
+from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config  # noqa: E402
+
+redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-screenshots-')))
+
+from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move, create_load_daq_viewer  # noqa: E402
+from pymodaq_gui.qt_utils import mkQApp  # noqa: E402
+from pyqtgraph.parametertree import ParameterTree  # noqa: E402
+from qtpy.QtWidgets import QApplication  # noqa: E402
+
+from tcpbridge import ClientProcess  # noqa: E402
+
+
+def wait(condition: Callable[[], object], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'timed out waiting for {what}')
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def settle(seconds: float = 0.3) -> None:
+    """Let Qt draw what the last events changed."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+class Recorder:
+    """Saves the window and what it shows (status line, LED) for each state."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.states: Dict[str, dict] = {}
+
+    def shot(self, name: str, window, module, group: str) -> None:
+        settle()
+        window.grab().save(str(self.out / f'{name}.png'))
+        led = module.settings.child(group, 'connected')
+        self.states[name] = {'status': module.settings[group, 'status'], 'led_on': bool(led.value()),
+                             'led_enabled': not led.opts.get('readonly', False),
+                             'client_settings': module.settings.child(group, 'settings_client').opts['title']}
+
+
+def widen_settings(window, width: int = 520) -> None:
+    """Make the settings panel wide enough to read the values (PyMoDAQ's default is narrow)."""
+    for tree in window.findChildren(ParameterTree):
+        tree.setMinimumWidth(width)
+        tree.header().resizeSection(0, width // 2)
+
+
+def plugin_of(module):
+    return module.controller_and_thread.controller  # the plugin's BridgeServer
+
+
+def viewer_states(recorder: Recorder, logs: Path) -> None:
+    shared_ui, viewer = create_load_daq_viewer('Camera')
+    window = shared_ui.mainwindow
+    window.resize(1400, 850)
+    shared_ui.show()
+    viewer.daq_type = 'DAQ2D'
+    viewer.detector = 'TCPServer'
+    viewer.settings.child('detector_settings', 'port_id').setValue(0)
+    inits: List[bool] = []
+    viewer.init_signal.connect(inits.append)
+    viewer.init_hardware_ui(True)
+    wait(lambda: inits, 30, 'the viewer to initialise')
+    viewer.ui.show_settings(True)
+    widen_settings(window)
+    wait(lambda: plugin_of(viewer) is not None, 10, 'the engine')
+    recorder.shot('viewer-1-listening', window, viewer, 'detector_settings')
+    port = str(plugin_of(viewer).address[1])
+    client = ClientProcess(['grabber', '--port', port, '--dim', '2D'], logs / 'grabber.log')
+    try:
+        wait(lambda: plugin_of(viewer).controller is not None, 20, 'the camera client')
+        recorder.shot('viewer-2-client-connected', window, viewer, 'detector_settings')
+        grabs: list = []
+        viewer.grab_done_signal.connect(grabs.append)
+        viewer.snap()
+        wait(lambda: grabs, 20, 'a frame')
+        recorder.shot('viewer-3-grabbed', window, viewer, 'detector_settings')
+    finally:
+        client.stop()
+    wait(lambda: plugin_of(viewer).controller is None, 20, 'the client to leave')
+    recorder.shot('viewer-4-client-gone', window, viewer, 'detector_settings')
+    viewer.snap()
+    settle(0.5)
+    recorder.shot('viewer-5-grab-without-client', window, viewer, 'detector_settings')
+    viewer.quit_fun()
+
+
+def move_states(recorder: Recorder, logs: Path) -> None:
+    shared_ui, move = create_load_daq_move('Stage')
+    window = shared_ui.mainwindow
+    window.resize(1100, 700)
+    shared_ui.show()
+    move.actuator = 'TCPServer'
+    move.settings.child('actuator_settings', 'port_id').setValue(0)
+    inits: List[bool] = []
+    move.init_signal.connect(inits.append)
+    move.init_hardware_ui(True)
+    wait(lambda: inits, 30, 'the actuator to initialise')
+    move.ui.show_settings(True)
+    widen_settings(window)
+    wait(lambda: plugin_of(move) is not None, 10, 'the engine')
+    recorder.shot('move-1-listening', window, move, 'actuator_settings')
+    port = str(plugin_of(move).address[1])
+    client = ClientProcess(['actuator', '--port', port, '--units', 'mm', '--speed', '5'], logs / 'actuator.log')
+    try:
+        wait(lambda: plugin_of(move).controller is not None and plugin_of(move).controller.dialect, 20,
+             'the stage client')
+        recorder.shot('move-2-client-connected', window, move, 'actuator_settings')
+        done: list = []
+        move.move_done_signal.connect(done.append)
+        move.move_abs(3.0)
+        wait(lambda: done, 20, 'the move')
+        recorder.shot('move-3-moved', window, move, 'actuator_settings')
+    finally:
+        client.stop()
+    wait(lambda: plugin_of(move).controller is None, 20, 'the client to leave')
+    recorder.shot('move-4-client-gone', window, move, 'actuator_settings')
+    move.move_abs(1.0)
+    settle(0.5)
+    recorder.shot('move-5-move-without-client', window, move, 'actuator_settings')
+    move.quit_fun()
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--out', type=Path, default=HERE, help='folder of the PNG files and states.json')
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    app = mkQApp('tcpbridge screenshots')
+    recorder = Recorder(args.out)
+    logs = Path(tempfile.mkdtemp(prefix='tcpbridge-screenshots-logs-'))
+    viewer_states(recorder, logs)
+    move_states(recorder, logs)
+    (args.out / 'states.json').write_text(json.dumps(recorder.states, indent=2))
+    print(json.dumps(recorder.states, indent=2))
+    app.processEvents()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,38 @@
+"""The plugins' state is visible without opening a log: docs/screenshots/make_screenshots.py drives a
+standalone DAQ_Viewer 2D and DAQ_Move through listening, client connected, grab/move, client gone and
+an error, saves a screenshot of each, and records what the window showed."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).parents[2] / 'docs' / 'screenshots' / 'make_screenshots.py'
+EXPECTED = {  # state: (LED on, text in the Status setting, the client's settings shown as stale)
+    'viewer-1-listening': (False, 'listening on 127.0.0.1:', False),
+    'viewer-2-client-connected': (True, 'client', False),
+    'viewer-3-grabbed': (True, 'client', False),
+    'viewer-4-client-gone': (False, 'lost: the client quit', True),
+    'viewer-5-grab-without-client': (False, 'ERROR: no client connected: nothing to grab', True),
+    'move-1-listening': (False, 'listening on 127.0.0.1:', False),
+    'move-2-client-connected': (True, 'client', False),
+    'move-3-moved': (True, 'client', False),
+    'move-4-client-gone': (False, 'lost: the client quit', True),
+    'move-5-move-without-client': (False, 'ERROR: no client connected: move_abs not sent', True),
+}
+
+
+def test_each_state_is_visible_in_the_window(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(SCRIPT), '--out', str(tmp_path)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    states = json.loads((tmp_path / 'states.json').read_text())
+    assert set(states) == set(EXPECTED)
+    for name, (led_on, text, stale) in EXPECTED.items():
+        state = states[name]
+        assert state['led_enabled'], name          # a disabled LED is drawn grey whatever its value
+        assert state['led_on'] is led_on, (name, state)
+        assert text in state['status'], (name, state)
+        assert ('client gone' in state['client_settings']) is stale, (name, state)
+        assert (tmp_path / f'{name}.png').stat().st_size > 20_000, name  # a real picture of the window
