@@ -136,8 +136,8 @@ def test_settings_sync_both_ways(viewer) -> None:
         plugin.settings.child('settings_client', 'noise').setValue(0.0)
         plugin.commit_settings(plugin.settings.child('settings_client', 'noise'))
         dte = grab_and_wait(plugin, timeout_ms=10000)
-    # no position file: stage at 0, peak at 5, width 1.5 -> 3 * exp(-0.5 * (5/1.5)**2)
-    assert dte[0].data[0][0] == pytest.approx(3.0 * np.exp(-0.5 * (5 / 1.5) ** 2))
+    # no demo stage: the signal is at its full (new) amplitude
+    assert dte[0].data[0][0] == pytest.approx(3.0)
 
 
 def test_push_is_emitted_without_grab(viewer) -> None:
