@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import lru_cache
 from typing import List, Union
 
 import numpy as np
@@ -10,6 +11,9 @@ from pymodaq_data import Unit
 
 import tcpbridge as wire
 
+#: names of the index axes given to legacy data, which carries none (WIRE.md §1.5)
+INDEX_AXES = {'Data1D': ('pixel',), 'Data2D': ('row', 'column')}
+
 
 def legacy_to_dte(arrays: List[np.ndarray], name: str) -> DataToExport:
     """Legacy ``Done`` payload (a list of arrays) as a DataToExport.
@@ -17,6 +21,8 @@ def legacy_to_dte(arrays: List[np.ndarray], name: str) -> DataToExport:
     Arrays of the same shape become the channels of one ``DataFromPlugins`` named ``name`` (dim from
     the shape: (1,) is 0D, (N,) 1D, (N, M) 2D, more ND); arrays of other shapes make further
     ``DataFromPlugins`` named ``name_1``, ``name_2``...  A 0-d array is taken as shape (1,).
+    1D and 2D data get index axes (``pixel``; ``row``, ``column``), so that a saved file says
+    what its signal axes are.
     """
     groups: OrderedDict[tuple, List[np.ndarray]] = OrderedDict()
     for array in arrays:
@@ -24,10 +30,21 @@ def legacy_to_dte(arrays: List[np.ndarray], name: str) -> DataToExport:
         groups.setdefault(array.shape, []).append(array)
     data = []
     for index, channels in enumerate(groups.values()):
-        dim = wire.dim_of_shape(channels[0].shape)
-        data.append(DataFromPlugins(name if index == 0 else f'{name}_{index}', data=channels, dim=dim,
+        shape = channels[0].shape
+        dim = wire.dim_of_shape(shape)
+        axes = [Axis(label, '', data=_index(n), index=i) for i, (label, n) in enumerate(zip(INDEX_AXES.get(dim, ()),
+                                                                                          shape))]
+        data.append(DataFromPlugins(name if index == 0 else f'{name}_{index}', data=channels, dim=dim, axes=axes,
                                     nav_indexes=(0,) if dim == 'DataND' else ()))
     return DataToExport(name, data=data)
+
+
+@lru_cache(maxsize=16)
+def _index(n: int) -> np.ndarray:
+    """0 .. n-1 as floats (read-only: shared by the frames of one shape)."""
+    values = np.arange(n, dtype=float)
+    values.flags.writeable = False
+    return values
 
 
 def _axis(axis: wire.Axis) -> Axis:

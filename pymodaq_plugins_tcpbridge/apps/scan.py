@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 import numpy as np
+from pymodaq_data.data import DataDim
 from pymodaq_gui.parameter import Parameter, ioxml
 from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtCore import QEventLoop, QTimer
@@ -281,6 +282,16 @@ class Session:
             raise ScanError('PyMoDAQ stopped the scan on a timeout (a module did not answer)')
         return path
 
+    def prepare_live_plots(self) -> None:
+        """DAQ_Scan plots live only the data selected in its *Plotting options*, which its
+        *Probe detectors* button fills: probe them, so that Start shows live plots at once."""
+        manager = self.daq_scan.modules_manager
+        manager.settings.child('probe_detectors').activate()
+        self.deadline.wait(lambda: manager.get_probed_data_full_names(DataDim.Data0D) or
+                           manager.get_probed_data_full_names(DataDim.Data1D) or
+                           manager.get_probed_data_full_names(DataDim.Data2D), 'the detectors to be probed', 20)
+        self.daq_scan.plot_from()
+
     def progress(self, total: int, finished: Callable[[], list]) -> None:
         """Wait for the end of the scan, printing points done, rate and ETA (about 20 lines)."""
         shown = [-1]
@@ -314,6 +325,33 @@ class Session:
                 client.stop()
             except TimeoutError as error:
                 say(f'warning: {error}')
+
+
+def arrange_windows(left, right) -> None:
+    """The dashboard on the left half of the screen, DAQ_Scan on the right (PyMoDAQ opens both at
+    the same place)."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return
+    area = screen.availableGeometry()
+    half = area.width() // 2
+    for window, x in ((left, area.x()), (right, area.x() + half)):
+        window.showNormal()
+        window.setGeometry(x, area.y(), half, area.height())
+
+
+def saved_scans(path: Path) -> str:
+    """What a --gui session leaves in ``path`` (the file DAQ_Scan was set up to write)."""
+    if not path.exists():
+        return f'no scan was saved ({path} was not written)'
+    import h5py
+    with h5py.File(path, 'r') as h5:
+        scans = list(h5['RawData']) if 'RawData' in h5 else []
+    scans = [name for name in scans if name.startswith('Scan')]
+    if not scans:
+        path.unlink()  # only the header PyMoDAQ writes when it opens the file
+        return f'no scan was run: nothing saved ({path.name} removed)'
+    return f'{len(scans)} scan(s) saved in {path}: {", ".join(scans)}'
 
 
 def new_file_path(options: ScanOptions) -> Path:
@@ -472,24 +510,86 @@ def check_demo_peak(result: ScanResult, options: ScanOptions, samples: int) -> s
     return f'fitted peak at {where}; the demo puts it at {options.peak_at:g} mm'
 
 
-def plot(result: ScanResult, path: Path) -> None:
-    """PNG of the scanned signal against the actuator position(s) (pyqtgraph, offscreen)."""
+def plot(result: ScanResult, options: ScanOptions, path: Path) -> None:
+    """A PNG for the lab notebook, read back from the HDF5 file with PyMoDAQ's DataLoader (the axes,
+    labels and units it saved): the map of the scan (stage position x detector channel for a 1D
+    detector, stage x stage for a 2D scan) and the integrated signal against the stage, on white,
+    axes with units, a title that says what was measured.  pyqtgraph offscreen, 1400x600."""
     import pyqtgraph as pg
+    from pymodaq_data.h5modules.data_saving import DataLoader
     from pyqtgraph.exporters import ImageExporter
-    widget = pg.PlotWidget(title=f'tcpbridge scan: {result.path.name}')
-    widget.resize(800, 500)
-    if len(result.positions) == 1:
-        widget.plot(result.positions[0], result.signal, pen='y', symbol='o')
-        widget.setLabel('bottom', 'Stage', units='mm')
-        widget.setLabel('left', 'detector signal')
-    else:
+
+    pg.setConfigOptions(background='w', foreground='k', antialias=True)
+    loader = DataLoader(result.path)
+    try:
+        saved = loader.load_data(f'/RawData/Scan000/Detector000/Data{options.dim}/CH00/Data00')
+        nav_axes = sorted(saved.get_nav_axes(), key=lambda axis: axis.index)
+        sig_axes = [saved.get_axis_from_index(i)[0] for i in saved.sig_indexes] if options.dim == '1D' else []
+    finally:
+        loader.close_file()
+    array = np.asarray(saved.data[0], dtype=float)
+    units = saved.units  # PyMoDAQ 5.3 does not save them: then the curve says 'arb. units'
+    summed = f'summed over the {options.dim} data' if options.dim != '0D' else ''
+    view = pg.GraphicsLayoutWidget()
+    view.resize(1400, 600)
+    font = {'font-size': '13pt', 'color': 'k'}
+    what = {'0D': 'value', '1D': 'spectrum', '2D': 'image'}[options.dim]
+    stages = 'two remote stages' if options.scan == '2D' else 'a remote stage'
+    title = (f'Remote detector ({what} per point) scanned over {stages}: '
+             f'{result.points} points, {options.dialect} dialect')
+    view.addLabel(title, row=0, col=0, colspan=2, size='14pt')
+
+    def label(plot_item, side: str, axis_label: str, axis_units: str) -> None:
+        text = axis_label if axis_units else f'{axis_label} (arb. units)'
+        plot_item.setLabel(side, text, units=axis_units or None, **font)
+        if not axis_units:  # pyqtgraph would scale unitless values by a power of 1000
+            plot_item.getAxis(side).enableAutoSIPrefix(False)
+
+    def pixel_rect(x: np.ndarray, y: np.ndarray) -> tuple:
+        """Image rectangle whose pixels are centred on the sample positions."""
+        dx = (x[-1] - x[0]) / max(len(x) - 1, 1)
+        dy = (y[-1] - y[0]) / max(len(y) - 1, 1)
+        return float(x[0] - dx / 2), float(y[0] - dy / 2), float(x[-1] - x[0] + dx), float(y[-1] - y[0] + dy)
+
+    if options.scan == '2D':
+        image_plot = view.addPlot(row=1, col=0, title='map: signal ' + summed)
         image = pg.ImageItem(result.signal)
-        (x0, x1), (y0, y1) = [(p[0], p[-1]) for p in result.positions]
-        image.setRect(x0, y0, x1 - x0, y1 - y0)
-        widget.addItem(image)
-        widget.setLabel('bottom', 'Stage', units='mm')
-        widget.setLabel('left', 'Stage2', units='mm')
-    ImageExporter(widget.plotItem).export(str(path))
+        image.setRect(*pixel_rect(nav_axes[0].get_data(), nav_axes[1].get_data()))
+        image.setColorMap(pg.colormap.get('viridis'))
+        image_plot.addItem(image)
+        label(image_plot, 'bottom', nav_axes[0].label, nav_axes[0].units)
+        label(image_plot, 'left', nav_axes[1].label, nav_axes[1].units)
+        curve_plot = view.addPlot(row=1, col=1, title=f'profile through the maximum, along {nav_axes[0].label}')
+        row = int(np.argmax(result.signal.max(axis=0)))
+        curve_plot.plot(nav_axes[0].get_data(), result.signal[:, row], pen=pg.mkPen('b', width=2), symbol='o',
+                        symbolBrush='b')
+        label(curve_plot, 'bottom', nav_axes[0].label, nav_axes[0].units)
+        label(curve_plot, 'left', f'signal {summed}'.strip(), units)
+    else:
+        stage = nav_axes[0]
+        positions = stage.get_data()
+        if options.dim == '1D':
+            map_plot = view.addPlot(row=1, col=0, title='map: spectrum at each stage position')
+            image = pg.ImageItem(array)
+            channel = sig_axes[0] if sig_axes else None
+            channels = channel.get_data() if channel is not None else np.arange(array.shape[1])
+            image.setRect(*pixel_rect(positions, channels))
+            image.setColorMap(pg.colormap.get('viridis'))
+            map_plot.addItem(image)
+            label(map_plot, 'bottom', stage.label, stage.units)
+            label(map_plot, 'left', (channel.label if channel is not None else '') or 'channel',
+                  channel.units if channel is not None else '')
+        curve_plot = view.addPlot(row=1, col=1 if options.dim == '1D' else 0,
+                                  title=f'signal {summed}'.strip() + ' vs stage position')
+        curve_plot.plot(positions, result.signal, pen=pg.mkPen('b', width=2), symbol='o', symbolBrush='b')
+        curve_plot.showGrid(x=True, y=True, alpha=0.3)
+        label(curve_plot, 'bottom', stage.label, stage.units)
+        label(curve_plot, 'left', f'signal {summed}'.strip(), units)
+    view.ci.layout.setContentsMargins(20, 20, 20, 20)
+    view.show()  # offscreen: lays the plots out at the widget's size and applies the auto ranges
+    QApplication.processEvents()
+    ImageExporter(view.scene()).export(str(path))
+    view.close()
 
 
 def summary(result: ScanResult) -> str:
@@ -520,10 +620,13 @@ def run(options: ScanOptions, workdir: Path) -> int:
             session.start_clients()
         session.wait_clients()
         if options.gui:
-            session.prepare_scan()
-            say('dashboard and DAQ_Scan open, set up for this scan: press its start button; close the '
-                'dashboard window to stop')
+            path = session.prepare_scan()
+            session.prepare_live_plots()
+            arrange_windows(session.dashboard.mainwindow, session.daq_scan.mainwindow)
+            say('dashboard (left) and DAQ_Scan (right) open, set up for this scan: press its start button; '
+                'close the dashboard window to stop')
             app.exec()
+            say(saved_scans(path))
             return 0
         path = session.scan()
         result = check_file(path, session)
@@ -534,7 +637,7 @@ def run(options: ScanOptions, workdir: Path) -> int:
             checks += 1
             say('check OK: ' + check_demo_peak(result, options, result.samples_per_point))
         if options.plot:
-            plot(result, options.plot)
+            plot(result, options, options.plot)
             say(f'plot: {options.plot}')
         say(f'PASSED: {checks} check(s), data in {result.path}')
         return 0

@@ -3,7 +3,7 @@ PyMoDAQ-side applications (``scan``...) found through the entry-point group ``tc
 
 ``tcpbridge grabber --host 127.0.0.1 --port 6341 --dim 1D`` serves a simulated detector,
 ``tcpbridge actuator --port 6342 --units mm`` a simulated stage, ``tcpbridge scan`` runs a
-PyMoDAQ DAQ_Scan through the TCPServer plugins (needs the ``[pymodaq]`` extra).
+PyMoDAQ DAQ_Scan through the TCPServer plugins (needs the ``[pymodaq]`` extra and a Qt binding).
 Both clients wait for the server, reconnect, and stop cleanly on Ctrl+C / SIGTERM.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .protocol.errors import EncodeError
 from .tools import transcript
 
 log = logging.getLogger('tcpbridge')
-PYMODAQ_INSTALL = 'pip install "pymodaq_plugins_tcpbridge[pymodaq]"'
+PYMODAQ_INSTALL = 'pip install "pymodaq_plugins_tcpbridge[pymodaq,pyqt6]"'
 #: the entry-point group where PyMoDAQ-side packages add commands
 COMMANDS_GROUP = 'tcpbridge.commands'
 #: commands that PyMoDAQ-side packages provide, for the message shown when they are not installed

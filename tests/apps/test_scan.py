@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import warnings
 import sys
 from pathlib import Path
 
@@ -47,7 +48,11 @@ def test_scan_1d_detector_both_dialects(tmp_path: Path, dialect: str) -> None:
     path = saved(tmp_path / 'out', f'tcpbridge_scan_1D_1D_{dialect}')
     assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == sorted(['scan.png', path.name])
     assert (tmp_path / 'out' / 'scan.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-    data = load(path, '1D')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        data = load(path, '1D')
+        data.get_axis_from_index(1)  # the spectral axis is in the file (legacy data: pixel index)
+    assert not [w for w in caught if type(w.message).__name__ == 'DataIndexWarning'], caught
     assert data.shape == (11, 256) and data.nav_indexes == (0,)
     stage = data.get_nav_axes()[0]
     np.testing.assert_allclose(stage.get_data(), np.linspace(0, 10, 11))
@@ -129,7 +134,7 @@ def test_scan_without_pymodaq_says_how_to_install(tmp_path: Path) -> None:
             "sys.exit(main(['scan']))\n")
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 2
-    assert 'pip install "pymodaq_plugins_tcpbridge[pymodaq]"' in result.stderr
+    assert 'pip install "pymodaq_plugins_tcpbridge[pymodaq,pyqt6]"' in result.stderr
 
 
 def children_of(pid: int) -> list:
