@@ -38,6 +38,7 @@ sys.path.insert(0, str(HERE.parent / 'tests'))
 
 from corpus import ROLES, chunks, client_streams, mutate, server_streams  # noqa: E402
 
+from helpers import EventLog  # noqa: E402
 from tcpbridge import (  # noqa: E402
     ACTUATOR,
     GRABBER,
@@ -72,25 +73,22 @@ def open_fds() -> int:
     return len(os.listdir('/proc/self/fd'))
 
 
-class Events:
-    """Engine events, counted and awaited (called in the engine thread)."""
+class Events(EventLog):
+    """Engine events, counted and awaited (the tests' EventLog, answering False on a timeout)."""
 
-    def __init__(self) -> None:
-        self.items: List[Event] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, event: Event) -> None:
-        with self.changed:
-            self.items.append(event)
-            self.changed.notify_all()
+    @property
+    def items(self) -> List[Event]:
+        return self.events
 
     def wait(self, predicate: Callable[[Event], bool], timeout: float, after: int = 0) -> bool:
-        with self.changed:
-            return self.changed.wait_for(lambda: any(predicate(e) for e in self.items[after:]), timeout)
+        try:
+            self.wait_for(predicate, timeout, after)
+        except AssertionError:
+            return False
+        return True
 
     def count(self, kind: type) -> int:
-        with self.changed:
-            return sum(isinstance(e, kind) for e in self.items)
+        return len(self.of_type(kind))
 
 
 def grab(server: BridgeServer, events: Events, timeout: float = 5.0) -> bool:
@@ -359,8 +357,7 @@ def case_soak(scale: float) -> Dict:
         if not samples or time.monotonic() - samples[-1][0] > seconds / 2 - 0.5:
             samples.append((time.monotonic(), rss_mib(), open_fds(), threading.active_count()))
         if len(move_events.items) > 100_000:  # keep the test's own memory flat
-            with move_events.changed:
-                del move_events.items[:-10]
+            move_events.keep_last(10)
     stop.set()
     thread.join(5)
     samples.append((time.monotonic(), rss_mib(), open_fds(), threading.active_count()))

@@ -36,6 +36,11 @@ class EventLog:
                                      f'{[type(e).__name__ for e in self.events[after:]]}')
             return found[0]
 
+    def keep_last(self, count: int) -> None:
+        """Forget all but the last ``count`` events (long runs keep their memory flat)."""
+        with self._changed:
+            del self.events[:-count]
+
     def of_type(self, kind: type) -> List[Event]:
         with self._changed:
             return [e for e in self.events if isinstance(e, kind)]

@@ -77,76 +77,60 @@ def plugin_of(module):
     return module.controller_and_thread.controller  # the plugin's BridgeServer
 
 
+def module_states(recorder: Recorder, logs: Path, prefix: str, module, window, group: str,
+                  client_args: List[str], act: Callable[[], None], acted: str, done_signal) -> None:
+    """Initialise ``module`` (a TCPServer plugin set up beforehand), then walk it through the states:
+    listening, client connected, after ``act`` (waiting for ``done_signal``), client gone, and ``act``
+    again without a client (an error)."""
+    module.settings.child(group, 'port_id').setValue(0)
+    inits: List[bool] = []
+    module.init_signal.connect(inits.append)
+    module.init_hardware_ui(True)
+    wait(lambda: inits, 30, f'{prefix} to initialise')
+    module.ui.show_settings(True)
+    widen_settings(window)
+    wait(lambda: plugin_of(module) is not None, 10, 'the engine')
+    recorder.shot(f'{prefix}-1-listening', window, module, group)
+    port = str(plugin_of(module).address[1])
+    client = ClientProcess([*client_args, '--port', port], logs / f'{prefix}-client.log')
+    try:  # the dialect is known once the client answered the probe (actuator) or connected (grabber)
+        wait(lambda: plugin_of(module).controller is not None and
+             (plugin_of(module).controller.dialect or client_args[0] == 'grabber'), 20, 'the client')
+        recorder.shot(f'{prefix}-2-client-connected', window, module, group)
+        results: list = []
+        done_signal.connect(results.append)
+        act()
+        wait(lambda: results, 20, acted)
+        recorder.shot(f'{prefix}-3-{acted}', window, module, group)
+    finally:
+        client.stop()
+    wait(lambda: plugin_of(module).controller is None, 20, 'the client to leave')
+    recorder.shot(f'{prefix}-4-client-gone', window, module, group)
+    act()
+    settle(0.5)
+    recorder.shot(f'{prefix}-5-{"grab" if prefix == "viewer" else "move"}-without-client', window, module, group)
+    module.quit_fun()
+
+
 def viewer_states(recorder: Recorder, logs: Path) -> None:
     shared_ui, viewer = create_load_daq_viewer('Camera')
-    window = shared_ui.mainwindow
-    window.resize(1400, 850)
+    shared_ui.mainwindow.resize(1400, 850)
     shared_ui.show()
     viewer.daq_type = 'DAQ2D'
     viewer.detector = 'TCPServer'
-    viewer.settings.child('detector_settings', 'port_id').setValue(0)
-    inits: List[bool] = []
-    viewer.init_signal.connect(inits.append)
-    viewer.init_hardware_ui(True)
-    wait(lambda: inits, 30, 'the viewer to initialise')
-    viewer.ui.show_settings(True)
-    widen_settings(window)
-    wait(lambda: plugin_of(viewer) is not None, 10, 'the engine')
-    recorder.shot('viewer-1-listening', window, viewer, 'detector_settings')
-    port = str(plugin_of(viewer).address[1])
-    client = ClientProcess(['grabber', '--port', port, '--dim', '2D'], logs / 'grabber.log')
-    try:
-        wait(lambda: plugin_of(viewer).controller is not None, 20, 'the camera client')
-        recorder.shot('viewer-2-client-connected', window, viewer, 'detector_settings')
-        grabs: list = []
-        viewer.grab_done_signal.connect(grabs.append)
-        viewer.snap()
-        wait(lambda: grabs, 20, 'a frame')
-        recorder.shot('viewer-3-grabbed', window, viewer, 'detector_settings')
-    finally:
-        client.stop()
-    wait(lambda: plugin_of(viewer).controller is None, 20, 'the client to leave')
-    recorder.shot('viewer-4-client-gone', window, viewer, 'detector_settings')
-    viewer.snap()
-    settle(0.5)
-    recorder.shot('viewer-5-grab-without-client', window, viewer, 'detector_settings')
-    viewer.quit_fun()
+    module_states(recorder, logs, 'viewer', viewer, shared_ui.mainwindow, 'detector_settings',
+                  ['grabber', '--dim', '2D'], viewer.snap, 'grabbed', viewer.grab_done_signal)
 
 
 def move_states(recorder: Recorder, logs: Path) -> None:
     shared_ui, move = create_load_daq_move('Stage')
-    window = shared_ui.mainwindow
-    window.resize(1100, 700)
+    shared_ui.mainwindow.resize(1100, 700)
     shared_ui.show()
     move.actuator = 'TCPServer'
-    move.settings.child('actuator_settings', 'port_id').setValue(0)
-    inits: List[bool] = []
-    move.init_signal.connect(inits.append)
-    move.init_hardware_ui(True)
-    wait(lambda: inits, 30, 'the actuator to initialise')
-    move.ui.show_settings(True)
-    widen_settings(window)
-    wait(lambda: plugin_of(move) is not None, 10, 'the engine')
-    recorder.shot('move-1-listening', window, move, 'actuator_settings')
-    port = str(plugin_of(move).address[1])
-    client = ClientProcess(['actuator', '--port', port, '--units', 'mm', '--speed', '5'], logs / 'actuator.log')
-    try:
-        wait(lambda: plugin_of(move).controller is not None and plugin_of(move).controller.dialect, 20,
-             'the stage client')
-        recorder.shot('move-2-client-connected', window, move, 'actuator_settings')
-        done: list = []
-        move.move_done_signal.connect(done.append)
-        move.move_abs(3.0)
-        wait(lambda: done, 20, 'the move')
-        recorder.shot('move-3-moved', window, move, 'actuator_settings')
-    finally:
-        client.stop()
-    wait(lambda: plugin_of(move).controller is None, 20, 'the client to leave')
-    recorder.shot('move-4-client-gone', window, move, 'actuator_settings')
-    move.move_abs(1.0)
-    settle(0.5)
-    recorder.shot('move-5-move-without-client', window, move, 'actuator_settings')
-    move.quit_fun()
+    targets = iter((3.0, 1.0))
+    module_states(recorder, logs, 'move', move, shared_ui.mainwindow, 'actuator_settings',
+                  ['actuator', '--units', 'mm', '--speed', '5'], lambda: move.move_abs(next(targets)), 'moved',
+                  move.move_done_signal)
 
 
 def main(argv: List[str]) -> int:
