@@ -1,0 +1,75 @@
+"""The C reference client (examples/c/tcpbridge_client.c), built with the machine's C compiler and
+run against the real TCPServer plugins: a 2D frame of big-endian uint16, and every move command."""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+from pymodaq.utils.plugin_testing import (
+    grab_and_wait,
+    make_actuator,
+    make_detector,
+    move_abs_and_wait,
+    move_home_and_wait,
+    move_rel_and_wait,
+)
+
+from plugin_helpers import VIEWERS, StatusLog, wait_connected
+from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
+
+SOURCE = Path(__file__).parents[2] / 'examples' / 'c' / 'tcpbridge_client.c'
+COMPILER = shutil.which('cc') or shutil.which('gcc') or shutil.which('clang')
+pytestmark = pytest.mark.skipif(COMPILER is None, reason='no C compiler on this machine')
+
+
+@pytest.fixture(scope='module')
+def program(tmp_path_factory) -> Path:
+    binary = tmp_path_factory.mktemp('c') / 'tcpbridge_client'
+    subprocess.run([COMPILER, '-std=c99', '-D_POSIX_C_SOURCE=200809L', '-O2', '-Wall', '-Wextra', '-Werror',
+                    '-o', str(binary), str(SOURCE), '-lm'], check=True, capture_output=True, timeout=120)
+    return binary
+
+
+@contextlib.contextmanager
+def running(program: Path, *args: str) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen([str(program), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        process.terminate()  # SIGTERM: the client sends Quit and exits 0
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0, out + err
+        assert out.rstrip().endswith('stopped'), out + err
+
+
+def test_c_grabber_frame(program: Path) -> None:
+    plugin = make_detector(VIEWERS['2D'], port_id=0)
+    try:
+        status = StatusLog(plugin)
+        with running(program, 'grabber', '127.0.0.1', str(plugin.bridge.address[1]), '48', '64'):
+            wait_connected(plugin)
+            frame = grab_and_wait(plugin, timeout_ms=10000)[0].data[0]
+            assert frame.shape == (48, 64) and frame.dtype == np.dtype('>u2')
+            assert frame[24, 32] == 1000 and frame[0, 0] < 10  # the spot, centred
+            assert plugin.settings['settings_client', 'exposure'] == 10.0
+            status.wait_for('speaks legacy')
+    finally:
+        plugin.close()
+
+
+def test_c_actuator_moves(program: Path) -> None:
+    plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
+    try:
+        with running(program, 'actuator', '127.0.0.1', str(plugin.bridge.address[1])):
+            wait_connected(plugin)
+            assert move_abs_and_wait(plugin, 2.5, timeout_ms=5000).value() == 2.5
+            assert move_rel_and_wait(plugin, 1.0, timeout_ms=5000).value() == 3.5
+            assert move_home_and_wait(plugin, timeout_ms=5000).value() == 0.0
+            assert plugin.axis_unit == 'mm'
+    finally:
+        plugin.close()
