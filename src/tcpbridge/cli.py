@@ -9,6 +9,7 @@ Both clients wait for the server, reconnect, and stop cleanly on Ctrl+C / SIGTER
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -23,10 +24,12 @@ import numpy as np
 from . import __version__
 from .instruments.demo import DEFAULT_SHAPES, SimulatedDetector, SimulatedStage, parse_shape
 from .net.client import BridgeClient
+from .net.transport import format_address
 from .protocol.dialects import Dialect, DwaLayout
 from .protocol.dtypes import dtype_to_wire
 from .protocol.errors import EncodeError
 from .tools import transcript
+from .tools.monitor import Monitor
 
 log = logging.getLogger('tcpbridge')
 PYMODAQ_INSTALL = 'pip install "pymodaq_plugins_tcpbridge[pymodaq,pyqt6]"'
@@ -96,6 +99,15 @@ def _shape(text: str) -> Tuple[int, ...]:
         return parse_shape(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _endpoint(text: str) -> Tuple[str, int]:
+    """argparse type of ``[ADDR:]PORT`` / ``HOST:PORT`` (IPv6 in brackets: ``[::1]:6341``)."""
+    host, _, port = text.rpartition(':')
+    host = host.strip('[]') or '127.0.0.1'
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f'{text!r} is not [ADDR:]PORT (e.g. 6341, 0.0.0.0:6341, [::1]:6341)')
+    return host, int(port)
 
 
 #: the number of dimensions each --dim takes (ND: 3 or more)
@@ -175,6 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument('--timeout', type=float, default=60.0,
                         help='seconds to wait for each answer of the server (a grab or a move may need you)')
 
+    monitor = _subcommand(
+        commands, 'monitor', help='relay a client to a server and print every message both ways',
+        description='A transparent relay: point the client at --listen, the relay connects to --to and prints '
+                    'every message both ways, decoded (dialect detected), large arrays summarised; --save writes '
+                    'the session as a transcript that "tcpbridge replay" plays.')
+    monitor.add_argument('--listen', type=_endpoint, default=('127.0.0.1', 6340), metavar='[ADDR:]PORT',
+                         help='where the client connects (ADDR default 127.0.0.1)')
+    monitor.add_argument('--to', type=_endpoint, required=True, metavar='HOST:PORT',
+                         help='the server (the TCPServer plugin)')
+    monitor.add_argument('--save', metavar='FILE', help='also write the session as a transcript')
+    monitor.add_argument('--sessions', type=int, default=None,
+                         help='stop after this many client sessions (None: until Ctrl+C)')
+
     apps = app_commands()
     for name, summary in APP_COMMANDS.items():
         if name not in apps:
@@ -220,6 +245,24 @@ def _run_client(client: object) -> int:
     return 0
 
 
+def _monitor(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as stack:
+        save = stack.enter_context(open(args.save, 'w', encoding='utf-8')) if args.save else None
+        try:
+            relay = Monitor(*args.listen, *args.to, out=sys.stdout, save=save)
+        except OSError as error:
+            log.error('cannot listen on %s: %s', format_address(args.listen), error)
+            return 2
+        log.info('relaying %s -> %s%s', format_address(relay.address), format_address(args.to),
+                 f', saving to {args.save}' if save else '')
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            relay.serve(args.sessions)
+        except KeyboardInterrupt:
+            log.info('stopped')
+    return 0
+
+
 def _replay(args: argparse.Namespace) -> int:
     try:
         steps = transcript.parse(Path(args.file).read_text(encoding='utf-8'))
@@ -241,6 +284,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         stream=sys.stderr)
     if getattr(args, 'run', None) is not None:
         return args.run(args)
+    if args.command == 'monitor':
+        return _monitor(args)
     if args.command == 'replay':
         return _replay(args)
     common = dict(host=args.host, port=args.port, dialect=args.dialect, layout=LAYOUTS[args.layout],

@@ -17,7 +17,7 @@ import enum
 import mmap
 import weakref
 from collections import deque
-from typing import Any, Deque, List, Optional
+from typing import Any, Deque, List, Optional, Tuple
 
 import numpy as np
 
@@ -105,6 +105,7 @@ class Decoder:
         self._pool = BufferPool()
         self._big_fill = 0
         self._messages: Deque[Message] = deque()
+        self._sizes: Deque[int] = deque()
         self._error: Optional[ProtocolError] = None
         self._hello_pending = self.role is Role.SERVER
         self._gen: Parse
@@ -146,6 +147,7 @@ class Decoder:
             self._need = self._gen.send(chunk)
         except StopIteration as done:
             self._messages.append(done.value)
+            self._sizes.append(self._reader.total)
             self._hello_pending = False
             self._next_message()
         except ProtocolError as error:
@@ -239,6 +241,15 @@ class Decoder:
         Raises:
             ProtocolError: the bytes break the protocol; the connection must be closed.
         """
+        self._write(data)
+        return self.pop_messages()
+
+    def feed_sized(self, data: bytes) -> List[Tuple[Message, int]]:
+        """As :meth:`feed`, each message with its size on the wire (bytes)."""
+        self._write(data)
+        return self.pop_sized_messages()
+
+    def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view.nbytes:
             target = self.get_buffer()
@@ -246,10 +257,17 @@ class Decoder:
             target[:n] = view[:n]
             view = view[n:]
             self.buffer_updated(n)
-        return self.pop_messages()
 
     def pop_messages(self) -> List[Message]:
         """The messages decoded since the last call, oldest first."""
         out = list(self._messages)
         self._messages.clear()
+        self._sizes.clear()
+        return out
+
+    def pop_sized_messages(self) -> List[Tuple[Message, int]]:
+        """The messages decoded since the last call with their size on the wire (bytes), oldest first."""
+        out = list(zip(self._messages, self._sizes))
+        self._messages.clear()
+        self._sizes.clear()
         return out
