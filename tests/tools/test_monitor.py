@@ -79,12 +79,12 @@ def replay_against_new_plugin(saved: Path, frames: list) -> None:
 def test_an_actuator_session_through_the_monitor(tmp_path: Path) -> None:
     plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
     try:
-        with relaying(plugin.bridge.address[1], tmp_path / 'session.txt') as (monitor, out):
-            with client_process('actuator', '--port', str(monitor.address[1]), '--speed', '0'):
-                wait_until(lambda: plugin.bridge.controller and plugin.bridge.controller.dialect, 20,
-                           'the probe', qt=True)
-                done = wait_for_signal(plugin.move_done_signal, lambda: plugin.move_abs(2.0), 10000)
-                assert done.value() == 2.0
+        with relaying(plugin.bridge.address[1], tmp_path / 'session.txt') as (monitor, out), \
+                client_process('actuator', '--port', str(monitor.address[1]), '--speed', '0'):
+            wait_until(lambda: plugin.bridge.controller and plugin.bridge.controller.dialect, 20,
+                       'the probe', qt=True)
+            done = wait_for_signal(plugin.move_done_signal, lambda: plugin.move_abs(2.0), 10000)
+            assert done.value() == 2.0
         text = out.getvalue()
         assert 'B  check_position' in text and 'B  position_is 0.0 (legacy)' in text
         assert 'B  move_abs 2.0 (legacy)' in text and 'B  move_done 2.0 (legacy)' in text
