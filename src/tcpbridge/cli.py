@@ -28,7 +28,7 @@ from .net.transport import format_address
 from .protocol.dialects import Dialect, DwaLayout
 from .protocol.dtypes import dtype_to_wire
 from .protocol.errors import EncodeError
-from .tools import transcript
+from .tools import conformance, transcript
 from .tools.monitor import Monitor
 
 log = logging.getLogger('tcpbridge')
@@ -200,6 +200,22 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument('--sessions', type=int, default=None,
                          help='stop after this many client sessions (None: until Ctrl+C)')
 
+    check = _subcommand(
+        commands, 'check-client', help='check a client you wrote (LabVIEW, C...) against the protocol',
+        description='Plays the TCPServer plugin for your client: listens, waits for it, drives it through every '
+                    'command of its role, and prints PASS/WARN/FAIL per step with what was expected and what came '
+                    '(decoded and in hex, with the byte offset). Exit code 0 only if no step failed.')
+    check.add_argument('--role', choices=['grabber', 'actuator'], required=True, help='what the client is')
+    check.add_argument('--dialect', choices=['auto', 'legacy', 'pymodaq4'], default='auto',
+                       help='the dialect the client must speak (auto: whichever it speaks)')
+    check.add_argument('--listen', type=_endpoint, default=('127.0.0.1', 6341), metavar='[ADDR:]PORT',
+                       help='where the client connects')
+    check.add_argument('--timeout', type=float, default=10.0, help='seconds to wait for each answer')
+    check.add_argument('--wait-connect', type=float, default=120.0, help='seconds to wait for the client')
+    check.add_argument('--wait-quit', type=float, default=0.0,
+                       help='seconds to wait at the end for the client to send Quit (0: not checked)')
+    check.add_argument('--json', metavar='FILE', help='also write the report as JSON (for CI)')
+
     apps = app_commands()
     for name, summary in APP_COMMANDS.items():
         if name not in apps:
@@ -245,6 +261,22 @@ def _run_client(client: object) -> int:
     return 0
 
 
+def _check_client(args: argparse.Namespace) -> int:
+    dialect = None if args.dialect == 'auto' else Dialect(args.dialect)
+    try:
+        steps = conformance.check_client(
+            args.role, *args.listen, dialect=dialect, timeout=args.timeout, wait_connect=args.wait_connect,
+            wait_quit=args.wait_quit,
+            on_listening=lambda address: log.info('waiting for the %s client on %s', args.role,
+                                                  format_address(address)))
+    except (OSError, TimeoutError) as error:
+        log.error('%s', error)
+        return 2
+    if args.json:
+        conformance.write_json(steps, args.json)
+    return conformance.report(steps, sys.stdout)
+
+
 def _monitor(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         save = stack.enter_context(open(args.save, 'w', encoding='utf-8')) if args.save else None
@@ -284,6 +316,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         stream=sys.stderr)
     if getattr(args, 'run', None) is not None:
         return args.run(args)
+    if args.command == 'check-client':
+        return _check_client(args)
     if args.command == 'monitor':
         return _monitor(args)
     if args.command == 'replay':
