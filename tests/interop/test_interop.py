@@ -3,6 +3,8 @@ environment: their TCPClient against our plugins, and our client library against
 4.3 speaks the 4.2/4.3 layout of the pymodaq4 dialect (no units field, WIRE.md §1.9)."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from pymodaq.utils.plugin_testing import (
@@ -20,6 +22,7 @@ from interop.peers import Peer
 from plugin_helpers import VIEWERS, StatusLog, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from tcpbridge import DwaLayout, SimulatedDetector, SimulatedStage
+from tcpbridge.tools.conformance import FAIL, PASS, WARN, check_client
 
 # the first test of each version creates its virtual environment (pip install: minutes)
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
@@ -154,3 +157,27 @@ def test_our_actuator_with_pymodaq_server(peers, version: str) -> None:
         stage.stop()
         thread.join(10)
 
+
+
+@pytest.mark.parametrize('version', ['3.6', '4.3', '4.4'])
+@pytest.mark.parametrize('role', ['GRABBER', 'ACTUATOR'])
+def test_check_client_passes_the_real_pymodaq_clients(peers, version: str, role: str) -> None:
+    """tcpbridge check-client against PyMoDAQ's own TCPClient: no failure; their known quirks
+    (stop_motion ignored) are warnings."""
+    found: list = []
+    listening = threading.Event()
+    checker = threading.Thread(target=lambda: found.append(check_client(
+        role.lower(), '127.0.0.1', 0, timeout=30.0, wait_connect=120.0,
+        on_listening=lambda address: (found.append(address[1]), listening.set()))))
+    checker.start()
+    assert listening.wait(10)
+    peers(version, 'peer_client.py', role, str(found[0]), '1D')
+    checker.join(300)
+    assert not checker.is_alive()
+    steps = found[1]
+    failed = [s for s in steps if s.status == FAIL]
+    assert not failed, failed
+    statuses = {s.name: s.status for s in steps}
+    assert statuses['dialect'] == PASS
+    if role == 'ACTUATOR':  # PyMoDAQ's DAQ_Move ignores stop_motion: a warning, as documented
+        assert statuses['stop_motion'] == WARN

@@ -16,13 +16,14 @@ from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple, Type
 from ..net.transport import close_quietly, configure, listen
 from ..protocol.data import DataToExport, data_actuator, dim_of_shape
 from ..protocol.decoder import Decoder, Role
-from ..protocol.dialects import Dialect
+from ..protocol.dialects import Dialect, DwaLayout
 from ..protocol.encoder import Encoder
 from ..protocol.errors import ProtocolError
 from ..protocol.limits import DEFAULT_LIMITS
 from ..protocol.messages import (
     ACTUATOR,
     GRABBER,
+    AxisInfo,
     CheckPosition,
     ClientType,
     Done,
@@ -85,6 +86,7 @@ class Conversation:
     sock: socket.socket
     timeout: float
     dialect: Optional[Dialect] = None
+    layout: Optional[DwaLayout] = None
     decoder: Decoder = field(default_factory=lambda: Decoder(Role.SERVER, DEFAULT_LIMITS))
     offset: int = 0                 # bytes received before the message being decoded
     current: bytearray = field(default_factory=bytearray)  # the first (up to 64) bytes of that message
@@ -93,7 +95,8 @@ class Conversation:
     failure: Optional[ClientGone] = None  # bad bytes met after the queued messages
 
     def send(self, message: Message) -> None:
-        self.sock.sendall(Encoder(self.dialect or Dialect.LEGACY).encode_bytes(message))
+        """Send ``message`` in the client's dialect and DWA layout (as the plugin answers)."""
+        self.sock.sendall(Encoder(self.dialect or Dialect.LEGACY, self.layout or DwaLayout.V4_4).encode_bytes(message))
 
     def receive(self, seconds: Optional[float] = None) -> Optional[Tuple[Message, int, bytes]]:
         """The next message (message, its offset in the stream, its first bytes), or None if none
@@ -167,7 +170,7 @@ class Checker:
                           section, expected=wanted, received='nothing')
                 return None
             message, offset, head = got
-            if isinstance(message, (Info, InfoXml)) and not any(isinstance(message, k) for k in kinds):
+            if isinstance(message, (Info, InfoXml, AxisInfo)) and not any(isinstance(message, k) for k in kinds):
                 self.step(f'{name}: {command_string(message)}', PASS, summarize(message), CLIENT_TO_SERVER)
                 continue
             if isinstance(message, kinds):
@@ -180,6 +183,8 @@ class Checker:
 
     def _learn_dialect(self, message: Message) -> None:
         dialect = getattr(message, 'dialect', None)
+        if getattr(message, 'layout', None) is not None:
+            self.talk.layout = message.layout  # type: ignore[attr-defined]
         if dialect is None or dialect is self.talk.dialect:
             return
         if self.talk.dialect is None:
@@ -315,8 +320,8 @@ class Checker:
                 self.step('pause', PASS, 'nothing unexpected during 1 s without commands', SESSION)
                 return
             message, offset, head = got
-            if isinstance(message, (Info, InfoXml, Done, PositionIs)):
-                continue  # echoes of set_info, pushed data, positions: allowed at any time
+            if isinstance(message, (Info, InfoXml, AxisInfo, Done, PositionIs)):
+                continue  # echoes of set_info, axes, pushed data, positions: allowed at any time
             self.step('pause', FAIL, f'{command_string(message)} sent unasked', SESSION,
                       received=summarize(message), offset=offset, hex=head.hex(' '))
             return
