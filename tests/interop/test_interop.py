@@ -1,8 +1,9 @@
 """Wire compatibility with the real PyMoDAQ 3.6.13, 4.3.7 and 4.4.11 code, each in its own virtual
 environment: their TCPClient against our plugins, and our client library against their TCP servers.
-4.3 speaks the 4.2/4.3 layout of the pymodaq4 dialect (no units field, WIRE.md §1.9)."""
+4.3 speaks the 4.2/4.3 layout of the pymodaq4 dialect (no units field)."""
 from __future__ import annotations
 
+import io
 import threading
 
 import numpy as np
@@ -23,6 +24,7 @@ from plugin_helpers import VIEWERS, StatusLog, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from tcpbridge import DwaLayout, SimulatedDetector, SimulatedStage
 from tcpbridge.tools.conformance import FAIL, PASS, WARN, check_client
+from tcpbridge.tools.monitor import Monitor
 
 # the first test of each version creates its virtual environment (pip install: minutes)
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
@@ -181,3 +183,27 @@ def test_check_client_passes_the_real_pymodaq_clients(peers, version: str, role:
     assert statuses['dialect'] == PASS
     if role == 'ACTUATOR':  # PyMoDAQ's DAQ_Move ignores stop_motion: a warning, as documented
         assert statuses['stop_motion'] == WARN
+
+
+@pytest.mark.parametrize('version', ['3.6', '4.4'])
+def test_monitor_between_a_real_pymodaq_client_and_our_plugin(peers, version: str, tmp_path) -> None:
+    """The relay changes nothing: the real client's data arrive through it as they do directly, and
+    every message is printed decoded."""
+    plugin = make_detector(VIEWERS['1D'], port_id=0, reply_timeout=30)
+    out = io.StringIO()
+    monitor = Monitor('127.0.0.1', 0, '127.0.0.1', plugin.bridge.address[1], out=out)
+    relay = threading.Thread(target=monitor.serve, kwargs={'sessions': 1}, daemon=True)
+    relay.start()
+    try:
+        peers(version, 'peer_client.py', 'GRABBER', str(monitor.address[1]), '1D')
+        wait_connected(plugin, 60)
+        dte = grab_and_wait(plugin, timeout_ms=30000)
+        expected = np.arange(16, dtype=float) + 1
+        np.testing.assert_array_equal(dte[0].data[0], expected)
+        wait_until(lambda: 'Done' in out.getvalue(), 10, 'the monitor to print the data')
+        assert 'hello GRABBER' in out.getvalue() and 'Send Data 1D' in out.getvalue()
+        assert ('x_axis' in out.getvalue()) is (version == '3.6')
+    finally:
+        plugin.close()
+        monitor.stop()
+        relay.join(10)
