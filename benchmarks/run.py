@@ -24,4 +24,4 @@ def run(script: str) -> dict:
 
 if __name__ == '__main__':
     print(json.dumps({'core': run('bench_core.py'), 'plugins': run('bench_plugins.py'),
-                      'scan': run('bench_scan.py')}, indent=2))
+                      'demo': run('bench_demo.py'), 'scan': run('bench_scan.py')}, indent=2))

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -25,6 +25,11 @@ from ..protocol.dialects import Dialect
 
 log = logging.getLogger('tcpbridge.demo')
 
+#: frames of at least this many values are pooled (noise from a few precomputed fields)
+POOLED_FRAME_VALUES = 1 << 16
+#: precomputed noise fields of a pooled frame, and amplitudes whose frames are kept
+NOISE_FIELDS = 4
+POOLED_AMPLITUDES = 2
 DEFAULT_SHAPES = {'0D': (1,), '1D': (256,), '2D': (128, 160), 'ND': (8, 16, 16)}
 
 
@@ -103,7 +108,9 @@ class SimulatedDetector(GrabberClient):
         self.frames = 0
         self._rng = np.random.default_rng(seed)
         self._pusher: Optional[threading.Thread] = None
-        self._grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in self.shape], indexing='ij')
+        self._peak_shape: Optional[np.ndarray] = None
+        self._noise_fields: List[np.ndarray] = []
+        self._pool: Dict[Tuple[float, float], List[Optional[np.ndarray]]] = {}
 
     def response(self, positions: Sequence[float]) -> float:
         """Amplitude of the signal for stage ``positions``: a gaussian centred on ``peak_at`` in each."""
@@ -111,22 +118,55 @@ class SimulatedDetector(GrabberClient):
             math.exp(-0.5 * ((p - self.setting('peak_at')) / self.setting('peak_width')) ** 2) for p in positions)
 
     def frame(self) -> np.ndarray:
-        """One frame of :attr:`shape` and :attr:`dtype`."""
+        """One frame of :attr:`shape` and :attr:`dtype` (read-only: frames may be reused)."""
         self.frames += 1
         if self.setting('mode') == 'pattern':
             counter = np.arange(math.prod(self.shape), dtype=np.int64).reshape(self.shape) + self.frames
             if self.dtype.kind in 'iu':
                 counter %= int(min(np.iinfo(self.dtype).max, 1 << 31)) + 1
             return counter.astype(self.dtype)
-        peak = np.exp(-sum(g ** 2 for g in self._grid) / (2 * 0.2 ** 2)) if len(self.shape) > 1 or \
-            self.shape[0] > 1 else np.ones(self.shape)
         # without a demo stage the spot shows at full amplitude (as at the peak of a scan)
         positions = [read_position(path) for path in self.position_files] or [self.setting('peak_at')]
-        signal = self.response(positions) * peak
-        signal = signal + self.setting('noise') * self._rng.standard_normal(self.shape)
+        amplitude, noise = self.response(positions), self.setting('noise')
+        if math.prod(self.shape) < POOLED_FRAME_VALUES:
+            return self._render(amplitude, noise * self._rng.standard_normal(self.shape))
+        # a large frame: its noise is one of a few precomputed fields, and the frames of the current
+        # amplitude are kept, so that a camera streams as fast as the link (computing one 2048x2048
+        # frame costs ~60 ms)
+        key = (round(amplitude, 9), noise)
+        if key not in self._pool:
+            while len(self._pool) >= POOLED_AMPLITUDES:
+                self._pool.pop(next(iter(self._pool)))
+            self._pool[key] = [None] * NOISE_FIELDS
+        frames = self._pool[key]
+        index = self.frames % NOISE_FIELDS
+        frame = frames[index]
+        if frame is None:
+            frame = frames[index] = self._render(amplitude, noise * self._noise_field(index))
+            frame.flags.writeable = False
+        return frame
+
+    @property
+    def _peak(self) -> np.ndarray:
+        """The spot (or line, or value) of amplitude 1, computed once."""
+        if self._peak_shape is None:
+            if len(self.shape) > 1 or self.shape[0] > 1:
+                grid = np.meshgrid(*[np.linspace(-1, 1, n, dtype=np.float32) for n in self.shape], indexing='ij')
+                self._peak_shape = np.exp(-sum(g ** 2 for g in grid) / np.float32(2 * 0.2 ** 2))
+            else:
+                self._peak_shape = np.ones(self.shape)
+        return self._peak_shape
+
+    def _noise_field(self, index: int) -> np.ndarray:
+        while len(self._noise_fields) <= index:
+            self._noise_fields.append(self._rng.standard_normal(self.shape, dtype=np.float32))
+        return self._noise_fields[index]
+
+    def _render(self, amplitude: float, noise: np.ndarray) -> np.ndarray:
+        signal = amplitude * self._peak + noise
         if self.dtype.kind in 'iu':
             top = min(np.iinfo(self.dtype).max, 65535)
-            return np.clip(signal * top / 2 + top / 4, 0, top).astype(self.dtype)
+            return np.clip(signal * (top / 2) + top / 4, 0, top).astype(self.dtype)
         return signal.astype(self.dtype)
 
     def grab(self, dim: str) -> Union[List[np.ndarray], DataToExport]:

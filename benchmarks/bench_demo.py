@@ -1,0 +1,108 @@
+"""The demo camera as a user runs it: ``tcpbridge grabber --dim 2D --shape 2048x2048 --dtype uint16``
+(a separate process) into the real DAQ_2DViewer_TCPServer plugin, frames/s from ``grab_data`` to
+``dte_signal``; side by side in each repeat, a bare loopback socket moving the same 8 MiB.
+
+    python benchmarks/bench_demo.py [--frames 100] [--repeats 5]
+
+Prints a JSON report: median [min-max] over interleaved repeats, and the ratio to the bare socket.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config  # noqa: E402
+
+redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-')))
+
+from bench_core import bare, socket_pair  # noqa: E402
+from pymodaq.utils.plugin_testing import make_detector  # noqa: E402
+from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
+from qtpy.QtWidgets import QApplication  # noqa: E402
+
+from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import (  # noqa: E402
+    DAQ_2DViewer_TCPServer,
+)
+from tcpbridge import ClientProcess  # noqa: E402
+
+
+def frames_per_second(plugin, frames: int) -> float:
+    """Grab ``frames`` frames one after the other (each requested when the last arrived)."""
+    received = [0]
+    loop = QEventLoop()
+
+    def on_data(dte) -> None:
+        received[0] += 1
+        if received[0] < frames:
+            plugin.grab_data()
+        else:
+            loop.quit()
+    plugin.dte_signal.connect(on_data)
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(loop.quit)
+    guard.start(120_000)
+    started = time.perf_counter()
+    plugin.grab_data()
+    loop.exec()
+    elapsed = time.perf_counter() - started
+    plugin.dte_signal.disconnect(on_data)
+    if received[0] < frames:
+        raise RuntimeError(f'only {received[0]} of {frames} frames within 120 s')
+    return frames / elapsed
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--frames', type=int, default=100)
+    parser.add_argument('--repeats', type=int, default=5)
+    args = parser.parse_args()
+    QApplication.instance() or QApplication([])
+    plugin = make_detector(DAQ_2DViewer_TCPServer, port_id=0)
+    client = ClientProcess(['grabber', '--port', str(plugin.bridge.address[1]), '--dim', '2D', '--shape',
+                            '2048x2048', '--dtype', 'uint16'])
+    try:
+        deadline = time.monotonic() + 30
+        while not plugin.client_connected and time.monotonic() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.01)
+        frames_per_second(plugin, 8)  # warm-up: the demo computes its first frames
+        demo, socket_rate, ratio = [], [], []
+        for _ in range(args.repeats):
+            demo.append(frames_per_second(plugin, args.frames))
+            socket_rate.append(_bare_frames_per_second(args.frames))
+            ratio.append(demo[-1] / socket_rate[-1])
+    finally:
+        client.stop()
+        plugin.close()
+
+    def stats(values: list) -> dict:
+        return {'median': round(statistics.median(values), 3), 'min': round(min(values), 3),
+                'max': round(max(values), 3)}
+    return {'demo_camera_2048x2048_uint16_frames_per_s': stats(demo),
+            'bare_socket_8MiB_frames_per_s': stats(socket_rate), 'ratio_to_bare': stats(ratio),
+            'frames_per_repeat': args.frames, 'repeats': args.repeats}
+
+
+def _bare_frames_per_second(frames: int) -> float:
+    """A bare loopback socket moving ``frames`` times the 8 MiB of one frame (a fresh receive
+    buffer per frame, as a receiver that hands each frame on must have)."""
+    a, b = socket_pair()
+    try:
+        return frames / sum(bare(a, b, fresh=True) for _ in range(frames))
+    finally:
+        a.close()
+        b.close()
+
+
+if __name__ == '__main__':
+    print(json.dumps(main(), indent=2))
