@@ -11,6 +11,7 @@ folder before importing this module.
 """
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -605,6 +606,8 @@ def run(options: ScanOptions, workdir: Path) -> int:
     watchdog.daemon = True
     if not options.gui:  # an interactive session lasts as long as the user wants
         watchdog.start()
+        # if the Qt thread is ever blocked past the time bound, say where before the watchdog aborts
+        faulthandler.dump_traceback_later(options.timeout + 30, exit=False)
     app = mkQApp('tcpbridge scan')
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
@@ -650,6 +653,7 @@ def run(options: ScanOptions, workdir: Path) -> int:
     finally:
         session.close()
         watchdog.cancel()
+        faulthandler.cancel_dump_traceback_later()
 
 
 def _abort(seconds: float) -> None:
