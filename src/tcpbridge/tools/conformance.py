@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple, Type
 
 from ..net.transport import close_quietly, configure, listen
-from ..protocol.data import DataToExport, data_actuator, dim_of_shape
+from ..protocol.data import DataToExport, dim_of_shape
 from ..protocol.decoder import Decoder, Role
 from ..protocol.dialects import Dialect, DwaLayout
 from ..protocol.encoder import Encoder
@@ -261,8 +261,9 @@ class Checker:
                           missing='no position_is: PyMoDAQ 3.6.2 and older only answer check_position') is None:
             self._drain()
         here = start if start is not None else 0.0
-        for message, target, name in ((MoveAbs(self._position_message(here + 1.0)), here + 1.0, 'move_abs'),
-                                      (MoveRel(self._position_message(-0.5)), here + 0.5, 'move_rel')):
+        # a plain number: the encoder writes it as the client's dialect wants (scalar or DataActuator)
+        for message, target, name in ((MoveAbs(here + 1.0), here + 1.0, 'move_abs'),
+                                      (MoveRel(-0.5), here + 0.5, 'move_rel')):
             self.talk.send(message)
             final = self._position(name, (MoveDone,), expected=target)
             if final is not None:
@@ -275,9 +276,6 @@ class Checker:
                           missing='no move_done after stop_motion: PyMoDAQ 3.x/4.x clients ignore it; the plugin '
                                   'ends the move itself after 2 s') is None:
             self._drain()
-
-    def _position_message(self, value: float) -> Any:
-        return value if self.talk.dialect in (None, Dialect.LEGACY) else data_actuator(value)
 
     def _position(self, name: str, kinds: Tuple[Type[Message], ...], expected: Optional[float] = None,
                   seconds: Optional[float] = None, on_missing: str = FAIL, missing: str = '') -> Optional[float]:
