@@ -19,11 +19,13 @@ from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QObject, Signal
 
 from tcpbridge import (
+    REDIAL_DELAYS,
     BridgeServer,
     ClientConnected,
     ClientInfo,
     ClientLost,
     ClientRefused,
+    ConnectFailed,
     ControllerChanged,
     Dialect,
     DialectDetected,
@@ -55,6 +57,8 @@ MAX_INFOS = 64
 #: the engine is restarted after an internal error at most this often within the window
 MAX_ENGINE_RESTARTS = 3
 ENGINE_RESTART_WINDOW_S = 60.0
+#: values of the *Connection* setting: who opens the socket (the protocol is the same)
+LISTEN, CONNECT = 'listen', 'connect to instrument'
 DIALECT_NAMES = {Dialect.LEGACY: 'legacy (PyMoDAQ 3.x/4.0, LabVIEW)', Dialect.PYMODAQ4: 'pymodaq4'}
 
 
@@ -64,12 +68,19 @@ def tcp_parameters() -> List[dict]:
     return [
         {'title': 'Status:', 'name': 'status', 'type': 'str', 'value': '', 'readonly': True,
          'tip': 'the last event of the bridge (PyMoDAQ shows it in the status bar where it has one)'},
+        {'title': 'Connection:', 'name': 'connection', 'type': 'list', 'value': LISTEN,
+         'limits': [LISTEN, CONNECT],
+         'tip': f'{LISTEN}: wait for the instrument program to connect here; {CONNECT}: dial an '
+                'instrument that listens (tcpbridge module ... --listen), again after every loss'},
         {'title': 'IP:', 'name': 'socket_ip', 'type': 'str',
          'value': config('tcpbridge', 'network', 'tcp-server', 'ip'),
-         'tip': 'address to listen on: 127.0.0.1 = this PC only; the address of the network card '
-                'facing the instrument PC (or 0.0.0.0) to accept remote clients'},
+         'tip': f'{LISTEN}: address to listen on: 127.0.0.1 = this PC only; the address of the network '
+                'card facing the instrument PC (or 0.0.0.0) to accept remote clients. '
+                f'{CONNECT}: the address of the instrument PC'},
         {'title': 'Port:', 'name': 'port_id', 'type': 'int',
-         'value': config('tcpbridge', 'network', 'tcp-server', 'port'), 'min': 0, 'max': 65535},
+         'value': config('tcpbridge', 'network', 'tcp-server', 'port'), 'min': 0, 'max': 65535,
+         'tip': f'{LISTEN}: port to listen on (0: any free port, shown here once chosen); {CONNECT}: the '
+                "instrument's port"},
         {'title': 'Allowed clients:', 'name': 'allowed_clients', 'type': 'str',
          'value': config('tcpbridge', 'bridge', 'allowed_clients'),
          'tip': 'addresses or networks allowed to connect, comma separated (e.g. 192.168.1.0/24, '
@@ -92,7 +103,7 @@ def tcp_parameters() -> List[dict]:
 
 
 #: settings that restart the server when changed
-SERVER_SETTINGS = ('socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib')
+SERVER_SETTINGS = ('connection', 'socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib')
 
 
 class _EventRelay(QObject):
@@ -112,6 +123,7 @@ class TCPServerBridge:
     bridge: Optional[BridgeServer] = None
     _relay: Optional[_EventRelay] = None
     _client_root = ''
+    _connect_failure = ''  # connect mode: the cause of the last failed attempt, shown once
     _table_refreshed = 0.0
     _from_client: Optional[dict] = None  # path -> value last received from the client (no echo)
     _engine_restarts: List[float] = []
@@ -127,9 +139,11 @@ class TCPServerBridge:
         self._relay.received.connect(self._on_bridge_event)
         host, port = self.settings['socket_ip'], self.settings['port_id']
         dialect, allowed = self.settings['dialect'], self.settings['allowed_clients']
+        dial = self.settings['connection'] == CONNECT
+        self._connect_failure = ''
         try:
             self.bridge = BridgeServer(
-                host, port, self.client_type, self._relay.received.emit,
+                host, port, self.client_type, self._relay.received.emit, dial=dial,
                 dialect=None if dialect == 'auto' else Dialect(dialect),
                 limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
                 probe_timeout=self.settings['reply_timeout'],
@@ -144,6 +158,11 @@ class TCPServerBridge:
             self._status(info, error=True)
             return info, False
         self.controller = self.bridge
+        if dial:
+            info = f'connecting to the {self.client_type} instrument at {format_address(self.bridge.address)}'
+            self._status(info)
+            self._refresh_clients()
+            return info, True
         if port == 0:  # the OS chose the port: show it (clients must be told)
             self.settings.child('port_id').setValue(self.bridge.address[1])
         info = f'listening on {format_address(self.bridge.address)} for {self.client_type} clients'
@@ -215,7 +234,14 @@ class TCPServerBridge:
             if time.monotonic() - self._table_refreshed > TABLE_REFRESH_S:
                 self._refresh_clients()
             return
+        if isinstance(event, ConnectFailed):
+            if event.reason != self._connect_failure:  # one line per new cause, not one per attempt
+                self._connect_failure = event.reason
+                self._status(f'cannot reach the instrument at {event.peer}: {event.reason}; trying again '
+                             f'(every {REDIAL_DELAYS[1]:g} s at most)', error=True)
+            return
         if isinstance(event, ClientConnected):
+            self._connect_failure = ''
             role = 'it is in control' if event.client.in_control else \
                 'it waits (another client is in control)'
             self._status(f'{event.client.client_type} client connected from {event.client.peer}; {role}')

@@ -18,7 +18,7 @@ __version__ = '0.2.0'
 from .cli import PYMODAQ_INSTALL, Command
 from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient
-from .net.server import BridgeServer, parse_allowed
+from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
 from .net.transport import format_address
 from .protocol.client_session import ClientSession
 from .protocol.data import Axis, DataToExport, DataWithAxes, SerializedParameter, data_actuator, dim_of_shape
@@ -49,6 +49,7 @@ from .protocol.events import (
                             ClientInfo,
                             ClientLost,
                             ClientRefused,
+                            ConnectFailed,
                             ControllerChanged,
                             DialectDetected,
                             EngineStopped,
@@ -94,12 +95,13 @@ __all__ = [
     'ACTUATOR', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'WAITING', 'ActuatorClient', 'Axis', 'AxisInfo',
     'BridgeClient', 'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo',
     'ClientLost', 'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command',
-    'ConnectionLost', 'ControllerChanged',
+    'ConnectFailed', 'ConnectionLost', 'ControllerChanged',
     'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect', 'DialectDetected', 'Done', 'DwaLayout',
     'EncodeError', 'Encoder', 'EngineStopped', 'Event', 'GetActuatorValue', 'GrabberClient', 'Info',
     'InfoXml', 'Infos', 'InvalidDtype', 'InvalidText', 'LimitExceeded', 'Limits', 'ListTooLong',
     'MalformedPayload', 'Message', 'MessageReceived', 'MoveAbs', 'MoveDone', 'MoveHome', 'MoveRel',
     'NestingTooDeep', 'PYMODAQ_INSTALL', 'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit',
+    'REDIAL_DELAYS',
     'ReceiveBudget', 'ReplyTimeout', 'Role', 'SendData', 'SerializedParameter', 'ServerSession',
     'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StopMotion',
     'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__',

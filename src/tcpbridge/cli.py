@@ -128,6 +128,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help='legacy: arrays/scalars (any server); pymodaq4: DataToExport with axes/units')
     parser.add_argument('--layout', choices=list(LAYOUTS), default='4.4',
                         help='pymodaq4 dialect: layout of the PyMoDAQ version of the server (4.2 for 4.2-4.3)')
+    parser.add_argument('--listen', type=_endpoint, metavar='[ADDR:]PORT',
+                        help='wait for the commander (a TCPServer plugin set to "connect to instrument", or '
+                             'any program speaking the protocol) on this address instead of connecting to '
+                             '--host/--port; ADDR defaults to 127.0.0.1 (0.0.0.0: every interface)')
     parser.add_argument('--once', action='store_true', help='do not reconnect after the connection ends')
     parser.add_argument('--max-attempts', type=int, default=None,
                         help='give up after this many failed connection attempts (None: never)')
@@ -258,6 +262,9 @@ def _run_client(client: object) -> int:
     except ConnectionError as error:
         log.error('%s', error)
         return 1
+    except OSError as error:  # --listen on an address in use or not of this machine
+        log.error('cannot listen: %s', error)
+        return 2
     return 0
 
 
@@ -322,8 +329,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _monitor(args)
     if args.command == 'replay':
         return _replay(args)
-    common = dict(host=args.host, port=args.port, dialect=args.dialect, layout=LAYOUTS[args.layout],
-                  reconnect=not args.once, max_attempts=args.max_attempts)
+    host, port = args.listen or (args.host, args.port)
+    common = dict(host=host, port=port, listen=args.listen is not None, dialect=args.dialect,
+                  layout=LAYOUTS[args.layout], reconnect=not args.once, max_attempts=args.max_attempts)
+    where = f'the commander on {format_address((host, port))}' if args.listen else format_address((host, port))
     client: BridgeClient
     if args.command == 'grabber':
         client = SimulatedDetector(dim=args.dim, shape=args.shape, dtype=args.dtype, pattern=args.pattern,
@@ -332,11 +341,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.noise is not None:
             client.set_setting(['noise'], args.noise)
         log.info('simulated %s detector %s %s for %s', args.dim, 'x'.join(map(str, client.shape)),
-                 client.dtype, client.address)
+                 client.dtype, where)
     else:
         client = SimulatedStage(units=args.units, speed=args.speed, position=args.position,
                                 position_file=args.position_file, **common)
-        log.info('simulated stage in %s at %s/s for %s', args.units, args.speed, client.address)
+        log.info('simulated stage in %s at %s/s for %s', args.units, args.speed, where)
     return _run_client(client)
 
 

@@ -6,6 +6,11 @@ callables, then calls :meth:`BridgeClient.run`.  The client connects to the ``TC
 (retrying while it is not listening), sends its hello and its settings (``Infos``), answers the
 server's commands, and reconnects with backoff after a loss.  It waits in ``select``: no busy loop.
 
+With ``listen=True`` the instrument waits for its commander instead (PyMoDAQ#246: an always-on
+instrument PC): it listens on ``host:port`` and serves one commander at a time, which may be a
+TCPServer plugin set to *connect to instrument* or any program speaking the protocol.  The bytes
+exchanged are the same; only who opens the socket changes.
+
 Only numpy and the standard library are used: no Qt, no pymodaq.
 """
 from __future__ import annotations
@@ -15,7 +20,7 @@ import selectors
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -42,8 +47,8 @@ from ..protocol.messages import (
     SetInfo,
     StopMotion,
 )
-from ..protocol.settings_xml import Param
-from .transport import Waker, close_quietly, configure, connect, format_address, send_buffers
+from ..protocol.settings_xml import Param, settings_to_xml
+from .transport import Waker, close_quietly, configure, connect, format_address, listen, send_buffers
 
 log = logging.getLogger('tcpbridge.client')
 GrabResult = Union[Sequence[np.ndarray], DataToExport, DataWithAxes]
@@ -57,8 +62,11 @@ class BridgeClient:
     """Connection handling common to grabbers and actuators.
 
     Args:
-        host: address of the PC running the TCPServer plugin (IPv4, IPv6 or a name).
-        port: its port (the plugin's ``port_id``, 6341 by default).
+        host: address of the PC running the TCPServer plugin (IPv4, IPv6 or a name); with
+            ``listen``: the local address to listen on (``'0.0.0.0'``: every interface).
+        port: its port (the plugin's ``port_id``, 6341 by default); with ``listen``, 0 lets the OS
+            choose (see :attr:`listen_address`).
+        listen: wait for the commander to connect instead of connecting to it.
         dialect: ``'legacy'`` (arrays and scalars, any PyMoDAQ 3.x/4.0 server and ours) or
             ``'pymodaq4'`` (DataToExport with axes/units; PyMoDAQ 4.1+ servers and ours).
         settings: parameter dicts (``name``, ``type``, ``value``, ``title``, ``limits``, ``units`` or
@@ -67,7 +75,8 @@ class BridgeClient:
         layout: pymodaq4 DataWithAxes layout to write (4.4 by default; V4_2 for a 4.2/4.3 server).
         connect_timeout: seconds for one connection attempt.
         send_timeout: seconds a send may block before the connection is declared lost.
-        reconnect: connect again after a loss (with backoff) until :meth:`stop`.
+        reconnect: connect again after a loss (with backoff) until :meth:`stop`; with ``listen``:
+            wait for the next commander.
         retry_delay / max_retry_delay: first and largest wait between attempts (doubling), seconds.
         max_attempts: give up after this many failed attempts in a row (None: never).
         limits: bounds applied to what the server sends.
@@ -76,7 +85,7 @@ class BridgeClient:
     client_type = ''
     root_name = 'settings'
 
-    def __init__(self, host: str = '127.0.0.1', port: int = 6341, *,
+    def __init__(self, host: str = '127.0.0.1', port: int = 6341, *, listen: bool = False,
                  dialect: Union[str, Dialect] = Dialect.LEGACY,
                  settings: Optional[Sequence[Param]] = None,
                  layout: DwaLayout = DwaLayout.V4_4,
@@ -85,6 +94,9 @@ class BridgeClient:
                  max_attempts: Optional[int] = None, limits: Limits = DEFAULT_LIMITS) -> None:
         self.host = host
         self.port = port
+        self.listen = listen
+        self.listening = threading.Event()
+        self._listener: Optional[socket.socket] = None
         self.session = ClientSession(self.client_type, self.root_name, settings or (), Dialect.parse(dialect),
                                      layout, limits)
         self.connect_timeout = connect_timeout
@@ -114,9 +126,31 @@ class BridgeClient:
     def address(self) -> str:
         return format_address((self.host, self.port))
 
+    @property
+    def listen_address(self) -> Tuple[str, int]:
+        """``(host, port)`` listened on (the port the OS chose for port 0); set once
+        :attr:`listening` is set.
+
+        Raises:
+            RuntimeError: not listening.
+        """
+        if self._listener is None:
+            raise RuntimeError('not listening')
+        host, port = self._listener.getsockname()[:2]
+        return host, port
+
     def run(self) -> None:
-        """Connect, serve the server's commands, reconnect after losses; return after :meth:`stop`
-        (or when ``reconnect`` is False and the connection ends, or ``max_attempts`` failed)."""
+        """Connect (or wait for a commander), serve the commands, reconnect after losses; return
+        after :meth:`stop` (or when ``reconnect`` is False and the connection ends, or
+        ``max_attempts`` failed).
+
+        Raises:
+            ConnectionError: ``max_attempts`` connection attempts failed in a row.
+            OSError: ``listen`` and the address cannot be listened on.
+        """
+        if self.listen:
+            self._run_listening()
+            return
         delay, failures, waiting_logged = self.retry_delay, 0, False
         try:
             while not self._stopping.is_set():
@@ -139,6 +173,35 @@ class BridgeClient:
                     break
         finally:
             self.connected.clear()
+
+    def _run_listening(self) -> None:
+        self._listener = listen(self.host, self.port, backlog=1)
+        self._listener.setblocking(False)
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
+        selector.register(self._waker.reader, selectors.EVENT_READ)
+        self.listening.set()
+        log.info('listening on %s for a commander (%s)', format_address(self.listen_address), self.client_type)
+        try:
+            while not self._stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self._waker.reader:
+                        self._waker.drain()
+                        continue
+                    try:
+                        sock, peer = self._listener.accept()
+                    except OSError:  # the commander gave up before we accepted it
+                        continue
+                    sock.setblocking(True)
+                    log.info('commander connected from %s', format_address(peer))
+                    self._serve(sock)
+                    if not self.reconnect:
+                        return
+        finally:
+            self.listening.clear()
+            self.connected.clear()
+            selector.close()
+            close_quietly(self._listener)
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread; returns the thread."""
@@ -186,6 +249,18 @@ class BridgeClient:
         return self.session.setting(path)
 
     # -- hooks ------------------------------------------------------------------------------------
+    def settings_xml(self) -> str:
+        """The XML of our settings sent as ``Infos`` at each connection (WIRE.md §4.11); override
+        to export a settings tree of another origin (e.g. a PyMoDAQ module's)."""
+        return settings_to_xml(self.session.root_name, self.session.settings)
+
+    def apply_set_info(self, message: SetInfo) -> None:
+        """The server edited one of our settings (``set_info``): apply it, then call
+        :meth:`on_setting_changed`; override with :meth:`settings_xml`."""
+        applied = self.session.apply_set_info(message)
+        if applied is not None:
+            self.on_setting_changed(*applied)
+
     def on_setting_changed(self, path: Sequence[str], value: Any) -> None:
         """Called after the server changed the setting at ``path`` (``set_info``)."""
 
@@ -195,7 +270,13 @@ class BridgeClient:
 
     # -- connection ----------------------------------------------------------------------------
     def _serve(self, sock: socket.socket) -> None:
-        configure(sock)
+        try:
+            peer = format_address(sock.getpeername()[:2])
+            configure(sock)
+        except OSError as error:  # reset before we served it
+            log.info('connection dropped at once: %s', error)
+            close_quietly(sock)
+            return
         sock.settimeout(self.send_timeout)
         with self._send_lock:
             self._sock = sock
@@ -205,9 +286,9 @@ class BridgeClient:
         reason = 'stopped'
         try:
             with self._send_lock:
-                send_buffers(sock, self.session.connection_made())
+                send_buffers(sock, self.session.connection_made(self.settings_xml()))
             self.connected.set()
-            log.info('connected to %s as %s (%s dialect)', self.address, self.client_type, self.dialect.value)
+            log.info('connected to %s as %s (%s dialect)', peer, self.client_type, self.dialect.value)
             self._on_connected()
             while not self._stopping.is_set():
                 for key, _ in selector.select():
@@ -227,7 +308,7 @@ class BridgeClient:
         except OSError as error:
             reason = f'connection lost: {error}'
         except Exception as error:  # whatever a server sends must not end the client's thread
-            log.exception('while serving %s', self.address)
+            log.exception('while serving %s', peer)
             reason = f'internal error, connection closed: {error!r}'
             self._quit()
         except BaseException:  # Ctrl+C, SystemExit: leave cleanly, the caller ends the program
@@ -241,8 +322,9 @@ class BridgeClient:
                 self._sock = None
             selector.close()
             close_quietly(sock)
-            retry = '' if self._stopping.is_set() or not self.reconnect else '; reconnecting'
-            log.info('disconnected from %s: %s%s', self.address, reason, retry)
+            retry = '' if self._stopping.is_set() or not self.reconnect else \
+                ('; waiting for the next commander' if self.listen else '; reconnecting')
+            log.info('disconnected from %s: %s%s', peer, reason, retry)
 
     def _quit(self) -> None:
         try:
@@ -255,9 +337,7 @@ class BridgeClient:
 
     def _dispatch(self, message: Message) -> None:
         if isinstance(message, SetInfo):
-            applied = self.session.apply_set_info(message)
-            if applied is not None:
-                self.on_setting_changed(*applied)
+            self.apply_set_info(message)
         else:
             self.handle(message)
 

@@ -2,6 +2,10 @@
 sockets and the clock and carries out what the sans-I/O
 :class:`~tcpbridge.protocol.server_session.ServerSession` decides.
 
+It listens for clients, or (connect mode, PyMoDAQ#246) dials an always-on instrument that listens
+(``tcpbridge module --listen``, ``GrabberClient(listen=True)``...), again after every loss, with
+backoff.  Either way the connection then carries the same protocol, the instrument speaking first.
+
 No polling timer, no sleep: the loop waits in ``select`` until a socket is ready, another thread
 queues a message (a :class:`~tcpbridge.net.transport.Waker` wakes it), or the session's next
 deadline.  Events are passed to the ``on_event`` callback *in the engine thread*; the plugins turn
@@ -10,21 +14,30 @@ loop itself ever fails, :class:`~tcpbridge.protocol.events.EngineStopped` says s
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import os
 import selectors
 import socket
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..protocol.events import ClientInfo, ClientRefused, EngineStopped, Event
+from ..protocol.events import ClientInfo, ClientRefused, ConnectFailed, EngineStopped, Event
 from ..protocol.messages import ACTUATOR, Message
 from ..protocol.server_session import ServerSession, SessionConfig
 from .transport import Waker, close_quietly, configure, format_address, listen
 
 log = logging.getLogger('tcpbridge.server')
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+#: connect mode: first and longest wait between attempts to reach the instrument (doubling), seconds
+REDIAL_DELAYS = (0.5, 10.0)
+
+
+def os_message(code: int) -> str:
+    """``'ECONNREFUSED (Connection refused)'`` for an errno value."""
+    return f'{errno.errorcode.get(code, code)} ({os.strerror(code)})'
 
 
 def parse_allowed(entries: Optional[Sequence[str]]) -> List[Network]:
@@ -46,11 +59,16 @@ def parse_allowed(entries: Optional[Sequence[str]]) -> List[Network]:
 
 
 class BridgeServer:
-    """Listens on ``host:port`` for clients of type ``client_type`` ('GRABBER' or 'ACTUATOR').
+    """Listens on ``host:port`` for clients of type ``client_type`` ('GRABBER' or 'ACTUATOR'), or
+    with ``dial``, connects to an instrument listening there.
 
     Args:
-        host / port: where to listen (port 0: the OS chooses, see :attr:`address`).
+        host / port: where to listen (port 0: the OS chooses, see :attr:`address`); with ``dial``:
+            the instrument's address.
         client_type: the only type accepted.
+        dial: connect to ``host:port`` (again after each loss or failure, waiting
+            :data:`REDIAL_DELAYS`; each failure is reported as a
+            :class:`~tcpbridge.protocol.events.ConnectFailed`) instead of listening.
         on_event: called with each :class:`~tcpbridge.protocol.events.Event`, in the engine
             thread; must not block (exceptions it raises are logged and ignored).
         allowed: client addresses or networks accepted (see :func:`parse_allowed`); None or
@@ -60,23 +78,31 @@ class BridgeServer:
             min_rate, max_queued_bytes, probe_position, probe_timeout, max_missed_replies).
 
     Raises:
-        OSError: the address cannot be listened on (in use, not local...).
+        OSError: the address cannot be listened on (in use, not local...); never with ``dial``.
         ValueError: an entry of ``allowed``, or a policy, is invalid.
     """
 
     def __init__(self, host: str, port: int, client_type: str, on_event: Callable[[Event], None], *,
-                 allowed: Optional[Sequence[str]] = None, **policies: object) -> None:
+                 dial: bool = False, allowed: Optional[Sequence[str]] = None, **policies: object) -> None:
         policies.setdefault('probe_position', client_type == ACTUATOR)
         self.config = SessionConfig(client_type=client_type, **policies)  # type: ignore[arg-type]
         self.client_type = client_type
         self.allowed = parse_allowed(allowed)
         self.on_event = on_event
         self._session = ServerSession(self.config)
-        self._listener = listen(host, port)
-        self._listener.setblocking(False)
-        self.address: Tuple[str, int] = self._listener.getsockname()[:2]
         self._selector = selectors.DefaultSelector()
-        self._selector.register(self._listener, selectors.EVENT_READ)
+        self.dial = dial
+        self._listener: Optional[socket.socket] = None
+        self._dialing: Optional[socket.socket] = None
+        self._dial_at: Optional[float] = time.monotonic() if dial else None
+        self._redial_delay = REDIAL_DELAYS[0]
+        if dial:
+            self.address: Tuple[str, int] = (host, port)
+        else:
+            self._listener = listen(host, port)
+            self._listener.setblocking(False)
+            self.address = self._listener.getsockname()[:2]
+            self._selector.register(self._listener, selectors.EVENT_READ)
         self._waker = Waker()
         self._selector.register(self._waker.reader, selectors.EVENT_READ)
         self._lock = threading.Lock()
@@ -87,7 +113,8 @@ class BridgeServer:
         self._thread = threading.Thread(target=self._loop, name=f'tcpbridge-server-{self.address[1]}',
                                         daemon=True)
         self._thread.start()
-        log.info('listening on %s for %s clients', format_address(self.address), client_type)
+        log.info('%s %s for %s clients', 'connecting to' if dial else 'listening on', format_address(self.address),
+                 client_type)
 
     # -- API for the plugin (any thread) ------------------------------------------------------------
     @property
@@ -149,10 +176,14 @@ class BridgeServer:
             while not self._closing:
                 with self._lock:
                     deadline = self._session.next_deadline()
+                if self._dial_at is not None:
+                    deadline = self._dial_at if deadline is None else min(deadline, self._dial_at)
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                 for key, mask in self._selector.select(timeout):
                     if key.fileobj is self._listener:
                         self._accept()
+                    elif key.fileobj is self._dialing:
+                        self._dial_completed()
                     elif key.fileobj is self._waker.reader:
                         self._waker.drain()
                     else:
@@ -164,6 +195,8 @@ class BridgeServer:
                     events = self._session.check_deadlines(time.monotonic())
                 self._emit_all(events)
                 self._sync_sockets()
+                if self._dial_at is not None and time.monotonic() >= self._dial_at:
+                    self._dial_start()
         except Exception as error:  # a bug of the loop itself: say so, never stop silently
             log.exception('server engine stopped by an error')
             self.stopped_by = f'{type(error).__name__}: {error}'
@@ -173,6 +206,7 @@ class BridgeServer:
             self._emit_all([EngineStopped(self.stopped_by)])
 
     def _accept(self) -> None:
+        assert self._listener is not None
         try:
             sock, address = self._listener.accept()
         except OSError:
@@ -185,11 +219,56 @@ class BridgeServer:
             log.warning('client %s refused: %s', peer, reason)
             self._emit_all([ClientRefused(peer, reason)])
             return
+        self._adopt(sock, peer)
+
+    def _dial_start(self) -> None:
+        """Connect mode: begin a non-blocking connection to the instrument."""
+        self._dial_at = None
+        host, port = self.address
+        try:
+            family, kind, proto, _, target = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, kind, proto)
+        except OSError as error:
+            self._dial_failed(error.strerror or str(error))
+            return
+        sock.setblocking(False)
+        code = sock.connect_ex(target)
+        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            sock.close()
+            self._dial_failed(os_message(code))
+            return
+        self._dialing = sock
+        self._selector.register(sock, selectors.EVENT_WRITE)
+
+    def _dial_completed(self) -> None:
+        sock, self._dialing = self._dialing, None
+        assert sock is not None
+        self._selector.unregister(sock)
+        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            sock.close()
+            self._dial_failed(os_message(code))
+            return
+        self._redial_delay = REDIAL_DELAYS[0]
+        log.info('connected to the instrument at %s', format_address(self.address))
+        self._adopt(sock, format_address(self.address))
+
+    def _dial_failed(self, reason: str) -> None:
+        retry_in = self._redial_delay
+        self._redial_delay = min(self._redial_delay * 2, REDIAL_DELAYS[1])
+        self._dial_at = time.monotonic() + retry_in
+        log.debug('cannot reach %s: %s; again in %g s', format_address(self.address), reason, retry_in)
+        self._emit_all([ConnectFailed(format_address(self.address), reason, retry_in)])
+
+    def _adopt(self, sock: socket.socket, peer: str) -> None:
+        """Serve a new connection (accepted, or dialled in connect mode)."""
         try:
             configure(sock)
             sock.setblocking(False)
         except OSError:  # the peer reset the connection already
             close_quietly(sock)
+            if self.dial:
+                self._dial_failed('connection reset at once')
             return
         with self._lock:
             cid, events = self._session.connection_made(peer, time.monotonic())
@@ -244,6 +323,8 @@ class BridgeServer:
                 if sock is not None:
                     self._selector.unregister(sock)
                     close_quietly(sock)
+                if self.dial and not self._closing:  # the instrument's connection ended: dial again
+                    self._dial_at = time.monotonic() + self._redial_delay
             for cid, sock in self._sockets.items():
                 want = self._session.wants_write(cid)
                 if want != self._writing[cid]:
@@ -254,13 +335,15 @@ class BridgeServer:
         with self._lock:
             self._session.close_all()
         self._sync_sockets()
-        for sock in (self._listener, self._waker.reader):
+        for sock in (self._listener, self._dialing, self._waker.reader):
+            if sock is None:
+                continue
             try:
                 self._selector.unregister(sock)
             except (KeyError, ValueError):
                 pass
-        self._listener.close()
+            sock.close()
         self._waker.close()
         self._selector.close()
         self._closing = True
-        log.info('server on %s closed', format_address(self.address))
+        log.info('server %s %s closed', 'connecting to' if self.dial else 'on', format_address(self.address))

@@ -50,11 +50,13 @@ class ClientSession:
         return self.encoder.dialect
 
     # -- the connection ----------------------------------------------------------------------------
-    def connection_made(self) -> List[Buffer]:
-        """A new connection: returns its first bytes (the hello, then the settings as ``Infos``)."""
+    def connection_made(self, settings_xml: Optional[str] = None) -> List[Buffer]:
+        """A new connection: returns its first bytes (the hello, then the settings as ``Infos``:
+        ``settings_xml``, or the XML of :attr:`settings` if None)."""
         self._decoder = Decoder(Role.CLIENT, self.limits)
-        return self.encode(ClientType(self.client_type)) + \
-            self.encode(Infos(settings_to_xml(self.root_name, self.settings)))
+        if settings_xml is None:
+            settings_xml = settings_to_xml(self.root_name, self.settings)
+        return self.encode(ClientType(self.client_type)) + self.encode(Infos(settings_xml))
 
     def receive_buffer(self) -> memoryview:
         """Memory for the next bytes from the server (``recv_into``)."""

@@ -115,3 +115,13 @@ class EngineStopped(Event):
     """The server's I/O thread ended on an unexpected error: nothing is served any more."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class ConnectFailed(Event):
+    """Connect mode (the server dials an always-on instrument): the attempt to reach ``peer``
+    failed; the next one is in ``retry_in`` seconds."""
+
+    peer: str
+    reason: str
+    retry_in: float
