@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import List, Union
 
 import numpy as np
-from pymodaq.utils.data import Axis, DataActuator, DataFromPlugins, DataToExport
+from pymodaq.utils.data import Axis, DataActuator, DataFromPlugins, DataToExport, DataWithAxes
 from pymodaq_data import Unit
 
 import tcpbridge as wire
@@ -67,6 +67,26 @@ def dwa_to_data_from_plugins(dwa: wire.DataWithAxes) -> DataFromPlugins:
 def wire_dte_to_dte(dte: wire.DataToExport) -> DataToExport:
     """A pymodaq4 DataToExport as PyMoDAQ 5's."""
     return DataToExport(dte.name, data=[dwa_to_data_from_plugins(d) for d in dte.data])
+
+
+def dwa_to_wire(dwa: DataWithAxes) -> wire.DataWithAxes:
+    """A PyMoDAQ 5 DataWithAxes (e.g. a hosted detector's DataFromPlugins) as the wire object of the
+    pymodaq4 dialect: arrays (not copied), name, units, labels, axes (full vectors), nav_indexes,
+    errors and the ``do_plot`` / ``do_save`` extras.  Other extras are left out (their values may be
+    any Python object; the wire carries numbers, text and arrays)."""
+    extras = {key: bool(getattr(dwa, key)) for key in ('do_plot', 'do_save') if key in dwa.extra_attributes}
+    axes = [wire.Axis(axis.label, axis.units, np.asarray(axis.get_data(), dtype=float), axis.index,
+                      axis.spread_order) for axis in dwa.axes]
+    errors = [np.asarray(e) for e in dwa.errors] if dwa.errors else []
+    return wire.DataWithAxes(dwa.name, data=list(dwa.data), class_name='DataFromPlugins', units=dwa.units,
+                             source=dwa.source.name, dim=dwa.dim.name, distribution=dwa.distribution.name,
+                             labels=list(dwa.labels), origin=dwa.origin or '', nav_indexes=tuple(dwa.nav_indexes),
+                             axes=axes, errors=errors, extra_attributes=extras, timestamp=dwa.timestamp)
+
+
+def dte_to_wire(dte: DataToExport) -> wire.DataToExport:
+    """A PyMoDAQ 5 DataToExport as the wire object (see :func:`dwa_to_wire`)."""
+    return wire.DataToExport(dte.name, data=[dwa_to_wire(dwa) for dwa in dte], timestamp=dte.timestamp)
 
 
 def payload_to_dte(payload: Union[list, wire.DataToExport], name: str) -> DataToExport:

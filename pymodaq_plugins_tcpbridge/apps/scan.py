@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import faulthandler
 import os
-import signal
 import sys
 import threading
 import time
@@ -25,10 +24,11 @@ import numpy as np
 from pymodaq_data.data import DataDim
 from pymodaq_gui.parameter import Parameter, ioxml
 from pymodaq_gui.qt_utils import mkQApp
-from qtpy.QtCore import QEventLoop, QTimer
 from qtpy.QtWidgets import QApplication
 
 from tcpbridge import ClientProcess
+
+from .qt_loop import EXIT_INTERRUPTED, INTERRUPTED, handle_interrupts, run_until
 
 EXPERIMENT = Path(__file__).parent.parent / 'resources' / 'experiments' / 'tcpbridge_remote.xml'
 STAGE_NAMES = ('Stage', 'Stage2')
@@ -67,19 +67,6 @@ class ScanOptions:
         return not self.actuator_ports and self.detector_port is None
 
 
-#: set by SIGINT / SIGTERM: every wait ends, the clients are stopped, the command exits
-INTERRUPTED = threading.Event()
-#: exit code of an interrupted scan (128 + SIGINT, as shells report it)
-EXIT_INTERRUPTED = 130
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """Signal handler: Python code runs only in the timers' slots while Qt's loop runs, and an
-    exception raised there would abort the process without stopping the clients."""
-    INTERRUPTED.set()
-    QApplication.quit()
-
-
 class Deadline:
     """The global time bound of the command: every wait checks it."""
 
@@ -89,27 +76,14 @@ class Deadline:
 
     def wait(self, condition: Callable[[], bool], what: str, limit: Optional[float] = None,
              every: Optional[Callable[[], None]] = None) -> None:
-        """Run the Qt event loop until ``condition()`` (checked every 5 ms, ``every`` called then too);
-        ScanError after ``limit`` s or the deadline.  Events are handled as they come, not between
-        sleeps: a scan step takes several event-loop hops."""
+        """Run the Qt event loop until ``condition()`` (``every`` called while waiting); ScanError
+        after ``limit`` s, the deadline or an interrupt."""
         end = min(self.end, time.monotonic() + limit) if limit else self.end
-        if condition():
+        if run_until(condition, end, every):
             return
-        loop, timer = QEventLoop(), QTimer()
-
-        def check() -> None:
-            if every is not None:
-                every()
-            if condition() or time.monotonic() > end or INTERRUPTED.is_set():
-                loop.quit()
-        timer.timeout.connect(check)
-        timer.start(5)
-        loop.exec()
-        timer.stop()
         if INTERRUPTED.is_set():
             raise ScanError(f'interrupted while waiting for {what}')
-        if not condition():
-            raise ScanError(f'timed out waiting for {what}')
+        raise ScanError(f'timed out waiting for {what}')
 
 
 def say(text: str) -> None:
@@ -609,11 +583,7 @@ def run(options: ScanOptions, workdir: Path) -> int:
         # if the Qt thread is ever blocked past the time bound, say where before the watchdog aborts
         faulthandler.dump_traceback_later(options.timeout + 30, exit=False)
     app = mkQApp('tcpbridge scan')
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _interrupt)
-    heartbeat = QTimer()  # lets the signal handlers run while Qt's event loop waits
-    heartbeat.timeout.connect(lambda: None)
-    heartbeat.start(200)
+    heartbeat = handle_interrupts()  # noqa: F841 (kept alive while the command runs)
     options.out.mkdir(parents=True, exist_ok=True)
     session = Session(options, deadline, workdir)
     try:

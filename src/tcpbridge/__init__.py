@@ -19,7 +19,7 @@ from .cli import PYMODAQ_INSTALL, Command
 from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient
 from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
-from .net.transport import format_address
+from .net.transport import format_address, parse_endpoint
 from .protocol.client_session import ClientSession
 from .protocol.data import Axis, DataToExport, DataWithAxes, SerializedParameter, data_actuator, dim_of_shape
 from .protocol.decoder import Decoder, Role
@@ -106,5 +106,5 @@ __all__ = [
     'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StopMotion',
     'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__',
     'data_actuator', 'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed',
-    'parse_parameter_xml', 'parse_settings_xml', 'settings_to_xml',
+    'parse_endpoint', 'parse_parameter_xml', 'parse_settings_xml', 'settings_to_xml',
 ]

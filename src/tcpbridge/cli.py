@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from .instruments.demo import DEFAULT_SHAPES, SimulatedDetector, SimulatedStage, parse_shape
 from .net.client import BridgeClient
-from .net.transport import format_address
+from .net.transport import format_address, parse_endpoint
 from .protocol.dialects import Dialect, DwaLayout
 from .protocol.dtypes import dtype_to_wire
 from .protocol.errors import EncodeError
@@ -36,7 +36,8 @@ PYMODAQ_INSTALL = 'pip install "pymodaq_plugins_tcpbridge[pymodaq,pyqt6]"'
 #: the entry-point group where PyMoDAQ-side packages add commands
 COMMANDS_GROUP = 'tcpbridge.commands'
 #: commands that PyMoDAQ-side packages provide, for the message shown when they are not installed
-APP_COMMANDS = {'scan': 'DAQ_Scan of remote instruments through the TCPServer plugins'}
+APP_COMMANDS = {'scan': 'DAQ_Scan of remote instruments through the TCPServer plugins',
+                'module': 'host a PyMoDAQ 5 instrument plugin here and bridge it to a TCPServer plugin'}
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,10 @@ def _shape(text: str) -> Tuple[int, ...]:
 
 def _endpoint(text: str) -> Tuple[str, int]:
     """argparse type of ``[ADDR:]PORT`` / ``HOST:PORT`` (IPv6 in brackets: ``[::1]:6341``)."""
-    host, _, port = text.rpartition(':')
-    host = host.strip('[]') or '127.0.0.1'
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f'{text!r} is not [ADDR:]PORT (e.g. 6341, 0.0.0.0:6341, [::1]:6341)')
-    return host, int(port)
+    try:
+        return parse_endpoint(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 #: the number of dimensions each --dim takes (ND: 3 or more)

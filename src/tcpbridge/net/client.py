@@ -167,8 +167,14 @@ class BridgeClient:
                     self._stopping.wait(delay)
                     delay = min(delay * 2, self.max_retry_delay)
                     continue
-                delay, failures, waiting_logged = self.retry_delay, 0, False
-                self._serve(sock)
+                failures, waiting_logged = 0, False
+                if self._serve(sock):
+                    delay = self.retry_delay
+                elif self.reconnect and not self._stopping.is_set():
+                    # it ended on an error of ours or of the server's: do not hammer the server
+                    log.info('connecting again in %g s', delay)
+                    self._stopping.wait(delay)
+                    delay = min(delay * 2, self.max_retry_delay)
                 if not self.reconnect:
                     break
         finally:
@@ -269,21 +275,23 @@ class BridgeClient:
         log.warning('ignoring %s from the server', type(message).__name__)
 
     # -- connection ----------------------------------------------------------------------------
-    def _serve(self, sock: socket.socket) -> None:
+    def _serve(self, sock: socket.socket) -> bool:
+        """Serve one connection until it ends; False if it ended on an error (protocol, internal,
+        or before our hello went out), True otherwise."""
         try:
             peer = format_address(sock.getpeername()[:2])
             configure(sock)
         except OSError as error:  # reset before we served it
             log.info('connection dropped at once: %s', error)
             close_quietly(sock)
-            return
+            return False
         sock.settimeout(self.send_timeout)
         with self._send_lock:
             self._sock = sock
         selector = selectors.DefaultSelector()
         selector.register(sock, selectors.EVENT_READ)
         selector.register(self._waker.reader, selectors.EVENT_READ)
-        reason = 'stopped'
+        reason, clean = 'stopped', True
         try:
             with self._send_lock:
                 send_buffers(sock, self.session.connection_made(self.settings_xml()))
@@ -303,13 +311,13 @@ class BridgeClient:
                         self._dispatch(message)
             self._quit()
         except ProtocolError as error:
-            reason = f'protocol error, closing (the stream cannot be resynchronised): {error}'
+            reason, clean = f'protocol error, closing (the stream cannot be resynchronised): {error}', False
             self._quit()
         except OSError as error:
-            reason = f'connection lost: {error}'
+            reason, clean = f'connection lost: {error}', self.connected.is_set()
         except Exception as error:  # whatever a server sends must not end the client's thread
             log.exception('while serving %s', peer)
-            reason = f'internal error, connection closed: {error!r}'
+            reason, clean = f'internal error, connection closed: {error!r}', False
             self._quit()
         except BaseException:  # Ctrl+C, SystemExit: leave cleanly, the caller ends the program
             reason = 'stopped'
@@ -325,8 +333,12 @@ class BridgeClient:
             retry = '' if self._stopping.is_set() or not self.reconnect else \
                 ('; waiting for the next commander' if self.listen else '; reconnecting')
             log.info('disconnected from %s: %s%s', peer, reason, retry)
+        return clean
 
     def _quit(self) -> None:
+        """Say ``Quit`` if our hello went out (a server takes no other first message)."""
+        if not self.connected.is_set():
+            return
         try:
             self.send(Quit())
         except OSError:

@@ -69,6 +69,18 @@ def send_buffers(sock: socket.socket, buffers: Sequence[Buffer]) -> None:
         queue.consume(sock.sendmsg(queue.views()))
 
 
+def parse_endpoint(text: str, default_host: str = '127.0.0.1') -> Tuple[str, int]:
+    """``'[ADDR:]PORT'`` / ``'HOST:PORT'`` (IPv6 in brackets: ``'[::1]:6341'``) as ``(host, port)``.
+
+    Raises:
+        ValueError: no port in 0..65535.
+    """
+    host, _, port = text.rpartition(':')
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f'{text!r} is not [ADDR:]PORT (e.g. 6341, 0.0.0.0:6341, [::1]:6341)')
+    return host.strip('[]') or default_host, int(port)
+
+
 def format_address(address: Tuple[str, int]) -> str:
     """``'host:port'``, with IPv6 hosts in brackets."""
     host, port = address[0], address[1]

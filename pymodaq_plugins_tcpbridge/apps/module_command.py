@@ -1,0 +1,122 @@
+"""The ``tcpbridge module`` command: its arguments, and the start-up that must precede any PyMoDAQ
+import (headless Qt unless ``--gui``, optionally PyMoDAQ's folders elsewhere).  Importing this module
+loads no PyMoDAQ; :mod:`.module` does the work."""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+from pathlib import Path
+
+from tcpbridge import PYMODAQ_INSTALL, Command, parse_endpoint
+
+from .pymodaq_home import redirect_pymodaq_config
+
+log = logging.getLogger('tcpbridge')
+
+
+def _endpoint(text: str) -> tuple:
+    try:
+        return parse_endpoint(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _setting(text: str) -> tuple:
+    path, equal, value = text.partition('=')
+    if not equal or not path:
+        raise argparse.ArgumentTypeError(f'{text!r} is not PATH=VALUE (e.g. Nx=256, controller/axis=Y)')
+    return path.strip('/'), value
+
+
+#: loggers of PyMoDAQ's start-up warnings about optional libraries it does without, and deprecations
+_START_UP_NOISE = ('pymodaq.backends', 'pymodaq.plotter', 'py.warnings')
+
+
+def _log_filter(record: logging.LogRecord) -> bool:
+    """Ours at any level; PyMoDAQ's and the hosted plugin's warnings and errors; no start-up noise."""
+    if record.name.startswith(('pymodaq', 'py.warnings')):
+        return record.levelno >= (logging.ERROR if record.name in _START_UP_NOISE else logging.WARNING)
+    return True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``tcpbridge module``."""
+    parser.add_argument('kind', nargs='?', choices=['move', 'viewer'],
+                        help='move: a DAQ_Move (ACTUATOR client); viewer: a DAQ_Viewer (GRABBER client)')
+    parser.add_argument('plugin', nargs='?',
+                        help='instrument plugin: NAME for move (e.g. Mock), DAQ0D|DAQ1D|DAQ2D|DAQND/NAME for '
+                             'viewer (e.g. DAQ2D/Mock); see --list')
+    parser.add_argument('--list', action='store_true', help='list the installed instrument plugins and exit')
+    parser.add_argument('--host', default='127.0.0.1', help='address of the PC running the TCPServer plugin')
+    parser.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin')
+    parser.add_argument('--listen', type=_endpoint, metavar='[ADDR:]PORT',
+                        help='wait for the commander (a TCPServer plugin set to "connect to instrument", or '
+                             'any program speaking the protocol) here instead of connecting to --host/--port')
+    parser.add_argument('--dialect', choices=['pymodaq4', 'legacy'], default='pymodaq4',
+                        help='pymodaq4: data with names, axes and units; legacy: arrays and scalars only')
+    parser.add_argument('--axis', help='actuator axis (e.g. X), among those the plugin offers')
+    parser.add_argument('--title', help='module title (default: the plugin name)')
+    parser.add_argument('--set', type=_setting, action='append', default=[], dest='settings',
+                        metavar='PATH=VALUE', help='set a hardware setting before the initialisation (repeatable), '
+                                               'e.g. --set Nx=256')
+    parser.add_argument('--grab', action='store_true',
+                        help='viewer: start a continuous grab; its frames are pushed to the main PC')
+    parser.add_argument('--gui', action='store_true', help="show the module's window (default: headless)")
+    parser.add_argument('--timeout', type=float, default=60.0,
+                        help='seconds to wait for the module: initialisation, one move, one acquisition')
+    parser.add_argument('--pymodaq-home', type=Path,
+                        help="keep PyMoDAQ's config and logs in this folder (default: the user's, ~/.pymodaq)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``tcpbridge module``; returns the exit code (2: usage or PyMoDAQ missing)."""
+    missing = [name for name in ('pymodaq', 'qtpy') if importlib.util.find_spec(name) is None]
+    if missing:
+        log.error('tcpbridge module needs PyMoDAQ 5 (%s not found); install it with: %s',
+                  ', '.join(missing), PYMODAQ_INSTALL)
+        return 2
+    if not args.list and (args.kind is None or args.plugin is None):
+        log.error('tcpbridge module: give KIND and PLUGIN (e.g. "move Mock", "viewer DAQ2D/Mock"), or --list')
+        return 2
+    if args.kind == 'viewer' and not args.list and args.plugin.split('/')[0] not in ('DAQ0D', 'DAQ1D', 'DAQ2D',
+                                                                                         'DAQND'):
+        log.error('tcpbridge module viewer: PLUGIN is DAQ0D|DAQ1D|DAQ2D|DAQND/NAME, e.g. DAQ2D/Mock (not %r)',
+                  args.plugin)
+        return 2
+    if args.gui:
+        from .scan_command import window_problem
+        problem = window_problem()
+        if problem:
+            log.error('tcpbridge module --gui: %s; or run without --gui (headless)', problem)
+            return 2
+    else:
+        os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
+        os.environ.setdefault('QT_LOGGING_RULES', 'qt.qpa.*=false;default.warning=false')
+    if not args.verbose:  # PyMoDAQ logs its start-up at length: keep the terminal for the bridge's events
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_log_filter)
+    if args.pymodaq_home is not None:
+        redirect_pymodaq_config(args.pymodaq_home)
+    from .module import list_plugins
+    if args.list:
+        return list_plugins()
+    from .module import ModuleOptions
+    from .module import run as run_module
+    from .module_host import Endpoint
+    host, port = args.listen or (args.host, args.port)
+    options = ModuleOptions(kind=args.kind, plugin=args.plugin,
+                            endpoint=Endpoint(host, port, listen=args.listen is not None, dialect=args.dialect),
+                            axis=args.axis, title=args.title or '', settings=args.settings, grab=args.grab,
+                            gui=args.gui, timeout=args.timeout)
+    return run_module(options)
+
+
+COMMAND = Command(
+    name='module', add_arguments=add_arguments, run=run,
+    help='host a PyMoDAQ 5 instrument plugin here and bridge it to a TCPServer plugin (needs PyMoDAQ 5)',
+    description='Run a PyMoDAQ 5 DAQ_Move or DAQ_Viewer with an installed instrument plugin on this (instrument) '
+                'PC and connect it to a TCPServer plugin of the main PC as an ACTUATOR or GRABBER client: its '
+                'settings are mirrored both ways, moves and grabs are served, its status and errors are '
+                'shown on the main PC. Stops cleanly (hardware closed) on Ctrl+C or SIGTERM.')

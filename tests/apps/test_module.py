@@ -1,0 +1,299 @@
+"""``tcpbridge module``: real PyMoDAQ 5 modules (DAQ_Move / DAQ_Viewer with pymodaq_plugins_mock 5.3's
+Mock plugins) bridged to our TCPServer plugins, on 127.0.0.1 with OS-chosen ports.
+
+The command runs in its own process (as on an instrument PC); the settings-mirror tests host the module
+in this process too, so that both sides can be edited and read.
+"""
+from __future__ import annotations
+
+import signal
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator, Tuple
+
+import numpy as np
+import pytest
+from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_detector, move_abs_and_wait
+from pymodaq_gui.qt_utils import mkQApp
+
+from helpers import wait_until
+from plugin_helpers import VIEWERS, StatusLog, wait_connected, wait_disconnected
+from pymodaq_plugins_tcpbridge.apps.module import ModuleOptions, create_module, initialise, installed_plugins
+from pymodaq_plugins_tcpbridge.apps.module_host import ActuatorHost, Endpoint, ViewerHost
+from pymodaq_plugins_tcpbridge.bridge import CONNECT
+from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
+from tcpbridge import SetInfo
+
+#: the Mock stage's axis Y: "target reached" within 1e-4 (its plugin's epsilon), fast time constant
+FAST_STAGE = ('--axis', 'Y', '--set', 'tau=20')
+MOCK_EPSILON = 1e-4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def module_process(tmp_path: Path, *args: str) -> subprocess.Popen:
+    """``tcpbridge module ARGS`` with its PyMoDAQ folders under ``tmp_path``; output in module.log."""
+    log = open(tmp_path / 'module.log', 'a')  # noqa: SIM115 (closed with the process by stop_module)
+    return subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'module', *args, '--timeout', '30',
+                             '--pymodaq-home', str(tmp_path / 'pymodaq')], stdout=log, stderr=log, text=True)
+
+
+def stop_module(process: subprocess.Popen, tmp_path: Path, signum: int = signal.SIGTERM) -> str:
+    """Stop it as a user would; it must exit 0 by itself.  Returns its output."""
+    if process.poll() is None:
+        process.send_signal(signum)
+    try:
+        code = process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f'tcpbridge module ignored signal {signum} for 30 s') from None
+    output = (tmp_path / 'module.log').read_text()
+    assert code == 0, output
+    return output
+
+
+@pytest.fixture
+def plugins() -> Iterator[list]:
+    made: list = []
+    yield made
+    for plugin in made:
+        plugin.close()
+
+
+def actuator_plugin(plugins: list, **settings):
+    plugin = make_actuator(DAQ_Move_TCPServer, **{'port_id': 0, **settings})
+    plugins.append(plugin)
+    return plugin
+
+
+def detector_plugin(plugins: list, dim: str, **settings):
+    plugin = make_detector(VIEWERS[dim], **{'port_id': 0, **settings})
+    plugins.append(plugin)
+    return plugin
+
+
+def test_list_shows_the_installed_mock_plugins(tmp_path: Path) -> None:
+    process = subprocess.run([sys.executable, '-m', 'tcpbridge', 'module', '--list', '--pymodaq-home',
+                              str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.split()
+    assert 'Mock' in lines and 'DAQ2D/Mock' in lines and 'DAQ0D/Mock' in lines
+    assert not any('TCPServer' in line for line in lines)  # hosting a bridge would bridge a bridge
+    assert process.stderr.count('WARNING') == 0, process.stderr  # PyMoDAQ's start-up noise is kept out
+
+
+def test_unknown_plugin_is_refused_clearly(tmp_path: Path) -> None:
+    process = subprocess.run([sys.executable, '-m', 'tcpbridge', 'module', 'move', 'NoSuchStage',
+                              '--pymodaq-home', str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert process.returncode == 1
+    assert "no actuator plugin 'NoSuchStage' installed; installed: " in process.stderr and 'Mock' in process.stderr
+
+
+@pytest.mark.parametrize('dialect', ['pymodaq4', 'legacy'])
+def test_hosted_mock_stage_moves(plugins: list, tmp_path: Path, dialect: str) -> None:
+    plugin = actuator_plugin(plugins)
+    process = module_process(tmp_path, 'move', 'Mock', '--port', str(plugin.bridge.address[1]),
+                             '--dialect', dialect, *FAST_STAGE)
+    try:
+        wait_connected(plugin, timeout=60)
+        # the module's hardware settings, PyMoDAQ's own, arrive as the client's settings
+        wait_until(lambda: plugin.settings.child('settings_client').children(), 10, 'the settings', qt=True)
+        assert plugin.settings['settings_client', 'tau'] == 20
+        units = plugin.settings['settings_client', 'units']  # the hosted axis' units, e.g. 'mm'
+        assert units and plugin.settings['settings_client', 'epsilon'] == MOCK_EPSILON
+        wait_until(lambda: plugin.axis_unit == units, 10, 'the axis units', qt=True)
+        for target in (3.0, -1.5):
+            position = move_abs_and_wait(plugin, target, timeout_ms=20000)
+            assert position.value() == pytest.approx(target, abs=MOCK_EPSILON) and position.units == units
+        # the module's status lines are shown on the main PC
+        wait_until(lambda: plugin.settings.child('infos').children(), 10, 'the status Info', qt=True)
+        assert plugin.settings['infos', 'status']
+    finally:
+        output = stop_module(process, tmp_path)
+    assert f'move_abs 3 {units}' in output and 'move done at' in output
+    wait_disconnected(plugin)
+
+
+@pytest.mark.parametrize('dim, shape, axes', [('0D', (1,), []), ('1D', (512,), ['photon wavelength']),
+                                             ('2D', (200, 100), ['the y axis', 'the x axis'])])
+def test_hosted_mock_detector_grabs(plugins: list, tmp_path: Path, dim: str, shape: tuple, axes: list) -> None:
+    plugin = detector_plugin(plugins, dim)
+    process = module_process(tmp_path, 'viewer', f'DAQ{dim}/Mock', '--port', str(plugin.bridge.address[1]))
+    try:
+        wait_connected(plugin, timeout=60)
+        dte = grab_and_wait(plugin, timeout_ms=20000)
+    finally:
+        stop_module(process, tmp_path)
+    dwa = dte[0]
+    assert dwa.name.startswith(f'Mock{dim}') or dwa.name.startswith('Mock')
+    assert dwa.shape == shape and dwa.dim.name == f'Data{dim}'
+    assert [axis.label for axis in dwa.axes] == axes
+    assert np.all(np.isfinite(dwa.data[0])) and np.ptp(dwa.data[0]) >= 0
+    if dim == '1D':
+        assert dwa.axes[0].units == 'nm' and dwa.axes[0].get_data().shape == (512,)
+
+
+def test_hosted_live_grab_is_pushed(plugins: list, tmp_path: Path) -> None:
+    plugin = detector_plugin(plugins, '1D')
+    received: list = []
+    plugin.dte_signal.connect(received.append)
+    process = module_process(tmp_path, 'viewer', 'DAQ1D/Mock', '--port', str(plugin.bridge.address[1]), '--grab')
+    try:
+        wait_connected(plugin, timeout=60)
+        wait_until(lambda: len(received) >= 5, 30, 'frames pushed by the live grab', qt=True)
+    finally:
+        stop_module(process, tmp_path)
+    assert all(dte[0].shape == (512,) for dte in received[:5])
+
+
+def test_ctrl_c_closes_the_hardware_and_plugin_restart_is_followed(plugins: list, tmp_path: Path) -> None:
+    plugin = actuator_plugin(plugins)
+    port = plugin.bridge.address[1]
+    process = module_process(tmp_path, 'move', 'Mock', '--port', str(port), *FAST_STAGE)
+    try:
+        wait_connected(plugin, timeout=60)
+        # the main PC re-initialises its plugin (same port): the module connects again by itself
+        plugin.close()
+        wait_until(lambda: 'disconnected from' in (tmp_path / 'module.log').read_text(), 20, 'the module to see it',
+                   qt=True)
+        again = actuator_plugin(plugins, port_id=port)
+        wait_connected(again, timeout=30)
+        assert move_abs_and_wait(again, 1.25, timeout_ms=20000).value() == pytest.approx(1.25, abs=MOCK_EPSILON)
+        status = StatusLog(again)
+    finally:
+        output = stop_module(process, tmp_path, signal.SIGINT)
+    assert 'stopping' in output and 'Traceback' not in output
+    status.wait_for('lost: the client quit', timeout=20)
+
+
+# -- settings mirrored both ways (module hosted in this process) ------------------------------------
+
+def hosted(kind: str, plugin_name: str, port: int, **options) -> Tuple[object, object, object]:
+    mkQApp('tests')
+    module, _ = create_module(ModuleOptions(kind, plugin_name, Endpoint('127.0.0.1', port), **options))
+    initialise(module, 30)
+    host = (ActuatorHost if kind == 'move' else ViewerHost)(module, Endpoint('127.0.0.1', port), 20)
+    host.attach()
+    wait_until(lambda: host.ready, 20, 'the module position', qt=True)
+    return module, host, host.start()
+
+
+def test_settings_are_mirrored_both_ways(plugins: list) -> None:
+    plugin = actuator_plugin(plugins)
+    module, host, thread = hosted('move', 'Mock', plugin.bridge.address[1], settings=[('tau', '20')])
+    try:
+        wait_connected(plugin)
+        client = plugin.settings.child('settings_client')
+        wait_until(lambda: client.children() and client['tau'] == 20, 10, 'the module settings', qt=True)
+        # edited in the module (its window, or its plugin) -> shown on the main PC
+        module.settings.child('actuator_settings', 'tau').setValue(35)
+        wait_until(lambda: client['tau'] == 35, 10, 'the edit to reach the main PC', qt=True)
+        # edited on the main PC -> applied in the module (and so in its plugin), not echoed back
+        client.child('tau').setValue(70)
+        plugin.commit_settings(client.child('tau'))
+        wait_until(lambda: module.settings['actuator_settings', 'tau'] == 70, 10, 'set_info in the module', qt=True)
+        assert client['tau'] == 70
+        # a setting the main PC cannot edit is refused with a message, the module unchanged
+        status = StatusLog(plugin)
+        host.apply_set_info(SetInfo(('actuator_settings', 'nothing'), '<nothing type="int">1</nothing>'))
+        status.wait_for("client reports: set_info nothing ignored")
+    finally:
+        host.stop(thread)
+        module.quit_fun()
+
+
+def test_set_info_changes_what_the_hosted_detector_measures(plugins: list) -> None:
+    plugin = detector_plugin(plugins, '1D')
+    module, host, thread = hosted('viewer', 'DAQ1D/Mock', plugin.bridge.address[1],
+                                  settings=[('Mock1/amp_noise', '0'), ('Mock2/amp_noise', '0')])
+    try:
+        wait_connected(plugin)
+        wait_until(lambda: plugin.settings.child('settings_client').children(), 10, 'the settings', qt=True)
+        before = grab_and_wait(plugin, timeout_ms=20000)[0].data[0].max()
+        amp = plugin.settings.child('settings_client', 'Mock1', 'Amp')
+        amp.setValue(int(amp.value()) * 3)
+        plugin.commit_settings(amp)
+        wait_until(lambda: module.settings['detector_settings', 'Mock1', 'Amp'] == amp.value(), 10, 'set_info',
+                   qt=True)
+        after = grab_and_wait(plugin, timeout_ms=20000)[0].data[0].max()
+    finally:
+        host.stop(thread)
+        module.quit_fun()
+    assert after == pytest.approx(3 * before, rel=0.05)
+
+
+# -- listen mode (PyMoDAQ#246) ------------------------------------------------------------------------
+
+def test_plugin_in_connect_mode_drives_a_listening_module(plugins: list, tmp_path: Path) -> None:
+    port = free_port()
+    process = module_process(tmp_path, 'move', 'Mock', '--listen', f'127.0.0.1:{port}', *FAST_STAGE)
+    try:
+        plugin = actuator_plugin(plugins, connection=CONNECT, socket_ip='127.0.0.1', port_id=port)
+        wait_connected(plugin, timeout=60)
+        assert move_abs_and_wait(plugin, 2.0, timeout_ms=20000).value() == pytest.approx(2.0, abs=MOCK_EPSILON)
+    finally:
+        stop_module(process, tmp_path)
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack('>i', len(payload)) + payload
+
+
+def _read(sock: socket.socket, n: int) -> bytes:
+    data = b''
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, 'the module closed the connection'
+        data += chunk
+    return data
+
+
+def _string(sock: socket.socket) -> str:
+    return _read(sock, struct.unpack('>i', _read(sock, 4))[0]).decode()
+
+
+def _scalar(sock: socket.socket) -> float:
+    dtype = _string(sock)
+    return float(np.frombuffer(_read(sock, struct.unpack('>i', _read(sock, 4))[0]), dtype=dtype)[0])
+
+
+def test_foreign_commander_drives_a_hosted_stage(tmp_path: Path) -> None:
+    """A raw-socket program in the legacy dialect (WIRE.md §2), as third-party software would write."""
+    port = free_port()
+    process = module_process(tmp_path, 'move', 'Mock', '--listen', f'127.0.0.1:{port}', '--dialect', 'legacy',
+                             *FAST_STAGE)
+    try:
+        deadline_log = tmp_path / 'module.log'
+        wait_until(lambda: 'listening on' in deadline_log.read_text(), 60, 'the module to listen')
+        with socket.create_connection(('127.0.0.1', port), timeout=30) as sock:
+            assert _string(sock) == 'ACTUATOR'
+            assert _string(sock) == 'Infos' and '<actuator_settings' in _string(sock)
+            sock.sendall(_frame(b'move_abs') + _frame(b'<f8') + struct.pack('>i', 8) + struct.pack('<d', 4.5))
+            while (command := _string(sock)) != 'move_done':  # position_is while moving, Info status lines
+                if command == 'position_is':
+                    _scalar(sock)
+                else:
+                    assert command == 'Info', command
+                    _string(sock), _string(sock)
+            assert _scalar(sock) == pytest.approx(4.5, abs=MOCK_EPSILON)
+            sock.sendall(_frame(b'check_position'))
+            while (command := _string(sock)) != 'position_is':
+                assert command == 'Info', command
+                _string(sock), _string(sock)
+            assert _scalar(sock) == pytest.approx(4.5, abs=MOCK_EPSILON)
+            sock.sendall(_frame(b'Quit'))
+    finally:
+        stop_module(process, tmp_path)
+
+
+def test_installed_plugins_lists_what_the_dashboard_lists() -> None:
+    plugins = installed_plugins()
+    assert 'Mock' in plugins['move'] and 'DAQND/Mock' in plugins['viewer']
