@@ -61,10 +61,18 @@ class ScanOptions:
     peak_width: float = 1.5
     noise: float = 0.01
 
+    instruments: str = 'demo'
+
     @property
     def demo(self) -> bool:
-        """True when demo clients are started here (no port given)."""
+        """True when the instruments are started here (no port given): demo clients, or PyMoDAQ's
+        Mock plugins hosted by ``tcpbridge module``."""
         return not self.actuator_ports and self.detector_port is None
+
+    @property
+    def demo_signal(self) -> bool:
+        """True when the detector is our demo one, whose signal peaks at ``peak_at``."""
+        return self.demo and self.instruments == 'demo'
 
 
 class Deadline:
@@ -174,7 +182,11 @@ class Session:
         return int(self.setting(module, 'port_id'))
 
     def start_clients(self) -> None:
-        """Demo stage(s) and detector as separate processes, sharing the stage positions by files."""
+        """The instruments as separate processes: demo clients (sharing the stage positions by files),
+        or PyMoDAQ's Mock plugins in ``tcpbridge module``."""
+        if self.options.instruments == 'pymodaq-mock':
+            self.start_hosted_mocks()
+            return
         options = self.options
         position_files = []
         for index, stage in enumerate(self.actuators):
@@ -190,10 +202,23 @@ class Session:
              '--noise', str(options.noise), '--seed', '0', *position_files],
             self.workdir / 'grabber.log'))
 
+    def start_hosted_mocks(self) -> None:
+        """PyMoDAQ on the instrument side too: ``tcpbridge module`` hosting the Mock stage (axis Y,
+        epsilon 1e-4, fast time constant) and the Mock detector of the scan's dimensionality."""
+        options = self.options
+        home = ['--pymodaq-home', str(self.workdir / 'instrument-pymodaq'), '--dialect', options.dialect]
+        for index, stage in enumerate(self.actuators):
+            self.clients.append(ClientProcess(
+                ['module', 'move', 'Mock', '--axis', 'Y', '--set', 'tau=5', '--port', str(self.port(stage)),
+                 '--title', f'Mock stage {index}', *home], self.workdir / f'module_stage_{index}.log'))
+        self.clients.append(ClientProcess(
+            ['module', 'viewer', f'DAQ{options.dim}/Mock', '--port', str(self.port(self.detector)), *home],
+            self.workdir / 'module_detector.log'))
+
     def wait_clients(self) -> None:
         """Until every plugin has its client, with the dialect known (actuators are probed)."""
         modules = self.actuators + [self.detector]
-        limit = 30 if self.options.demo else None
+        limit = 90 if self.options.demo else None  # hosted modules import PyMoDAQ first: ~10 s
         if not self.options.demo:
             say('waiting for the remote clients: ' + ', '.join(
                 f'{m.title} on port {self.port(m)}' for m in modules))
@@ -332,7 +357,9 @@ def saved_scans(path: Path) -> str:
 def new_file_path(options: ScanOptions) -> Path:
     """``tcpbridge_scan_<scan>_<dim>_<dialect>_<date-time>.h5`` in ``options.out``: each run writes a
     new file, earlier ones are kept (``-2``, ``-3``... if two runs start within one second)."""
-    stem = f'tcpbridge_scan_{options.scan}_{options.dim}_{options.dialect}_{time.strftime("%Y%m%d-%H%M%S")}'
+    mock = '_pymodaq-mock' if options.demo and options.instruments == 'pymodaq-mock' else ''
+    stem = (f'tcpbridge_scan_{options.scan}_{options.dim}_{options.dialect}{mock}_'
+            f'{time.strftime("%Y%m%d-%H%M%S")}')
     path, number = options.out / f'{stem}.h5', 1
     while path.exists():
         number += 1
@@ -606,7 +633,7 @@ def run(options: ScanOptions, workdir: Path) -> int:
         say(summary(result))
         checks = 1
         say('check OK: every point is in the file and equals what the detector client sent')
-        if options.demo:
+        if options.demo_signal:
             checks += 1
             say('check OK: ' + check_demo_peak(result, options, result.samples_per_point))
         if options.plot:

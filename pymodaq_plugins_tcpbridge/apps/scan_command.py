@@ -31,6 +31,9 @@ def add_arguments(scan: argparse.ArgumentParser) -> None:
     scan.add_argument('--dim', choices=['0D', '1D', '2D'], default='0D', help='detector dimensionality')
     scan.add_argument('--dialect', choices=['legacy', 'pymodaq4'], default='legacy',
                       help='dialect of the demo clients')
+    scan.add_argument('--instruments', choices=['demo', 'pymodaq-mock'], default='demo',
+                      help="demo: tcpbridge's demo stage and detector; pymodaq-mock: PyMoDAQ's Mock plugins "
+                           'hosted by tcpbridge module (PyMoDAQ on both sides)')
     scan.add_argument('--host', default='127.0.0.1',
                       help='address the plugins listen on when waiting for remote clients')
     scan.add_argument('--actuator-port', type=int, action='append', default=[], dest='actuator_ports',
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         points=args.points, start=args.start, stop=args.stop, scan=args.scan, dim=args.dim,
         dialect=args.dialect, host=args.host, actuator_ports=args.actuator_ports,
         detector_port=args.detector_port, out=Path(args.out), plot=Path(args.plot) if args.plot else None,
-        gui=args.gui, timeout=args.timeout, speed=args.speed, peak_at=args.peak_at, noise=args.noise)
+        gui=args.gui, timeout=args.timeout, speed=args.speed, peak_at=args.peak_at, noise=args.noise,
+        instruments=args.instruments)
     return run_scan(options, workdir)
 
 

@@ -187,3 +187,19 @@ def test_scan_gives_up_waiting_for_clients(tmp_path: Path) -> None:
                              '--timeout', '15'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 1
     assert 'FAILED: timed out waiting for the clients to connect' in result.stdout
+
+
+def test_scan_of_pymodaq_mock_plugins_hosted_by_tcpbridge_module(tmp_path: Path) -> None:
+    """PyMoDAQ on both sides: the Mock stage and the Mock 1D detector run in ``tcpbridge module``
+    processes, the scan runs here; the file holds what the hosted detector produced, with its axis."""
+    result = scan('--instruments', 'pymodaq-mock', '--points', '5', '--start', '0', '--stop', '2', '--dim', '1D',
+                  '--dialect', 'pymodaq4', '--out', 'out', cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'check OK: every point is in the file and equals what the detector client sent' in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 1 check(s)')
+    data = load(saved(tmp_path / 'out', 'tcpbridge_scan_1D_1D_pymodaq4_pymodaq-mock'), '1D')
+    assert data.shape == (5, 512) and data.nav_indexes == (0,)
+    np.testing.assert_allclose(data.get_nav_axes()[0].get_data(), np.linspace(0, 2, 5))
+    wavelength = data.get_axis_from_index(1)[0]
+    assert (wavelength.label, wavelength.units) == ('photon wavelength', 'nm')
+    assert np.all(np.isfinite(data.data[0])) and data.data[0].max() > 1  # the Mock spectra, not zeros
