@@ -3,7 +3,7 @@ the bad input a network delivers (used by the fuzz tests and ``benchmarks/stress
 from __future__ import annotations
 
 import random
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -16,18 +16,22 @@ from tcpbridge import (
     ClientType,
     DataToExport,
     DataWithAxes,
+    Decoder,
+    Dialect,
     Done,
     Encoder,
     GetActuatorValue,
     Info,
     Infos,
     InfoXml,
+    Limits,
     MoveAbs,
     MoveDone,
     MoveHome,
     MoveRel,
     PositionIs,
     Quit,
+    ReceiveBudget,
     Role,
     SendData,
     SetInfo,
@@ -50,7 +54,7 @@ def _dte() -> DataToExport:
 def client_streams() -> List[Tuple[str, bytes]]:
     """(name, bytes a client sends: hello then messages), per dialect and type."""
     streams = []
-    for dialect in ('legacy', 'pymodaq4'):
+    for dialect in ('legacy', 'pymodaq4', 'pymodaq5'):
         enc = Encoder(dialect)
         grabber = [ClientType(GRABBER), Infos(SETTINGS), Info('error', 'none'),
                    InfoXml(('settings', 'exposure'), '<exposure type="float">2.0</exposure>'),
@@ -69,7 +73,7 @@ def client_streams() -> List[Tuple[str, bytes]]:
 def server_streams() -> List[Tuple[str, bytes]]:
     """(name, bytes a server sends to a client) per dialect."""
     streams = []
-    for dialect in ('legacy', 'pymodaq4'):
+    for dialect in ('legacy', 'pymodaq4', 'pymodaq5'):
         enc = Encoder(dialect)
         position = 3.0 if dialect == 'legacy' else data_actuator(3.0, 'mm')
         messages = [SendData('2D'), MoveAbs(position), MoveRel(position), MoveHome(), StopMotion(),
@@ -80,6 +84,14 @@ def server_streams() -> List[Tuple[str, bytes]]:
 
 
 ROLES = {'client': Role.SERVER, 'server': Role.CLIENT}
+
+
+def decoder(name: str, limits: Optional[Limits] = None, budget: Optional[ReceiveBudget] = None) -> Decoder:
+    """The decoder of stream ``name`` (``server-*`` streams are decoded by a client; a client of the
+    pymodaq5 dialect knows it from the start, a server learns it from the hello)."""
+    role = ROLES['server' if name.startswith('server') else 'client']
+    return Decoder(role, limits or Limits(), budget=budget,
+                   dialect=Dialect.PYMODAQ5 if name == 'server-pymodaq5' else None)
 #: values a length field is set to by the mutations: small, boundary and absurd
 EXTREME_U32 = (0, 1, 2, 3, 4, 5, 7, 8, 12, 16, 255, 4096, 65535, 1 << 20, 1 << 30, (1 << 31) - 1, 1 << 31,
                (1 << 32) - 1)

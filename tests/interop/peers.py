@@ -1,4 +1,5 @@
-"""Real PyMoDAQ 3.6.13 / 4.4.11 peers, each in its own virtual environment, driven as subprocesses.
+"""Real PyMoDAQ 3.6.13 / 4.3.7 / 4.4.11 / 5.0.18 / 5.1.13 peers, each in its own virtual environment, as
+subprocesses.
 
 The environments are created on first use under ``$TCPBRIDGE_INTEROP_VENVS`` (default: a folder in
 the temporary directory) and reused while their requirements match.
@@ -22,6 +23,8 @@ from filelock import FileLock
 HERE = Path(__file__).parent
 VENVS = Path(os.environ.get('TCPBRIDGE_INTEROP_VENVS', Path(tempfile.gettempdir()) / 'tcpbridge-interop-venvs'))
 REQUIREMENTS: Dict[str, List[str]] = {
+    '5.1': ['pymodaq==5.1.13', 'pymodaq_plugins_mock==5.0.13', 'PyQt5==5.15.11'],
+    '5.0': ['pymodaq==5.0.18', 'pymodaq_data==5.0.27', 'pymodaq_plugins_mock==5.0.13', 'PyQt5==5.15.11'],
     '4.4': ['pymodaq==4.4.11', 'pymodaq_plugins_mock==4.4.5', 'PyQt5==5.15.11'],
     '4.3': ['pymodaq==4.3.7', 'pymodaq_plugins_mock==4.3.6', 'PyQt5==5.15.11'],
     '3.6': ['pymodaq==3.6.13', 'numpy==1.23.5', 'pyqtgraph==0.12.4', 'PyQt5==5.15.11'],

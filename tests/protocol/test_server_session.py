@@ -37,7 +37,7 @@ class Harness:
     """Drives a ServerSession the way the I/O loop does, with a clock the test moves."""
 
     def __init__(self, **policies: object) -> None:
-        self.session = ServerSession(SessionConfig(client_type=GRABBER, **policies))  # type: ignore[arg-type]
+        self.session = ServerSession(SessionConfig(**{'client_type': GRABBER, **policies}))  # type: ignore[arg-type]
         self.now = 100.0
         self.events: List[Event] = []
 
@@ -253,3 +253,19 @@ def test_the_fault_barrier_turns_a_bug_into_a_lost_connection(monkeypatch: pytes
     lost = h.receive(cid, done())
     assert isinstance(lost[0], ClientLost) and 'internal error' in lost[0].reason
     assert h.session.pop_closed() == [cid]
+
+
+def test_a_pymodaq5_hello_fixes_the_dialect_and_commands_go_out_in_it() -> None:
+    """A PyMoDAQ 5.0/5.1 module reads only its own framing: the probe and every command are in it."""
+    from tcpbridge import ACTUATOR, CheckPosition, Dialect, DialectDetected, MoveAbs, PositionIs, data_actuator
+    h = Harness(client_type=ACTUATOR, probe_position=True)
+    pymodaq5 = Encoder('pymodaq5')
+    cid = h.connect()
+    h.receive(cid, pymodaq5.encode_bytes(__import__('tcpbridge').ClientType(ACTUATOR)))
+    assert h.session.controller.dialect is Dialect.PYMODAQ5 and h.of(DialectDetected)
+    module = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5)
+    assert module.feed(h.sent(cid)) == [CheckPosition()]
+    h.receive(cid, pymodaq5.encode_bytes(PositionIs(data_actuator(0.5, 'mm'))))
+    assert h.of(MessageReceived)[-1].message.value == 0.5
+    h.session.send(MoveAbs(2.0), h.now)
+    assert module.feed(h.sent(cid))[0].value == 2.0

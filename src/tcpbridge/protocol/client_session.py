@@ -43,7 +43,7 @@ class ClientSession:
         self.settings: List[Param] = [dict(p) for p in settings]
         self.encoder = Encoder(dialect, layout)
         self.limits = limits
-        self._decoder = Decoder(Role.CLIENT, limits)
+        self._decoder = Decoder(Role.CLIENT, limits, dialect=dialect)
 
     @property
     def dialect(self) -> Dialect:
@@ -53,7 +53,7 @@ class ClientSession:
     def connection_made(self, settings_xml: Optional[str] = None) -> List[Buffer]:
         """A new connection: returns its first bytes (the hello, then the settings as ``Infos``:
         ``settings_xml``, or the XML of :attr:`settings` if None)."""
-        self._decoder = Decoder(Role.CLIENT, self.limits)
+        self._decoder = Decoder(Role.CLIENT, self.limits, dialect=self.dialect)
         if settings_xml is None:
             settings_xml = settings_to_xml(self.root_name, self.settings)
         return self.encode(ClientType(self.client_type)) + self.encode(Infos(settings_xml))

@@ -21,12 +21,13 @@ from typing import Any, Deque, List, Optional, Tuple
 
 import numpy as np
 
-from .dialects import DwaLayout
+from .dialects import Dialect, DwaLayout
 from .errors import MalformedPayload, ProtocolError
 from .framing import MessageReader
-from .grammar import Parse, preview
+from .grammar import Parse, Reader, preview
 from .limits import DEFAULT_LIMITS, Limits, ReceiveBudget
-from .messages import Message
+from .messages import ClientType, Message
+from .pymodaq5 import Pymodaq5Reader
 
 
 class Role(str, enum.Enum):
@@ -82,6 +83,8 @@ class Decoder:
         old_layout: layout assumed for a pymodaq4 DWA without units: ``DwaLayout.V4_2`` (4.2-4.3,
             the default), or ``V4_1_3`` / ``V4_1_0`` for PyMoDAQ 4.1 peers (not detectable, WIRE.md §6).
         budget: bytes of large fields being received at once, shared by connections; None: unbounded.
+        dialect: ``Dialect.PYMODAQ5`` to decode that framing from the start (a client of a PyMoDAQ
+            5.0/5.1-style server); a server's decoder switches to it by itself at such a hello.
 
     Use :meth:`feed` (bytes at hand) or :meth:`get_buffer` / :meth:`buffer_updated` (``recv_into``),
     then :meth:`pop_messages`.  Decoded arrays are writable views of the received bytes.
@@ -93,9 +96,11 @@ class Decoder:
     DIRECT_THRESHOLD = 64 * 1024
 
     def __init__(self, role: Role = Role.SERVER, limits: Limits = DEFAULT_LIMITS,
-                 old_layout: DwaLayout = DwaLayout.V4_2, budget: Optional[ReceiveBudget] = None) -> None:
+                 old_layout: DwaLayout = DwaLayout.V4_2, budget: Optional[ReceiveBudget] = None,
+                 dialect: Optional[Dialect] = None) -> None:
         self.role = Role(role)
-        self._reader = MessageReader(limits, old_layout)
+        self._reader: Reader = Pymodaq5Reader(limits) if dialect is Dialect.PYMODAQ5 else \
+            MessageReader(limits, old_layout)
         self._budget = budget
         self._reserved = 0
         self._buf = bytearray(self.BUFFER_SIZE)
@@ -134,12 +139,13 @@ class Decoder:
 
     def _next_message(self) -> None:
         self._reader.reset()
+        reader: Any = self._reader
         if self._hello_pending:
-            self._gen = self._reader.hello()
+            self._gen = reader.hello()
         elif self.role is Role.SERVER:
-            self._gen = self._reader.client_message()
+            self._gen = reader.client_message()
         else:
-            self._gen = self._reader.server_message()
+            self._gen = reader.server_message()
         self._need = next(self._gen)
 
     def _deliver(self, chunk: Any) -> None:
@@ -148,6 +154,8 @@ class Decoder:
         except StopIteration as done:
             self._messages.append(done.value)
             self._sizes.append(self._reader.total)
+            if self._hello_pending and isinstance(done.value, ClientType) and done.value.dialect is Dialect.PYMODAQ5:
+                self._reader = Pymodaq5Reader(self._reader.limits)  # that framing from now on
             self._hello_pending = False
             self._next_message()
         except ProtocolError as error:

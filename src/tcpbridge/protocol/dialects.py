@@ -1,4 +1,4 @@
-"""The two dialects spoken on the wire and the four pymodaq4 DataWithAxes layouts (WIRE.md §1.9)."""
+"""The three dialects spoken on the wire and the four pymodaq4 DataWithAxes layouts (WIRE.md §1.9)."""
 from __future__ import annotations
 
 import enum
@@ -9,11 +9,14 @@ class Dialect(str, enum.Enum):
 
     ``LEGACY``: PyMoDAQ 3.0.2-4.0.11, the LabVIEW example and the public doc (data = list of typed
     arrays, positions = typed scalars).  ``PYMODAQ4``: the serializer of PyMoDAQ 4.1-4.4
-    (DataToExport / DataActuator with axes, units, labels).
+    (DataToExport / DataActuator with axes, units, labels).  ``PYMODAQ5``: the modules of PyMoDAQ
+    5.0-5.1 (every object in a length envelope with a type tag, :mod:`tcpbridge.protocol.pymodaq5`);
+    a framing of its own, known from the hello.
     """
 
     LEGACY = 'legacy'
     PYMODAQ4 = 'pymodaq4'
+    PYMODAQ5 = 'pymodaq5'
 
     @classmethod
     def parse(cls, value: str | Dialect) -> Dialect:
@@ -21,7 +24,7 @@ class Dialect(str, enum.Enum):
         try:
             return cls(value)
         except ValueError:
-            raise ValueError(f"unknown dialect {value!r}: use 'legacy' or 'pymodaq4'") from None
+            raise ValueError(f"unknown dialect {value!r}: use 'legacy', 'pymodaq4' or 'pymodaq5'") from None
 
 
 class DwaLayout(enum.IntEnum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import List, Union
 
+from . import pymodaq5
 from .dialects import Dialect, DwaLayout
 from .framing import write_message
 from .grammar import Buffer, Writer
@@ -19,7 +20,8 @@ class Encoder:
     """Encodes messages for one connection.
 
     Args:
-        dialect: a :class:`Dialect` or its name; decides position and data payloads.
+        dialect: a :class:`Dialect` or its name; decides position and data payloads (and, for
+            ``pymodaq5``, the framing of every message).
         layout: the pymodaq4 DWA layout to write (default 4.4, WIRE.md §1.9).
 
     Raises:
@@ -38,7 +40,10 @@ class Encoder:
             EncodeError: a value that the dialect cannot carry, or a length over 2**32-1.
         """
         w = Writer()
-        write_message(w, message, self.dialect, self.layout)
+        if self.dialect is Dialect.PYMODAQ5:
+            pymodaq5.write_message(w, message)
+        else:
+            write_message(w, message, self.dialect, self.layout)
         return w.finish()
 
     def encode_bytes(self, message: Message) -> bytes:

@@ -9,8 +9,8 @@ from typing import Type, Union
 
 from .codecs import codec_for, data_codec, position_codec
 from .dialects import Dialect, DwaLayout
-from .errors import UnknownCommand
-from .grammar import Parse, Reader, Writer
+from .errors import InvalidText, MalformedPayload, StringTooLong, UnknownCommand
+from .grammar import Parse, Reader, Writer, preview
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
@@ -28,6 +28,7 @@ from .messages import (
     SetInfo,
     command_string,
 )
+from .pymodaq5 import HELLO_TAG_LENGTH
 
 _DTE_NAME_LEN = len('DataToExport')
 
@@ -39,8 +40,29 @@ class MessageReader(Reader):
         super().__init__(limits, old_layout)
 
     def hello(self) -> Parse:
-        """The client type STR (WIRE.md §2.1)."""
-        return ClientType((yield from self.string('client type', self.limits.max_command_bytes)))
+        """The client type STR (WIRE.md §2.1), or a PyMoDAQ 5.0/5.1 hello (an envelope whose first
+        4 bytes are the length of the tag ``'str'``, :mod:`~tcpbridge.protocol.pymodaq5`): then the
+        :class:`ClientType` says ``Dialect.PYMODAQ5``."""
+        length = yield from self.u32()
+        limit = self.limits.max_command_bytes
+        if length < len(HELLO_TAG_LENGTH):  # too short for any client type: read it, it is refused
+            return ClientType((yield from self.string('client type', limit, length)))
+        head = bytes((yield from self.take(len(HELLO_TAG_LENGTH))))
+        if head != HELLO_TAG_LENGTH:
+            if length > limit:
+                raise StringTooLong(f'client type of {length} bytes announced, over the limit of {limit} bytes')
+            rest = yield from self.text(length - len(head), 'client type')
+            try:
+                return ClientType(head.decode('utf-8') + rest)
+            except UnicodeDecodeError:
+                raise InvalidText(f'client type is not valid UTF-8: {preview(head)}') from None
+        start = self.total
+        if (yield from self.take(3)) != b'str':
+            raise MalformedPayload('a PyMoDAQ 5 hello must be a str')
+        client_type = yield from self.string('client type', limit)
+        if self.total - start + len(head) != length:
+            raise MalformedPayload(f'the hello announced {length} bytes but holds {self.total - start + len(head)}')
+        return ClientType(client_type, Dialect.PYMODAQ5)
 
     def command(self) -> Parse:
         """A command STR."""

@@ -275,7 +275,7 @@ class Reader:
             for key in (yield from self.typed_items(str, 'extra attribute names')):
                 extras[key] = yield from self.item()
         self.depth -= 1
-        _check_dwa(name, data, nav_indexes, axes, errors)
+        check_dwa(name, data, nav_indexes, axes, errors)
         return DataWithAxes(name=name, data=data, class_name=class_name, units=units, source=source,
                             dim=dim, distribution=distribution, labels=labels, origin=origin,
                             nav_indexes=tuple(nav_indexes), axes=axes, errors=errors,
@@ -291,7 +291,7 @@ class Reader:
         return DataToExport(name=name, data=data, timestamp=timestamp)
 
 
-def _check_dwa(name: str, data: List[np.ndarray], nav_indexes: List[int], axes: List[Axis],
+def check_dwa(name: str, data: List[np.ndarray], nav_indexes: List[int], axes: List[Axis],
                errors: List[np.ndarray]) -> None:
     """What PyMoDAQ's DataWithAxes needs to be built from a DWA: channels of one shape, errors of
     that shape, axes and navigation indexes inside it."""
@@ -440,6 +440,16 @@ class Writer:
         self.scalar(float(dte.timestamp))
         self.string(dte.name)
         self.list(dte.data, layout)
+
+    def extend(self, chunks: List[Buffer]) -> None:
+        """Append buffers finished by another writer (large ones stay separate views)."""
+        for chunk in chunks:
+            if isinstance(chunk, bytes):
+                self.head += chunk
+            else:
+                self.chunks.append(bytes(self.head))
+                self.head = bytearray()
+                self.chunks.append(chunk)
 
     def finish(self) -> List[Buffer]:
         """The buffers written so far (the writer is empty afterwards)."""

@@ -34,9 +34,12 @@ class Message:
 
 @dataclass(frozen=True)
 class ClientType(Message):
-    """The hello: first string a client sends, ``'GRABBER'`` or ``'ACTUATOR'`` (WIRE.md §2.1)."""
+    """The hello: first string a client sends, ``'GRABBER'`` or ``'ACTUATOR'`` (WIRE.md §2.1).
+    ``dialect`` is ``Dialect.PYMODAQ5`` when the hello came in that framing (it fixes the dialect
+    of the connection), else None (the classic framing: legacy or pymodaq4, told later)."""
 
     client_type: str
+    dialect: Optional[Dialect] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -333,7 +333,7 @@ class ServerSession:
 
     def _handle(self, conn: Connection, message: Message) -> List[Event]:
         if isinstance(message, ClientType):
-            return self._hello(conn, message.client_type)
+            return self._hello(conn, message)
         info = self._update(conn, last_message=command_string(message), last_seen=self._wall_clock())
         if isinstance(message, Quit):
             return self._lose(conn, 'the client quit')
@@ -359,7 +359,8 @@ class ServerSession:
             log.debug('%s from waiting client %s ignored', command_string(message), info.peer)
         return events
 
-    def _hello(self, conn: Connection, client_type: str) -> List[Event]:
+    def _hello(self, conn: Connection, hello: ClientType) -> List[Event]:
+        client_type = hello.client_type
         if client_type != self.config.client_type:
             return self._refuse(conn, f'{client_type!r} is not a valid type here: this plugin accepts '
                                       f'{self.config.client_type} clients')
@@ -373,11 +374,18 @@ class ServerSession:
             events += self._lose(waiting[0], f'{self.config.max_clients} clients connected: the waiting '
                                              'client silent for the longest time made room for a new one')
         role = WAITING if self._in_control() else IN_CONTROL
+        # a PyMoDAQ 5.0/5.1 hello fixes the dialect (its framing); classic ones show it later
+        dialect = hello.dialect or self.config.dialect
+        if hello.dialect is not None and self.config.dialect not in (None, hello.dialect):
+            log.warning('client %s speaks %s but the plugin is set to %s: following the client',
+                        conn.info.peer, hello.dialect.value, self.config.dialect.value)
         info = self._update(conn, client_type=client_type, role=role, last_message=client_type,
-                            last_seen=self._wall_clock(), dialect=self.config.dialect)
+                            last_seen=self._wall_clock(), dialect=dialect)
         log.info('%s client connected from %s (%s)', client_type, info.peer, role)
         events.append(ClientConnected(info))
         if role == IN_CONTROL:
+            if hello.dialect is not None:
+                events.append(DialectDetected(info))
             events += self._take_control(conn)
         return events
 
@@ -385,8 +393,10 @@ class ServerSession:
         conn.decoder.limits = self.config.limits
         conn.missed_replies = 0
         if self.config.probe_position and self.config.client_type == ACTUATOR:
-            # every client 3.0-4.4 answers check_position; the reply shows its dialect (WIRE.md §6)
-            events = self._queue(conn, Encoder(Dialect.LEGACY).encode(CheckPosition()))
+            # every client 3.0-5.1 answers check_position; the reply shows its dialect (WIRE.md §6);
+            # a PyMoDAQ 5.0/5.1 client reads only its own framing
+            probe = Dialect.PYMODAQ5 if conn.info.dialect is Dialect.PYMODAQ5 else Dialect.LEGACY
+            events = self._queue(conn, Encoder(probe).encode(CheckPosition()))
             conn.requests.append(Request(next(self._request_ids), CheckPosition.command, ('position_is',),
                                          self._now + self.config.probe_timeout))
             return events
@@ -418,7 +428,7 @@ class ServerSession:
         info = self._update(conn, role=IN_CONTROL)
         log.info('waiting client %s takes control', info.peer)
         events: List[Event] = [ControllerChanged(info, conn.infos_xml, reason)]
-        if info.dialect is None or self.config.dialect is not None:
+        if info.dialect is None or (self.config.dialect is not None and info.dialect is not Dialect.PYMODAQ5):
             events += self._take_control(conn)
         else:
             conn.decoder.limits = self.config.limits
