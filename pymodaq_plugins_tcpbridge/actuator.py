@@ -12,6 +12,7 @@ from tcpbridge import (
     ACTUATOR,
     CheckPosition,
     ClientInfo,
+    Dialect,
     Message,
     MoveAbs,
     MoveDone,
@@ -22,7 +23,7 @@ from tcpbridge import (
     StopMotion,
 )
 
-from .bridge import TCPServerBridge, tcp_parameters
+from .bridge import PYMODAQ5_LIMITS, TCPServerBridge, tcp_parameters
 from .convert import actuator_to_wire, position_to_actuator, units_problem
 
 #: seconds a client has to answer stop_motion before the move is ended here (PyMoDAQ's clients
@@ -143,8 +144,9 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
             self.move_done(self._current_value)
         elif self._moving and 'move_done' in event.expected:
             self._moving = False
+            why = f' ({PYMODAQ5_LIMITS})' if event.client.dialect is Dialect.PYMODAQ5 else ''
             self._status(f'no move_done from the client within {self.settings["timeout"]} s after '
-                         f'{event.command}', error=True)
+                         f'{event.command}{why}', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
         else:
             self._status(f'no answer to {event.command} from the client', error=True)

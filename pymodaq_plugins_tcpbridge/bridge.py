@@ -16,7 +16,7 @@ from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq_gui.parameter import Parameter, ioxml
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QObject, QTimer, Signal
 
 from tcpbridge import (
     REDIAL_DELAYS,
@@ -59,7 +59,14 @@ MAX_ENGINE_RESTARTS = 3
 ENGINE_RESTART_WINDOW_S = 60.0
 #: values of the *Connection* setting: who opens the socket (the protocol is the same)
 LISTEN, CONNECT = 'listen', 'connect to instrument'
-DIALECT_NAMES = {Dialect.LEGACY: 'legacy (PyMoDAQ 3.x/4.0, LabVIEW)', Dialect.PYMODAQ4: 'pymodaq4'}
+#: what PyMoDAQ 5.0/5.1 modules (pymodaq5 dialect) cannot do, from their own code (README, compatibility)
+PYMODAQ5_LIMITS = ('PyMoDAQ 5.1.x modules cannot execute moves nor apply settings sent over TCP (a bug of '
+                   "theirs), 5.0.x can; 'tcpbridge module' on the instrument PC hosts any PyMoDAQ 5 plugin "
+                   'without these limits')
+#: seconds a PyMoDAQ 5.0/5.1 module has to echo a set_info (5.0 does, 5.1 cannot apply it)
+SET_INFO_ECHO_S = 3.0
+DIALECT_NAMES = {Dialect.LEGACY: 'legacy (PyMoDAQ 3.x/4.0, LabVIEW)', Dialect.PYMODAQ4: 'pymodaq4',
+                 Dialect.PYMODAQ5: 'pymodaq5 (a PyMoDAQ 5.0/5.1 module)'}
 
 
 def tcp_parameters() -> List[dict]:
@@ -126,6 +133,7 @@ class TCPServerBridge:
     _connect_failure = ''  # connect mode: the cause of the last failed attempt, shown once
     _table_refreshed = 0.0
     _from_client: Optional[dict] = None  # path -> value last received from the client (no echo)
+    _unconfirmed: dict = {}  # path -> previous value, set_info not yet echoed by a PyMoDAQ 5.0/5.1 module
     _engine_restarts: List[float] = []
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -134,6 +142,7 @@ class TCPServerBridge:
         for a client."""
         self._stop_bridge()
         self._from_client = {}
+        self._unconfirmed = {}
         self._engine_restarts = list(self._engine_restarts)  # per plugin instance
         self._relay = _EventRelay()
         self._relay.received.connect(self._on_bridge_event)
@@ -263,6 +272,8 @@ class TCPServerBridge:
         elif isinstance(event, DialectDetected):
             layout = f', layout {event.client.layout.value / 100:.1f}' if event.client.layout else ''
             self._status(f'client {event.client.peer} speaks {DIALECT_NAMES[event.client.dialect]}{layout}')
+            if event.client.dialect is Dialect.PYMODAQ5:
+                self._status(f'note: {PYMODAQ5_LIMITS}')
         elif isinstance(event, ReplyTimeout):
             self._on_reply_timeout(event)
         elif isinstance(event, EngineStopped):
@@ -324,6 +335,7 @@ class TCPServerBridge:
             self._status(f'client setting {"/".join(path)} not applied: {error}', error=True)
             return
         self._from_client[path] = value
+        self._unconfirmed.pop(path, None)
         param.setValue(value)
         self._on_client_settings()
 
@@ -350,14 +362,31 @@ class TCPServerBridge:
             path = tuple(path)
             if self._from_client.get(path, object()) == param.value():
                 return  # the client's own value coming back: do not echo it
+            previous = self._from_client.get(path)
             self._from_client[path] = param.value()
             xml = ioxml.parameter_to_xml_string(param)
             message = SetInfo((self._client_root, *path) if self._client_root else path,
                               xml.decode() if isinstance(xml, bytes) else xml)
             if self.bridge is None or not self.bridge.send(message):
                 self._status('no client connected: setting not sent', error=True)
+            elif self.bridge.controller is not None and self.bridge.controller.dialect is Dialect.PYMODAQ5:
+                # a 5.0 module echoes what it applied (Info_xml); a 5.1 module cannot apply it
+                self._unconfirmed[path] = previous
+                QTimer.singleShot(int(SET_INFO_ECHO_S * 1000), lambda: self._check_applied(path))
         elif param.name() in SERVER_SETTINGS and self.bridge is not None:
             self._start_bridge()
+
+
+    def _check_applied(self, path: tuple) -> None:
+        """A PyMoDAQ 5.0/5.1 module did not echo a set_info: it did not apply it; show the value it has."""
+        if path not in self._unconfirmed:
+            return
+        previous = self._unconfirmed.pop(path)
+        self._status(f'the PyMoDAQ 5.x module did not apply {"/".join(path)} within {SET_INFO_ECHO_S:g} s: '
+                     f'{PYMODAQ5_LIMITS}', error=True)
+        if previous is not None:
+            self._from_client[path] = previous
+            self.settings.child('settings_client', *path).setValue(previous)
 
 
 def _describe(client: ClientInfo) -> str:

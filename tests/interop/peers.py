@@ -24,7 +24,8 @@ HERE = Path(__file__).parent
 VENVS = Path(os.environ.get('TCPBRIDGE_INTEROP_VENVS', Path(tempfile.gettempdir()) / 'tcpbridge-interop-venvs'))
 REQUIREMENTS: Dict[str, List[str]] = {
     '5.1': ['pymodaq==5.1.13', 'pymodaq_plugins_mock==5.0.13', 'PyQt5==5.15.11'],
-    '5.0': ['pymodaq==5.0.18', 'pymodaq_data==5.0.27', 'pymodaq_plugins_mock==5.0.13', 'PyQt5==5.15.11'],
+    '5.0': ['pymodaq==5.0.18', 'pymodaq_data==5.0.27', 'pymodaq_plugins_mock==5.0.13', 'pyqtgraph==0.13.7',
+            'PyQt5==5.15.11'],
     '4.4': ['pymodaq==4.4.11', 'pymodaq_plugins_mock==4.4.5', 'PyQt5==5.15.11'],
     '4.3': ['pymodaq==4.3.7', 'pymodaq_plugins_mock==4.3.6', 'PyQt5==5.15.11'],
     '3.6': ['pymodaq==3.6.13', 'numpy==1.23.5', 'pyqtgraph==0.12.4', 'PyQt5==5.15.11'],
@@ -76,7 +77,8 @@ class Peer:
         self.home = tempfile.mkdtemp(prefix=f'tcpbridge-peer-{version}-')  # its own PyMoDAQ config
         env.update(QT_QPA_PLATFORM='offscreen', QT_API='pyqt5', HOME=self.home, USERPROFILE=self.home)
         self.process = subprocess.Popen([str(peer_python(version)), str(HERE / script), *args], env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True)
         self.events: List[dict] = []
         self._lines: queue.Queue[Optional[dict]] = queue.Queue()
         self._stderr: List[str] = []
@@ -105,6 +107,12 @@ class Peer:
             self.events.append(event)
             if predicate(event):
                 return event
+
+    def tell(self, line: str) -> None:
+        """Send one line to the peer's stdin (peers that take commands)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + '\n')
+        self.process.stdin.flush()
 
     def stop(self) -> None:
         """Kill it: PyMoDAQ 3.x/4.x clients spin forever on a closed connection (WIRE.md §4.1)."""

@@ -62,7 +62,7 @@ def actuator_server():
     yield from serving(ACTUATOR)
 
 
-@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4'])
+@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4', 'pymodaq5'])
 @pytest.mark.parametrize('dim, shape, dtype', [('0D', (1,), 'float64'), ('1D', (100,), 'float32'),
                                                ('2D', (64, 48), 'uint16'), ('ND', (3, 4, 5), 'int32')])
 def test_demo_grabber_process(grabber_server, dialect: str, dim: str, shape: tuple, dtype: str) -> None:
@@ -84,7 +84,7 @@ def test_demo_grabber_process(grabber_server, dialect: str, dim: str, shape: tup
         assert array.shape == shape and array.dtype == np.dtype(dtype)
         # the pattern: a counter over the frame, shifted by the frame number
         np.testing.assert_array_equal(array.reshape(-1), (np.arange(np.prod(shape)) + index).astype(dtype))
-    if dialect == 'pymodaq4':
+    if dialect != 'legacy':
         dwa = frames[0].data.data[0]
         assert dwa.units == 'V' and dwa.labels == ['signal']
         if dim == '1D':
@@ -92,7 +92,7 @@ def test_demo_grabber_process(grabber_server, dialect: str, dim: str, shape: tup
     assert not log.of_type(ReplyTimeout)
 
 
-@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4'])
+@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4', 'pymodaq5'])
 def test_demo_actuator_process(actuator_server, dialect: str) -> None:
     server, log = actuator_server
     with client_process('actuator', '--port', str(server.address[1]), '--dialect', dialect,
@@ -107,7 +107,7 @@ def test_demo_actuator_process(actuator_server, dialect: str) -> None:
             server.send(message, expect=('move_done',), timeout=10)
             done = log.wait_for(received(MoveDone), after=mark).message
             assert done.value == pytest.approx(expected)
-            assert done.units == ('mm' if dialect == 'pymodaq4' else '')
+            assert done.units == ('' if dialect == 'legacy' else 'mm')
         mark = len(log.events)
         server.send(CheckPosition())
         assert log.wait_for(received(PositionIs), after=mark).message.value == 0.0

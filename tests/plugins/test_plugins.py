@@ -84,7 +84,7 @@ def port_of(plugin) -> str:
     return str(plugin.bridge.address[1])
 
 
-@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4'])
+@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4', 'pymodaq5'])
 @pytest.mark.parametrize('dim', ['0D', '1D', '2D', 'ND'])
 def test_grab(viewer, dim: str, dialect: str) -> None:
     plugin = viewer(dim)
@@ -101,7 +101,7 @@ def test_grab(viewer, dim: str, dialect: str) -> None:
         assert dwa.dim.name == ('DataND' if dim == 'ND' else f'Data{dim}')
         assert dwa.shape == shape and dwa.data[0].dtype == np.uint16
         np.testing.assert_array_equal(dwa.data[0].reshape(-1), np.arange(np.prod(shape)) + index)
-    if dialect == 'pymodaq4':
+    if dialect != 'legacy':
         dwa = dtes[0][0]
         assert dwa.units == 'V' and dwa.labels == ['signal'] and dwa.name == 'simulated'
         if dim == '1D':
@@ -230,7 +230,7 @@ def test_port_in_use_and_reinit_on_same_port(viewer) -> None:
     assert again.initialized and again.bridge.address[1] == port
 
 
-@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4'])
+@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq4', 'pymodaq5'])
 def test_actuator(actuator, dialect: str) -> None:
     plugin = actuator()
     assert plugin.initialized
