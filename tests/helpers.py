@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import socket
+import struct
 import subprocess
 import threading
 import time
 from typing import Callable, Iterator, List
+
+import numpy as np
 
 from tcpbridge import ClientProcess, Event
 
@@ -68,3 +72,51 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str
             from qtpy.QtWidgets import QApplication
             QApplication.processEvents()
         time.sleep(0.002)
+
+
+def free_port() -> int:
+    """A loopback port free now (for a process that must listen on a port known in advance)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class LegacyPeer:
+    """The other end of a connection written as third-party control software would, with raw
+    sockets and the legacy dialect (WIRE.md §2): strings, scalars, nothing else."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def read(self, n: int) -> bytes:
+        data = b''
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            assert chunk, 'the peer closed the connection'
+            data += chunk
+        return data
+
+    def string(self) -> str:
+        return self.read(struct.unpack('>i', self.read(4))[0]).decode()
+
+    def scalar(self) -> float:
+        """A SCALAR (WIRE.md §1.3): dtype string, 4-byte length, the value."""
+        dtype = self.string()
+        return float(np.frombuffer(self.read(struct.unpack('>i', self.read(4))[0]), dtype=dtype)[0])
+
+    def send_string(self, text: str) -> None:
+        data = text.encode()
+        self.sock.sendall(struct.pack('>i', len(data)) + data)
+
+    def send_scalar(self, value: float) -> None:
+        self.send_string('<f8')
+        self.sock.sendall(struct.pack('>i', 8) + struct.pack('<d', value))
+
+    def until(self, command: str) -> None:
+        """Read messages until ``command`` (``position_is`` / ``Info`` met on the way are skipped)."""
+        while (got := self.string()) != command:
+            if got == 'position_is':
+                self.scalar()
+            else:
+                assert got == 'Info', got
+                self.string(), self.string()

@@ -4,14 +4,13 @@ loads no PyMoDAQ; :mod:`.module` does the work."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
-import os
 from pathlib import Path
 
-from tcpbridge import PYMODAQ_INSTALL, Command, parse_endpoint
+from tcpbridge import Command, parse_endpoint
 
 from .pymodaq_home import redirect_pymodaq_config
+from .startup import prepare
 
 log = logging.getLogger('tcpbridge')
 
@@ -72,11 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``tcpbridge module``; returns the exit code (2: usage or PyMoDAQ missing)."""
-    missing = [name for name in ('pymodaq', 'qtpy') if importlib.util.find_spec(name) is None]
-    if missing:
-        log.error('tcpbridge module needs PyMoDAQ 5 (%s not found); install it with: %s',
-                  ', '.join(missing), PYMODAQ_INSTALL)
-        return 2
     if not args.list and (args.kind is None or args.plugin is None):
         log.error('tcpbridge module: give KIND and PLUGIN (e.g. "move Mock", "viewer DAQ2D/Mock"), or --list')
         return 2
@@ -85,18 +79,10 @@ def run(args: argparse.Namespace) -> int:
         log.error('tcpbridge module viewer: PLUGIN is DAQ0D|DAQ1D|DAQ2D|DAQND/NAME, e.g. DAQ2D/Mock (not %r)',
                   args.plugin)
         return 2
-    if args.gui:
-        from .scan_command import window_problem
-        problem = window_problem()
-        if problem:
-            log.error('tcpbridge module --gui: %s; or run without --gui (headless)', problem)
-            return 2
-    else:
-        os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
-        os.environ.setdefault('QT_LOGGING_RULES', 'qt.qpa.*=false;default.warning=false')
-    if not args.verbose:  # PyMoDAQ logs its start-up at length: keep the terminal for the bridge's events
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_log_filter)
+    # PyMoDAQ logs its start-up at length: keep the terminal for the bridge's events (unless --verbose)
+    code = prepare('module', args.gui, (lambda record: True) if args.verbose else _log_filter)
+    if code:
+        return code
     if args.pymodaq_home is not None:
         redirect_pymodaq_config(args.pymodaq_home)
     from .module import list_plugins

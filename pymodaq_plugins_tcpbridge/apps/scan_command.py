@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import importlib.util
 import logging
-import os
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from tcpbridge import PYMODAQ_INSTALL, Command
+from tcpbridge import Command
 
 from .pymodaq_home import redirect_pymodaq_config
+from .startup import prepare
 
 log = logging.getLogger('tcpbridge')
 
@@ -59,48 +55,12 @@ def _log_filter(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.ERROR or (ours and record.levelno >= logging.WARNING)
 
 
-_QT_PROBE = 'from qtpy.QtWidgets import QApplication; QApplication([])'
-_MISSING_LIBRARY = re.compile(r'(lib[\w.+-]+\.so(?:\.\d+)*): cannot open shared object file')
-
-
-def window_problem() -> str:
-    """Why Qt cannot open a window here ('' if it can).  Qt aborts the process (exit 134) when its
-    platform plugin does not load: this asks a child process first, and names the missing system
-    libraries (e.g. ``libxcb-icccm.so.4``, Debian/Ubuntu package ``libxcb-icccm4``)."""
-    if sys.platform.startswith('linux') and not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')):
-        return 'no display: DISPLAY and WAYLAND_DISPLAY are not set (a desktop session, ssh -X, or Xvfb)'
-    probe = subprocess.run([sys.executable, '-c', _QT_PROBE], capture_output=True, text=True, timeout=60,
-                           env={**os.environ, 'QT_DEBUG_PLUGINS': '1'})
-    if probe.returncode == 0:
-        return ''
-    missing = sorted(set(_MISSING_LIBRARY.findall(probe.stderr)))
-    if missing:
-        packages = ' '.join(sorted({re.sub(r'\.so\.?', '', name) for name in missing}))
-        return (f'Qt cannot load its window system plugin: missing {", ".join(missing)} (on Debian/Ubuntu: '
-                f'sudo apt install {packages})')
-    last = [line for line in probe.stderr.splitlines() if line.strip()][-1:] or ['no message']
-    return f'Qt cannot open a window (exit code {probe.returncode}): {last[0]}'
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``tcpbridge scan``; returns the exit code (2: PyMoDAQ missing)."""
-    missing = [name for name in ('pymodaq', 'qtpy') if importlib.util.find_spec(name) is None]
-    if missing:
-        log.error('tcpbridge scan needs PyMoDAQ 5 (%s not found); install it with: %s',
-                  ', '.join(missing), PYMODAQ_INSTALL)
-        return 2
-    if args.gui:
-        problem = window_problem()
-        if problem:
-            log.error('tcpbridge scan --gui: %s; or run without --gui (headless)', problem)
-            return 2
-    if not args.verbose:  # PyMoDAQ logs its start-up at length: keep the terminal for the scan
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_log_filter)
-    if not args.gui:
-        os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
-        # offscreen windows cannot be sized or raised: Qt says so for each one
-        os.environ.setdefault('QT_LOGGING_RULES', 'qt.qpa.*=false;default.warning=false')
+    # PyMoDAQ logs its start-up at length: keep the terminal for the scan (unless --verbose)
+    code = prepare('scan', args.gui, (lambda record: True) if args.verbose else _log_filter)
+    if code:
+        return code
     workdir = Path(tempfile.mkdtemp(prefix='tcpbridge-scan-'))
     # registered before PyMoDAQ registers its own atexit config saves, so it runs after them
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_detector, move_abs_and_wait
 from pymodaq_gui.qt_utils import mkQApp
 
-from helpers import wait_until
+from helpers import LegacyPeer, free_port, wait_until
 from plugin_helpers import VIEWERS, StatusLog, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.apps.module import ModuleOptions, create_module, initialise, installed_plugins
 from pymodaq_plugins_tcpbridge.apps.module_host import ActuatorHost, Endpoint, ViewerHost
@@ -30,12 +29,6 @@ from tcpbridge import SetInfo
 #: the Mock stage's axis Y: "target reached" within 1e-4 (its plugin's epsilon), fast time constant
 FAST_STAGE = ('--axis', 'Y', '--set', 'tau=20')
 MOCK_EPSILON = 1e-4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def module_process(tmp_path: Path, *args: str) -> subprocess.Popen:
@@ -243,28 +236,6 @@ def test_plugin_in_connect_mode_drives_a_listening_module(plugins: list, tmp_pat
         stop_module(process, tmp_path)
 
 
-def _frame(payload: bytes) -> bytes:
-    return struct.pack('>i', len(payload)) + payload
-
-
-def _read(sock: socket.socket, n: int) -> bytes:
-    data = b''
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        assert chunk, 'the module closed the connection'
-        data += chunk
-    return data
-
-
-def _string(sock: socket.socket) -> str:
-    return _read(sock, struct.unpack('>i', _read(sock, 4))[0]).decode()
-
-
-def _scalar(sock: socket.socket) -> float:
-    dtype = _string(sock)
-    return float(np.frombuffer(_read(sock, struct.unpack('>i', _read(sock, 4))[0]), dtype=dtype)[0])
-
-
 def test_foreign_commander_drives_a_hosted_stage(tmp_path: Path) -> None:
     """A raw-socket program in the legacy dialect (WIRE.md §2), as third-party software would write."""
     port = free_port()
@@ -274,22 +245,17 @@ def test_foreign_commander_drives_a_hosted_stage(tmp_path: Path) -> None:
         deadline_log = tmp_path / 'module.log'
         wait_until(lambda: 'listening on' in deadline_log.read_text(), 60, 'the module to listen')
         with socket.create_connection(('127.0.0.1', port), timeout=30) as sock:
-            assert _string(sock) == 'ACTUATOR'
-            assert _string(sock) == 'Infos' and '<actuator_settings' in _string(sock)
-            sock.sendall(_frame(b'move_abs') + _frame(b'<f8') + struct.pack('>i', 8) + struct.pack('<d', 4.5))
-            while (command := _string(sock)) != 'move_done':  # position_is while moving, Info status lines
-                if command == 'position_is':
-                    _scalar(sock)
-                else:
-                    assert command == 'Info', command
-                    _string(sock), _string(sock)
-            assert _scalar(sock) == pytest.approx(4.5, abs=MOCK_EPSILON)
-            sock.sendall(_frame(b'check_position'))
-            while (command := _string(sock)) != 'position_is':
-                assert command == 'Info', command
-                _string(sock), _string(sock)
-            assert _scalar(sock) == pytest.approx(4.5, abs=MOCK_EPSILON)
-            sock.sendall(_frame(b'Quit'))
+            peer = LegacyPeer(sock)
+            assert peer.string() == 'ACTUATOR'
+            assert peer.string() == 'Infos' and '<actuator_settings' in peer.string()
+            peer.send_string('move_abs')
+            peer.send_scalar(4.5)
+            peer.until('move_done')  # position_is while moving, Info status lines
+            assert peer.scalar() == pytest.approx(4.5, abs=MOCK_EPSILON)
+            peer.send_string('check_position')
+            peer.until('position_is')
+            assert peer.scalar() == pytest.approx(4.5, abs=MOCK_EPSILON)
+            peer.send_string('Quit')
     finally:
         stop_module(process, tmp_path)
 
@@ -297,3 +263,27 @@ def test_foreign_commander_drives_a_hosted_stage(tmp_path: Path) -> None:
 def test_installed_plugins_lists_what_the_dashboard_lists() -> None:
     plugins = installed_plugins()
     assert 'Mock' in plugins['move'] and 'DAQND/Mock' in plugins['viewer']
+
+
+def test_settings_added_by_the_module_and_its_errors_reach_the_main_pc(plugins: list) -> None:
+    import logging
+    plugin = detector_plugin(plugins, '0D')
+    status = StatusLog(plugin)
+    module, host, thread = hosted('viewer', 'DAQ0D/Mock', plugin.bridge.address[1])
+    try:
+        wait_connected(plugin)
+        client = plugin.settings.child('settings_client')
+        wait_until(lambda: client.children(), 10, 'the module settings', qt=True)
+        # a plugin that adds a setting (e.g. once it knows its hardware): the main PC gets it
+        module.settings.child('detector_settings').addChild(
+            {'title': 'Gain:', 'name': 'gain', 'type': 'float', 'value': 2.5})
+        wait_until(lambda: 'gain' in [c.name() for c in client.children()], 10, 'the added setting', qt=True)
+        assert client['gain'] == 2.5
+        module.settings.child('detector_settings', 'gain').remove()
+        wait_until(lambda: 'gain' not in [c.name() for c in client.children()], 10, 'the removal', qt=True)
+        # an error logged by PyMoDAQ or the hosted plugin shows in the plugin status
+        logging.getLogger('pymodaq.daq_viewer.Mock').error('the camera overheated')
+        assert 'the camera overheated' in status.wait_for('client reports: pymodaq.daq_viewer.Mock')
+    finally:
+        host.stop(thread)
+        module.quit_fun()

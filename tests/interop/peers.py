@@ -119,3 +119,4 @@ class Peer:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(30)
+

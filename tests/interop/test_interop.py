@@ -19,7 +19,6 @@ from pymodaq.utils.plugin_testing import (
 )
 
 from helpers import wait_until
-from interop.peers import Peer
 from plugin_helpers import VIEWERS, StatusLog, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from tcpbridge import DwaLayout, SimulatedDetector, SimulatedStage
@@ -31,19 +30,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
 DIALECT = {'3.6': 'legacy', '4.3': 'pymodaq4', '4.4': 'pymodaq4'}
 LAYOUT = {'3.6': DwaLayout.V4_4, '4.3': DwaLayout.V4_2, '4.4': DwaLayout.V4_4}
 FULL_VERSION = {'3.6': '3.6.13', '4.3': '4.3.7', '4.4': '4.4.11'}
-
-
-@pytest.fixture
-def peers():
-    started = []
-
-    def start(*args: str) -> Peer:
-        peer = Peer(*args)
-        started.append(peer)
-        return peer
-    yield start
-    for peer in started:
-        peer.stop()
 
 
 @pytest.mark.parametrize('version', ['3.6', '4.3', '4.4'])

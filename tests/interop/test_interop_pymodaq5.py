@@ -9,7 +9,6 @@ import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_detector, move_abs_and_wait
 
 from helpers import wait_until
-from interop.peers import Peer
 from plugin_helpers import VIEWERS, StatusLog, wait_connected
 from pymodaq_plugins_tcpbridge.bridge import PYMODAQ5_LIMITS
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
@@ -18,19 +17,6 @@ from tcpbridge import Dialect
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]
 FULL_VERSION = {'5.0': '5.0.18', '5.1': '5.1.13'}
 SHAPES = {'0D': (1,), '1D': (512,), '2D': (200, 100)}  # the Mock 5.0.13 detectors
-
-
-@pytest.fixture
-def peers():
-    started = []
-
-    def start(*args: str) -> Peer:
-        peer = Peer(*args)
-        started.append(peer)
-        return peer
-    yield start
-    for peer in started:
-        peer.stop()
 
 
 @pytest.mark.parametrize('version', ['5.0', '5.1'])

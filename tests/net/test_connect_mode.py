@@ -4,11 +4,10 @@ with raw sockets.  Real sockets on 127.0.0.1, OS-chosen ports."""
 from __future__ import annotations
 
 import socket
-import struct
 
 import pytest
 
-from helpers import EventLog, client_process, wait_until
+from helpers import EventLog, LegacyPeer, client_process, free_port, wait_until
 from tcpbridge import (
     ACTUATOR,
     GRABBER,
@@ -28,12 +27,6 @@ from tcpbridge import (
 
 def received(kind: type):
     return lambda e: isinstance(e, MessageReceived) and isinstance(e.message, kind)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -103,48 +96,18 @@ def test_listening_detector_serves_successive_commanders() -> None:
 
 # -- a foreign commander, written as third-party control software would (legacy dialect, WIRE.md §2) --
 
-def _send_string(sock: socket.socket, text: str) -> None:
-    data = text.encode()
-    sock.sendall(struct.pack('>i', len(data)) + data)
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b''
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        assert chunk, 'the instrument closed the connection'
-        data += chunk
-    return data
-
-
-def _recv_string(sock: socket.socket) -> str:
-    (n,) = struct.unpack('>i', _recv_exact(sock, 4))
-    return _recv_exact(sock, n).decode()
-
-
-def _recv_scalar(sock: socket.socket) -> float:
-    """A legacy scalar: dtype string, then 4-byte length and the value (WIRE.md §1.3)."""
-    dtype = _recv_string(sock)
-    (n,) = struct.unpack('>i', _recv_exact(sock, 4))
-    return float(__import__('numpy').frombuffer(_recv_exact(sock, n), dtype=dtype)[0])
-
-
-def _send_scalar(sock: socket.socket, value: float) -> None:
-    _send_string(sock, '<f8')
-    sock.sendall(struct.pack('>i', 8) + struct.pack('<d', value))
-
-
 def test_foreign_commander_moves_a_listening_stage(listening_stage) -> None:
     with socket.create_connection(listening_stage.listen_address, timeout=10) as sock:
-        assert _recv_string(sock) == 'ACTUATOR'  # the hello
-        assert _recv_string(sock) == 'Infos'
-        _recv_string(sock)  # the settings XML
-        _send_string(sock, 'move_abs')
-        _send_scalar(sock, 4.25)
-        assert _recv_string(sock) == 'move_done'
-        assert _recv_scalar(sock) == 4.25
-        _send_string(sock, 'check_position')
-        assert _recv_string(sock) == 'position_is'
-        assert _recv_scalar(sock) == 4.25
-        _send_string(sock, 'Quit')
+        peer = LegacyPeer(sock)
+        assert peer.string() == 'ACTUATOR'  # the hello
+        assert peer.string() == 'Infos'
+        peer.string()  # the settings XML
+        peer.send_string('move_abs')
+        peer.send_scalar(4.25)
+        assert peer.string() == 'move_done'
+        assert peer.scalar() == 4.25
+        peer.send_string('check_position')
+        assert peer.string() == 'position_is'
+        assert peer.scalar() == 4.25
+        peer.send_string('Quit')
     assert listening_stage.get_position() == 4.25

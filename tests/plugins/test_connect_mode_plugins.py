@@ -2,21 +2,13 @@
 here the demo clients started with ``--listen``: same commands and data as in listen mode."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_detector, move_abs_and_wait
 
-from helpers import client_process, wait_until
+from helpers import client_process, free_port, wait_until
 from plugin_helpers import VIEWERS, StatusLog, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.bridge import CONNECT
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

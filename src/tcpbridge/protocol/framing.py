@@ -14,8 +14,6 @@ from .grammar import Parse, Reader, Writer, preview
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
-    DATA_DIMS,
-    SERVER_TO_CLIENT,
     AxisInfo,
     ClientType,
     Done,
@@ -27,6 +25,7 @@ from .messages import (
     SendData,
     SetInfo,
     command_string,
+    server_command,
 )
 from .pymodaq5 import HELLO_TAG_LENGTH
 
@@ -113,14 +112,9 @@ class MessageReader(Reader):
 
     def server_message(self) -> Parse:
         """A message sent by a server (WIRE.md §2.2).  Raises UnknownCommand."""
-        cmd = yield from self.command()
-        if cmd.startswith('Send Data '):
-            if cmd[10:] not in DATA_DIMS:
-                raise UnknownCommand(f'unknown command {cmd!r}: Send Data takes 0D, 1D, 2D or ND')
-            return SendData(cmd[10:])
-        cls = SERVER_TO_CLIENT.get(cmd)
-        if cls is None:
-            raise UnknownCommand(f'unknown command {cmd!r} from the server')
+        cls = server_command((yield from self.command()))
+        if isinstance(cls, SendData):
+            return cls
         if issubclass(cls, PositionMessage):
             return (yield from self.position(cls))
         if cls is SetInfo:

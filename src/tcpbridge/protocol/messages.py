@@ -15,6 +15,7 @@ import numpy as np
 
 from .data import DataToExport, DataWithAxes, values_equal
 from .dialects import Dialect, DwaLayout
+from .errors import UnknownCommand
 
 #: a number, a 0-d numpy array (keeps its dtype, e.g. '>f8', in the legacy dialect) or a DataActuator
 Position = Union[float, int, complex, bool, np.ndarray, DataWithAxes]
@@ -232,3 +233,20 @@ CLIENT_TO_SERVER: Dict[str, Type[Message]] = {
 SERVER_TO_CLIENT: Dict[str, Type[Message]] = {
     cls.command: cls for cls in (MoveAbs, MoveRel, MoveHome, StopMotion, CheckPosition,
                                                  GetActuatorValue, SetInfo)}
+
+
+def server_command(cmd: str) -> Union[SendData, Type[Message]]:
+    """What a command string from a server starts (WIRE.md §2.2): a complete :class:`SendData`, or
+    the class of the message whose payload follows.
+
+    Raises:
+        UnknownCommand: not a server command.
+    """
+    if cmd.startswith('Send Data '):
+        if cmd[10:] not in DATA_DIMS:
+            raise UnknownCommand(f'unknown command {cmd[:60]!r}: Send Data takes 0D, 1D, 2D or ND')
+        return SendData(cmd[10:])
+    cls = SERVER_TO_CLIENT.get(cmd)
+    if cls is None:
+        raise UnknownCommand(f'unknown command {cmd[:60]!r} from the server')
+    return cls

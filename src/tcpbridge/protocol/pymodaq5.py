@@ -27,8 +27,6 @@ from .grammar import Parse, Reader, Writer, check_dwa
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
-    DATA_DIMS,
-    SERVER_TO_CLIENT,
     AxisInfo,
     ClientType,
     Done,
@@ -40,6 +38,7 @@ from .messages import (
     SendData,
     SetInfo,
     command_string,
+    server_command,
 )
 
 #: the first U32 of a pymodaq5 hello after its envelope length: the length of the tag ``'str'``
@@ -268,14 +267,9 @@ class Pymodaq5Reader(Reader):
 
     def server_message(self) -> Parse:
         """A message of a server to a PyMoDAQ 5.0/5.1 module.  Raises UnknownCommand."""
-        cmd = yield from self.command_string()
-        if cmd.startswith('Send Data '):
-            if cmd[10:] not in DATA_DIMS:
-                raise UnknownCommand(f'unknown command {cmd!r}: Send Data takes 0D, 1D, 2D or ND')
-            return SendData(cmd[10:])
-        cls = SERVER_TO_CLIENT.get(cmd)
-        if cls is None:
-            raise UnknownCommand(f'unknown command {cmd[:60]!r} from the server')
+        cls = server_command((yield from self.command_string()))
+        if isinstance(cls, SendData):
+            return cls
         if issubclass(cls, PositionMessage):
             return (yield from self.position5(cls))
         if cls is SetInfo:
