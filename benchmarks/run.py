@@ -23,5 +23,5 @@ def run(script: str) -> dict:
 
 
 if __name__ == '__main__':
-    print(json.dumps({'core': run('bench_core.py'), 'plugins': run('bench_plugins.py'),
+    print(json.dumps({'core': run('bench_core.py'), 'tls': run('bench_tls.py'), 'plugins': run('bench_plugins.py'),
                       'demo': run('bench_demo.py'), 'scan': run('bench_scan.py')}, indent=2))

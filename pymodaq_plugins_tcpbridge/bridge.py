@@ -8,6 +8,8 @@ plugin's (hardware) thread and never touches a socket for longer than queueing a
 from __future__ import annotations
 
 import errno
+import ipaddress
+import ssl
 import time
 from collections import OrderedDict
 from typing import List, Optional, Sequence
@@ -42,6 +44,7 @@ from tcpbridge import (
     format_address,
     parse_parameter_xml,
     parse_settings_xml,
+    server_context,
 )
 
 from . import config
@@ -88,6 +91,12 @@ def tcp_parameters() -> List[dict]:
          'value': config('tcpbridge', 'network', 'tcp-server', 'port'), 'min': 0, 'max': 65535,
          'tip': f'{LISTEN}: port to listen on (0: any free port, shown here once chosen); {CONNECT}: the '
                 "instrument's port"},
+        {'title': 'TLS certificate:', 'name': 'tls_cert', 'type': 'str', 'value': '',
+         'tip': 'listen mode: PEM file of this server\'s certificate (tcpbridge cert makes one); empty: plain TCP'},
+        {'title': 'TLS key:', 'name': 'tls_key', 'type': 'str', 'value': '',
+         'tip': 'PEM file of the private key of the TLS certificate'},
+        {'title': 'TLS client CA:', 'name': 'tls_client_ca', 'type': 'str', 'value': '',
+         'tip': 'PEM file of the CA whose certificates clients must show (mutual TLS); empty: none required'},
         {'title': 'Allowed clients:', 'name': 'allowed_clients', 'type': 'str',
          'value': config('tcpbridge', 'bridge', 'allowed_clients'),
          'tip': 'addresses or networks allowed to connect, comma separated (e.g. 192.168.1.0/24, '
@@ -110,7 +119,8 @@ def tcp_parameters() -> List[dict]:
 
 
 #: settings that restart the server when changed
-SERVER_SETTINGS = ('connection', 'socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib')
+SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'socket_ip', 'port_id', 'allowed_clients',
+                   'dialect', 'max_message_mib')
 
 
 class _EventRelay(QObject):
@@ -151,8 +161,14 @@ class TCPServerBridge:
         dial = self.settings['connection'] == CONNECT
         self._connect_failure = ''
         try:
+            tls = self._tls_context(dial)
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            info = f'TLS not set up: {error}'
+            self._status(info, error=True)
+            return info, False
+        try:
             self.bridge = BridgeServer(
-                host, port, self.client_type, self._relay.received.emit, dial=dial,
+                host, port, self.client_type, self._relay.received.emit, dial=dial, tls=tls,
                 dialect=None if dialect == 'auto' else Dialect(dialect),
                 limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
                 probe_timeout=self.settings['reply_timeout'],
@@ -174,10 +190,32 @@ class TCPServerBridge:
             return info, True
         if port == 0:  # the OS chose the port: show it (clients must be told)
             self.settings.child('port_id').setValue(self.bridge.address[1])
-        info = f'listening on {format_address(self.bridge.address)} for {self.client_type} clients'
+        info = (f'listening on {format_address(self.bridge.address)} for {self.client_type} clients'
+                + (' (TLS' + (', client certificates required)' if self.settings['tls_client_ca'] else ')')
+                   if tls else ''))
         self._status(info)
+        if tls is None and not _loopback(host):
+            self._status(f'warning: {host} is reachable from the network and this port has no TLS: any program '
+                         'that reaches it can drive this module and read its settings (set tls_cert / tls_key, '
+                         'see tcpbridge cert, or listen on 127.0.0.1)', error=True)
         self._refresh_clients()
         return info, True
+
+    def _tls_context(self, dial: bool) -> Optional[ssl.SSLContext]:
+        """The TLS context of the TLS settings (listen mode), or None for plain TCP.
+
+        Raises:
+            OSError / ssl.SSLError: a file is missing or not a certificate / key.
+            ValueError: a key without certificate, or TLS in connect mode.
+        """
+        cert, key, client_ca = (str(self.settings[name]).strip() for name in ('tls_cert', 'tls_key', 'tls_client_ca'))
+        if not (cert or key or client_ca):
+            return None
+        if dial:
+            raise ValueError('the TLS settings apply to listen mode (the instrument then dials this plugin)')
+        if not cert:
+            raise ValueError('a TLS key or client CA without a TLS certificate')
+        return server_context(cert, key or cert, client_ca or None)
 
     def _on_engine_stopped(self, reason: str) -> None:
         """The engine thread died (a bug): tell the user, and listen again unless it keeps dying."""
@@ -387,6 +425,16 @@ class TCPServerBridge:
         if previous is not None:
             self._from_client[path] = previous
             self.settings.child('settings_client', *path).setValue(previous)
+
+
+def _loopback(host: str) -> bool:
+    """True for an address only this PC reaches (``127.x``, ``::1``, ``localhost``)."""
+    if host.strip().lower() == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host.strip()).is_loopback
+    except ValueError:
+        return False
 
 
 def _describe(client: ClientInfo) -> str:

@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from tcpbridge import Command, parse_endpoint
+from tcpbridge import Command, add_tls_arguments, endpoint_context, parse_endpoint
 
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--listen', type=_endpoint, metavar='[ADDR:]PORT',
                         help='wait for the commander (a TCPServer plugin set to "connect to instrument", or '
                              'any program speaking the protocol) here instead of connecting to --host/--port')
+    add_tls_arguments(parser)
     parser.add_argument('--dialect', choices=['pymodaq4', 'legacy'], default='pymodaq4',
                         help='pymodaq4: data with names, axes and units; legacy: arrays and scalars only')
     parser.add_argument('--axis', help='actuator axis (e.g. X), among those the plugin offers')
@@ -92,8 +93,14 @@ def run(args: argparse.Namespace) -> int:
     from .module import run as run_module
     from .module_host import Endpoint
     host, port = args.listen or (args.host, args.port)
+    try:
+        tls = endpoint_context(args.listen is not None, args.tls_ca, args.tls_cert, args.tls_key)
+    except (OSError, ValueError) as error:
+        log.error('TLS: %s', error)
+        return 2
     options = ModuleOptions(kind=args.kind, plugin=args.plugin,
-                            endpoint=Endpoint(host, port, listen=args.listen is not None, dialect=args.dialect),
+                            endpoint=Endpoint(host, port, listen=args.listen is not None, dialect=args.dialect,
+                                              tls=tls),
                             axis=args.axis, title=args.title or '', settings=args.settings, grab=args.grab,
                             gui=args.gui, timeout=args.timeout)
     return run_module(options)

@@ -26,6 +26,7 @@ module produces are sent from one sender thread, so the Qt thread never waits on
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class Endpoint:
     port: int
     listen: bool = False
     dialect: str = 'pymodaq4'
+    tls: Optional[ssl.SSLContext] = None  # see tcpbridge.endpoint_context
 
 
 class _Invoker(QObject):
@@ -284,8 +286,8 @@ class _HostedStage(ActuatorClient):
 
     def __init__(self, host: ActuatorHost, endpoint: Endpoint) -> None:
         self.module_host = host
-        super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, dialect=endpoint.dialect,
-                         name=host.module.title)
+        super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
+                         dialect=endpoint.dialect, name=host.module.title)
 
     @property
     def units(self) -> str:
@@ -412,7 +414,8 @@ class _HostedDetector(GrabberClient):
 
     def __init__(self, host: ViewerHost, endpoint: Endpoint) -> None:
         self.module_host = host
-        super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, dialect=endpoint.dialect)
+        super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
+                         dialect=endpoint.dialect)
 
     def grab(self, dim: str) -> Any:
         return self.module_host.snap(dim)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 __version__ = '0.2.0'
 
-from .cli import PYMODAQ_INSTALL, Command
+from .cli import PYMODAQ_INSTALL, Command, add_tls_arguments
 from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient
 from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
+from .net.tls import client_context, endpoint_context, handshake_problem, server_context
 from .net.transport import format_address, parse_endpoint
 from .protocol.client_session import ClientSession
 from .protocol.data import Axis, DataToExport, DataWithAxes, SerializedParameter, data_actuator, dim_of_shape
@@ -106,5 +107,7 @@ __all__ = [
     'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StopMotion',
     'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__',
     'data_actuator', 'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed',
-    'parse_endpoint', 'parse_parameter_xml', 'parse_settings_xml', 'settings_to_xml',
+    'add_tls_arguments', 'client_context', 'endpoint_context', 'handshake_problem',
+    'parse_endpoint', 'parse_parameter_xml', 'parse_settings_xml',
+    'server_context', 'settings_to_xml',
 ]

@@ -24,6 +24,7 @@ import numpy as np
 from . import __version__
 from .instruments.demo import DEFAULT_SHAPES, SimulatedDetector, SimulatedStage, parse_shape
 from .net.client import BridgeClient
+from .net.tls import endpoint_context
 from .net.transport import format_address, parse_endpoint
 from .protocol.dialects import Dialect, DwaLayout
 from .protocol.dtypes import dtype_to_wire
@@ -132,9 +133,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help='wait for the commander (a TCPServer plugin set to "connect to instrument", or '
                              'any program speaking the protocol) on this address instead of connecting to '
                              '--host/--port; ADDR defaults to 127.0.0.1 (0.0.0.0: every interface)')
+    add_tls_arguments(parser)
     parser.add_argument('--once', action='store_true', help='do not reconnect after the connection ends')
     parser.add_argument('--max-attempts', type=int, default=None,
                         help='give up after this many failed connection attempts (None: never)')
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--tls-ca``, ``--tls-cert``, ``--tls-key`` (see :func:`tcpbridge.net.tls.endpoint_context`)."""
+    parser.add_argument('--tls-ca', metavar='PEM', help="TLS: the lab CA (ca.pem of 'tcpbridge cert'): verifies the "
+                                                      'plugin (or, with --listen, the commanders)')
+    parser.add_argument('--tls-cert', metavar='PEM', help='TLS: our certificate (required with --listen)')
+    parser.add_argument('--tls-key', metavar='PEM', help='TLS: the private key of --tls-cert')
 
 
 def _subcommand(commands: argparse._SubParsersAction, name: str, help: str,
@@ -180,6 +190,17 @@ def build_parser() -> argparse.ArgumentParser:
     actuator.add_argument('--position', type=float, default=0.0, help='initial position')
     actuator.add_argument('--position-file', help='file where the stage writes its position (read by '
                           'the demo detector)')
+
+    cert = _subcommand(commands, 'cert', help='make a lab PKI for TLS (a CA, a server and client certificates)',
+                       description='Write ca.pem (and ca.key), server.pem / server.key for the names and '
+                                   'addresses of the listening side, and NAME.pem / NAME.key per client, then '
+                                   'say what to copy where. Needs the [tls] extra (cryptography).')
+    cert.add_argument('--out', required=True, help='folder for the files (created)')
+    cert.add_argument('--host', action='append', required=True, dest='hosts', metavar='NAME_OR_IP',
+                      help='a name or address clients reach the listening side by (repeat for each)')
+    cert.add_argument('--client', action='append', default=[], dest='clients', metavar='NAME',
+                      help='a client certificate to make (repeat for each instrument PC)')
+    cert.add_argument('--days', type=int, default=825, help='validity of the certificates')
 
     replay = _subcommand(
         commands, 'replay', help='play a session transcript as a client and compare what the server answers',
@@ -315,6 +336,20 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
 
 
+def _cert(args: argparse.Namespace) -> int:
+    from .tools.cert import TLS_INSTALL, instructions, make_pki
+    try:
+        issued = make_pki(Path(args.out), args.hosts, args.clients, args.days)
+    except ImportError:
+        log.error('tcpbridge cert needs the cryptography package: %s', TLS_INSTALL)
+        return 2
+    except (OSError, ValueError) as error:
+        log.error('%s', error)
+        return 2
+    print(instructions(issued))
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the ``tcpbridge`` console script; returns the exit code."""
     args = parse_arguments(build_parser(), argv)
@@ -329,8 +364,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _monitor(args)
     if args.command == 'replay':
         return _replay(args)
+    if args.command == 'cert':
+        return _cert(args)
     host, port = args.listen or (args.host, args.port)
-    common = dict(host=host, port=port, listen=args.listen is not None, dialect=args.dialect,
+    try:
+        tls = endpoint_context(args.listen is not None, args.tls_ca, args.tls_cert, args.tls_key)
+    except (OSError, ValueError) as error:
+        log.error('TLS: %s', error)
+        return 2
+    common = dict(host=host, port=port, listen=args.listen is not None, tls=tls, dialect=args.dialect,
                   layout=LAYOUTS[args.layout], reconnect=not args.once, max_attempts=args.max_attempts)
     where = f'the commander on {format_address((host, port))}' if args.listen else format_address((host, port))
     client: BridgeClient

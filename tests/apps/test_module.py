@@ -287,3 +287,19 @@ def test_settings_added_by_the_module_and_its_errors_reach_the_main_pc(plugins: 
     finally:
         host.stop(thread)
         module.quit_fun()
+
+
+def test_hosted_stage_over_mutual_tls(plugins: list, tmp_path: Path) -> None:
+    pytest.importorskip('cryptography')
+    from tcpbridge.tools.cert import make_pki
+    lab = make_pki(tmp_path / 'pki', ['127.0.0.1'], ['instrument'])
+    cert, key = lab.clients[0]
+    plugin = actuator_plugin(plugins, tls_cert=str(lab.server_cert), tls_key=str(lab.server_key),
+                             tls_client_ca=str(lab.ca))
+    process = module_process(tmp_path, 'move', 'Mock', '--port', str(plugin.bridge.address[1]), '--tls-ca',
+                             str(lab.ca), '--tls-cert', str(cert), '--tls-key', str(key), *FAST_STAGE)
+    try:
+        wait_connected(plugin, timeout=60)
+        assert move_abs_and_wait(plugin, 0.75, timeout_ms=20000).value() == pytest.approx(0.75, abs=MOCK_EPSILON)
+    finally:
+        stop_module(process, tmp_path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
+import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
@@ -48,6 +49,7 @@ from ..protocol.messages import (
     StopMotion,
 )
 from ..protocol.settings_xml import Param, settings_to_xml
+from .tls import handshake_problem
 from .transport import Waker, close_quietly, configure, connect, format_address, listen, send_buffers
 
 log = logging.getLogger('tcpbridge.client')
@@ -67,6 +69,9 @@ class BridgeClient:
         port: its port (the plugin's ``port_id``, 6341 by default); with ``listen``, 0 lets the OS
             choose (see :attr:`listen_address`).
         listen: wait for the commander to connect instead of connecting to it.
+        tls: speak TLS with this context: :func:`tcpbridge.client_context` (connecting: verifies the
+            server's certificate and host name, shows ours if given) or, with ``listen``,
+            :func:`tcpbridge.server_context`.  None: plain TCP.
         dialect: ``'legacy'`` (arrays and scalars, any PyMoDAQ 3.x/4.0 server and ours) or
             ``'pymodaq4'`` (DataToExport with axes/units; PyMoDAQ 4.1+ servers and ours).
         settings: parameter dicts (``name``, ``type``, ``value``, ``title``, ``limits``, ``units`` or
@@ -86,7 +91,7 @@ class BridgeClient:
     root_name = 'settings'
 
     def __init__(self, host: str = '127.0.0.1', port: int = 6341, *, listen: bool = False,
-                 dialect: Union[str, Dialect] = Dialect.LEGACY,
+                 tls: Optional[ssl.SSLContext] = None, dialect: Union[str, Dialect] = Dialect.LEGACY,
                  settings: Optional[Sequence[Param]] = None,
                  layout: DwaLayout = DwaLayout.V4_4,
                  connect_timeout: float = 5.0, send_timeout: float = 30.0,
@@ -95,6 +100,7 @@ class BridgeClient:
         self.host = host
         self.port = port
         self.listen = listen
+        self.tls = tls
         self.listening = threading.Event()
         self._listener: Optional[socket.socket] = None
         self.session = ClientSession(self.client_type, self.root_name, settings or (), Dialect.parse(dialect),
@@ -155,13 +161,15 @@ class BridgeClient:
         try:
             while not self._stopping.is_set():
                 try:
-                    sock = connect(self.host, self.port, self.connect_timeout)
+                    sock = self._secure(connect(self.host, self.port, self.connect_timeout))
                 except OSError as error:
                     failures += 1
                     if self.max_attempts is not None and failures >= self.max_attempts:
                         raise ConnectionError(f'no server at {self.address} after {failures} attempts: '
                                               f'{error}') from error
-                    if not waiting_logged:
+                    if isinstance(error, ssl.SSLError):  # the server is there: say why TLS failed
+                        log.warning('TLS with %s failed: %s', self.address, handshake_problem(error))
+                    elif not waiting_logged:
                         log.info('waiting for the server at %s (%s)', self.address, error)
                         waiting_logged = True
                     self._stopping.wait(delay)
@@ -196,9 +204,14 @@ class BridgeClient:
                         continue
                     try:
                         sock, peer = self._listener.accept()
+                        sock.settimeout(self.connect_timeout)  # bounds the TLS handshake
+                        sock = self._secure(sock, server_side=True)
+                    except ssl.SSLError as error:
+                        log.warning('commander from %s refused: %s', format_address(peer), handshake_problem(error))
+                        close_quietly(sock)
+                        continue
                     except OSError:  # the commander gave up before we accepted it
                         continue
-                    sock.setblocking(True)
                     log.info('commander connected from %s', format_address(peer))
                     self._serve(sock)
                     if not self.reconnect:
@@ -208,6 +221,18 @@ class BridgeClient:
             self.connected.clear()
             selector.close()
             close_quietly(self._listener)
+
+    def _secure(self, sock: socket.socket, server_side: bool = False) -> socket.socket:
+        """``sock`` with its TLS handshake done (blocking, within the socket's timeout), or as it is
+        without TLS.  Raises ssl.SSLError (closing ``sock``)."""
+        if self.tls is None:
+            return sock
+        try:
+            return self.tls.wrap_socket(sock, server_side=server_side,
+                                        server_hostname=None if server_side else self.host)
+        except OSError:
+            close_quietly(sock)
+            raise
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread; returns the thread."""
@@ -303,12 +328,7 @@ class BridgeClient:
                     if key.fileobj is self._waker.reader:
                         self._waker.drain()
                         continue
-                    n = sock.recv_into(self.session.receive_buffer())
-                    if n == 0:
-                        raise ConnectionLost('the server closed the connection'
-                                             + (' in the middle of a message' if self.session.in_message else ''))
-                    for message in self.session.bytes_received(n):
-                        self._dispatch(message)
+                    self._receive(sock)
             self._quit()
         except ProtocolError as error:
             reason, clean = f'protocol error, closing (the stream cannot be resynchronised): {error}', False
@@ -334,6 +354,18 @@ class BridgeClient:
                 ('; waiting for the next commander' if self.listen else '; reconnecting')
             log.info('disconnected from %s: %s%s', peer, reason, retry)
         return clean
+
+    def _receive(self, sock: socket.socket) -> None:
+        """Read what is there (with TLS, also what the TLS layer decrypted already) and dispatch it."""
+        while True:
+            n = sock.recv_into(self.session.receive_buffer())
+            if n == 0:
+                raise ConnectionLost('the server closed the connection'
+                                     + (' in the middle of a message' if self.session.in_message else ''))
+            for message in self.session.bytes_received(n):
+                self._dispatch(message)
+            if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                return
 
     def _quit(self) -> None:
         """Say ``Quit`` if our hello went out (a server takes no other first message)."""

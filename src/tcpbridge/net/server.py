@@ -20,6 +20,7 @@ import logging
 import os
 import selectors
 import socket
+import ssl
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -27,12 +28,21 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 from ..protocol.events import ClientInfo, ClientRefused, ConnectFailed, EngineStopped, Event
 from ..protocol.messages import ACTUATOR, Message
 from ..protocol.server_session import ServerSession, SessionConfig
+from .tls import handshake_problem
 from .transport import Waker, close_quietly, configure, format_address, listen
 
 log = logging.getLogger('tcpbridge.server')
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 #: connect mode: first and longest wait between attempts to reach the instrument (doubling), seconds
 REDIAL_DELAYS = (0.5, 10.0)
+
+
+def sock_peer(sock: socket.socket) -> str:
+    """``host:port`` of the other end, or ``'?'`` if the connection is already gone."""
+    try:
+        return format_address(sock.getpeername()[:2])
+    except OSError:
+        return '?'
 
 
 def os_message(code: int) -> str:
@@ -66,6 +76,10 @@ class BridgeServer:
         host / port: where to listen (port 0: the OS chooses, see :attr:`address`); with ``dial``:
             the instrument's address.
         client_type: the only type accepted.
+        tls: serve TLS with this context (see :func:`tcpbridge.net.tls.server_context`; with ``dial``,
+            a client context, :func:`~tcpbridge.net.tls.client_context`); a failed handshake closes
+            that connection with the reason (:func:`~tcpbridge.net.tls.handshake_problem`).  None:
+            plain TCP.
         dial: connect to ``host:port`` (again after each loss or failure, waiting
             :data:`REDIAL_DELAYS`; each failure is reported as a
             :class:`~tcpbridge.protocol.events.ConnectFailed`) instead of listening.
@@ -83,7 +97,8 @@ class BridgeServer:
     """
 
     def __init__(self, host: str, port: int, client_type: str, on_event: Callable[[Event], None], *,
-                 dial: bool = False, allowed: Optional[Sequence[str]] = None, **policies: object) -> None:
+                 dial: bool = False, tls: Optional[ssl.SSLContext] = None, allowed: Optional[Sequence[str]] = None,
+                 **policies: object) -> None:
         policies.setdefault('probe_position', client_type == ACTUATOR)
         self.config = SessionConfig(client_type=client_type, **policies)  # type: ignore[arg-type]
         self.client_type = client_type
@@ -92,6 +107,8 @@ class BridgeServer:
         self._session = ServerSession(self.config)
         self._selector = selectors.DefaultSelector()
         self.dial = dial
+        self.tls = tls
+        self._handshaking: Dict[int, int] = {}  # cid -> the selector events its TLS handshake waits for
         self._listener: Optional[socket.socket] = None
         self._dialing: Optional[socket.socket] = None
         self._dial_at: Optional[float] = time.monotonic() if dial else None
@@ -186,6 +203,8 @@ class BridgeServer:
                         self._dial_completed()
                     elif key.fileobj is self._waker.reader:
                         self._waker.drain()
+                    elif key.data in self._handshaking:
+                        self._handshake(key.data)
                     else:
                         if mask & selectors.EVENT_READ:
                             self._read(key.data)
@@ -265,6 +284,9 @@ class BridgeServer:
         try:
             configure(sock)
             sock.setblocking(False)
+            if self.tls is not None:  # the handshake is driven by the loop (_handshake)
+                sock = self.tls.wrap_socket(sock, server_side=not self.dial, do_handshake_on_connect=False,
+                                            server_hostname=self.address[0] if self.dial else None)
         except OSError:  # the peer reset the connection already
             close_quietly(sock)
             if self.dial:
@@ -277,6 +299,42 @@ class BridgeServer:
         self._selector.register(sock, selectors.EVENT_READ, cid)
         self._emit_all(events)
         log.debug('connection from %s', peer)
+        if self.tls is not None:
+            self._handshaking[cid] = selectors.EVENT_READ
+            self._handshake(cid)
+
+    def _handshake(self, cid: int) -> None:
+        """One step of a TLS handshake (the session's hello deadline bounds the whole of it)."""
+        sock = self._sockets.get(cid)
+        if sock is None:
+            self._handshaking.pop(cid, None)
+            return
+        assert isinstance(sock, ssl.SSLSocket)
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            want = selectors.EVENT_READ
+        except ssl.SSLWantWriteError:
+            want = selectors.EVENT_WRITE
+        except OSError as error:  # ssl.SSLError included
+            self._handshaking.pop(cid, None)
+            reason = handshake_problem(error)
+            log.warning('TLS handshake with %s failed: %s', sock_peer(sock), reason)
+            with self._lock:
+                events = self._session.connection_lost(cid, reason, time.monotonic())
+            self._emit_all(events)
+            return
+        else:
+            del self._handshaking[cid]
+            self._writing[cid] = False
+            self._selector.modify(sock, selectors.EVENT_READ, cid)
+            log.debug('TLS %s with %s', sock.version(), sock_peer(sock))
+            if sock.pending():  # the client's first bytes came with the handshake
+                self._read(cid)
+            return
+        if want != self._handshaking[cid]:
+            self._handshaking[cid] = want
+            self._selector.modify(sock, want, cid)
 
     def _is_allowed(self, host: str) -> bool:
         ip = ipaddress.ip_address(host.split('%', 1)[0])
@@ -285,19 +343,23 @@ class BridgeServer:
         return any(ip in network for network in self.allowed)
 
     def _read(self, cid: int) -> None:
-        sock = self._sockets.get(cid)
-        if sock is None:
-            return
-        nbytes, error = 0, None
-        with self._lock:
-            try:
-                nbytes = sock.recv_into(self._session.receive_buffer(cid))
-            except (BlockingIOError, InterruptedError):
+        while True:
+            sock = self._sockets.get(cid)
+            if sock is None:
                 return
-            except Exception as problem:  # socket error, or the decoder cannot take more
-                error = problem
-            events = self._session.bytes_received(cid, nbytes, time.monotonic(), error)
-        self._emit_all(events)
+            nbytes, error = 0, None
+            with self._lock:
+                try:
+                    nbytes = sock.recv_into(self._session.receive_buffer(cid))
+                except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    return
+                except Exception as problem:  # socket error, or the decoder cannot take more
+                    error = problem
+                events = self._session.bytes_received(cid, nbytes, time.monotonic(), error)
+            self._emit_all(events)
+            # TLS keeps decrypted bytes that select() does not see: read them now
+            if error is not None or nbytes == 0 or not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+                return
 
     def _write(self, cid: int) -> None:
         sock = self._sockets.get(cid)
@@ -306,8 +368,11 @@ class BridgeServer:
         events: List[Event] = []
         with self._lock:
             try:
-                self._session.data_sent(cid, sock.sendmsg(self._session.views(cid)))
-            except (BlockingIOError, InterruptedError):
+                views = self._session.views(cid)
+                # an SSLSocket has no sendmsg: one buffer at a time (each may be large)
+                sent = sock.send(views[0]) if isinstance(sock, ssl.SSLSocket) else sock.sendmsg(views)
+                self._session.data_sent(cid, sent)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 pass
             except OSError as error:
                 events = self._session.connection_lost(cid, f'connection lost while sending: {error}',
@@ -320,12 +385,15 @@ class BridgeServer:
             for cid in self._session.pop_closed():
                 sock = self._sockets.pop(cid, None)
                 self._writing.pop(cid, None)
+                self._handshaking.pop(cid, None)
                 if sock is not None:
                     self._selector.unregister(sock)
                     close_quietly(sock)
                 if self.dial and not self._closing:  # the instrument's connection ended: dial again
                     self._dial_at = time.monotonic() + self._redial_delay
             for cid, sock in self._sockets.items():
+                if cid in self._handshaking:
+                    continue
                 want = self._session.wants_write(cid)
                 if want != self._writing[cid]:
                     self._writing[cid] = want

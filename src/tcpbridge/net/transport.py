@@ -6,6 +6,7 @@ write the encoder's buffers with ``sendmsg`` so that an array is never concatena
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Optional, Sequence, Tuple
 
 from ..protocol.buffers import OutQueue
@@ -63,6 +64,10 @@ def send_buffers(sock: socket.socket, buffers: Sequence[Buffer]) -> None:
     Raises:
         OSError: the connection broke, or the socket timeout expired.
     """
+    if isinstance(sock, ssl.SSLSocket):  # no sendmsg over TLS: each buffer as it is (no join)
+        for buffer in buffers:
+            sock.sendall(buffer)
+        return
     queue = OutQueue()
     queue.push(buffers)
     while queue:

@@ -1,0 +1,78 @@
+"""TLS cost on an 8 MiB frame, side by side in one run (interleaved, shuffled repeats): a bare
+socket, the bridge's encoder + socket + decoder in plain TCP, the same through TLS 1.3 (the lab PKI
+of ``tcpbridge cert``, mutual TLS), and bare TLS (the same bytes with ``sendall`` / ``recv_into``).
+The decoder receives a TLS frame straight into its buffer (``recv_into``), as in plain TCP.
+"""
+from __future__ import annotations
+
+import random
+import socket
+import statistics
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable, Dict, List
+
+from bench_core import FRAME, PAYLOAD, REUSED, bare, bridge, socket_pair, timed_transfer
+
+from tcpbridge import Dialect, client_context, server_context
+from tcpbridge.tools.cert import make_pki
+
+REPEATS = 20
+
+
+def tls_pair(folder: Path):
+    """A connected (client, server) pair of TLS sockets on loopback, mutual TLS."""
+    lab = make_pki(folder, ['127.0.0.1'], ['instrument'])
+    a, b = socket_pair()
+    server = server_context(lab.server_cert, lab.server_key, lab.ca)
+    wrapped: Dict[str, socket.socket] = {}
+    thread = threading.Thread(target=lambda: wrapped.setdefault('b', server.wrap_socket(b, server_side=True)))
+    thread.start()
+    cert, key = lab.clients[0]
+    tls_a = client_context(lab.ca, cert, key).wrap_socket(a, server_hostname='127.0.0.1')
+    thread.join()
+    return tls_a, wrapped['b']
+
+
+def bare_tls(a: socket.socket, b: socket.socket) -> float:
+    def receive() -> None:
+        view, got = memoryview(REUSED), 0
+        while got < len(PAYLOAD):
+            got += b.recv_into(view[got:])
+    return timed_transfer(lambda: a.sendall(PAYLOAD), receive)
+
+
+def main() -> Dict[str, object]:
+    a, b = socket_pair()
+    with tempfile.TemporaryDirectory() as folder:
+        ta, tb = tls_pair(Path(folder))
+    kinds: Dict[str, Callable[[], float]] = {
+        'bare': lambda: bare(a, b), 'bridge': lambda: bridge(a, b, Dialect.PYMODAQ4),
+        'bare_tls': lambda: bare_tls(ta, tb), 'bridge_tls': lambda: bridge(ta, tb, Dialect.PYMODAQ4)}
+    runs: Dict[str, List[float]] = {kind: [] for kind in kinds}
+    order = list(kinds)
+    for kind in order:
+        kinds[kind]()
+    ratios: Dict[str, List[float]] = {'tls_vs_bare': [], 'tls_vs_plain_bridge': []}
+    for _ in range(REPEATS):
+        random.shuffle(order)
+        took = {kind: kinds[kind]() for kind in order}
+        for kind, seconds in took.items():
+            runs[kind].append(seconds)
+        ratios['tls_vs_bare'].append(took['bare'] / took['bridge_tls'])
+        ratios['tls_vs_plain_bridge'].append(took['bridge'] / took['bridge_tls'])
+    for s in (a, b, ta, tb):
+        s.close()
+    mib = FRAME.nbytes / (1 << 20)
+    return {
+        'frame': '2048x2048 uint16 (8 MiB), pymodaq4 dialect, TLS 1.3 mutual',
+        **{f'{kind}_MiB_s': mib / statistics.median(times) for kind, times in runs.items()},
+        **{f'{name}_median': statistics.median(values) for name, values in ratios.items()},
+        **{f'{name}_min_max': [min(values), max(values)] for name, values in ratios.items()},
+    }
+
+
+if __name__ == '__main__':
+    import json
+    print(json.dumps(main(), indent=2))

@@ -1,0 +1,49 @@
+"""The TCPServer plugins with TLS settings (``tls_cert``, ``tls_key``, ``tls_client_ca``) and a demo
+client given ``--tls-ca/--tls-cert/--tls-key``: the plugin serves it, says TLS in its status, refuses
+a plain client with the reason, and reports bad TLS settings instead of failing silently."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from pymodaq.utils.plugin_testing import grab_and_wait, make_detector
+
+from helpers import client_process
+from plugin_helpers import VIEWERS, StatusLog, wait_connected
+
+pytest.importorskip('cryptography')
+from tcpbridge.tools.cert import make_pki  # noqa: E402
+
+
+@pytest.fixture
+def plugins():
+    made = []
+    yield made
+    for plugin in made:
+        plugin.close()
+
+
+def test_tls_plugin_serves_a_tls_client_and_refuses_a_plain_one(plugins, tmp_path: Path) -> None:
+    lab = make_pki(tmp_path, ['127.0.0.1'], ['instrument'])
+    cert, key = lab.clients[0]
+    plugin = make_detector(VIEWERS['1D'], port_id=0, tls_cert=str(lab.server_cert), tls_key=str(lab.server_key),
+                           tls_client_ca=str(lab.ca))
+    plugins.append(plugin)
+    status = StatusLog(plugin)
+    assert plugin.initialized and plugin.init_info.endswith('(TLS, client certificates required)')
+    port = str(plugin.bridge.address[1])
+    with client_process('grabber', '--port', port, '--dim', '1D', '--shape', '32', '--pattern',
+                        '--tls-ca', str(lab.ca), '--tls-cert', str(cert), '--tls-key', str(key)):
+        wait_connected(plugin)
+        with socket.create_connection(plugin.bridge.address) as plain:
+            plain.sendall(b'\x00\x00\x00\x07GRABBER')
+            status.wait_for('refused: not TLS')
+        assert grab_and_wait(plugin, timeout_ms=10000)[0].shape == (32,)
+
+
+def test_bad_tls_settings_are_reported(plugins, tmp_path: Path) -> None:
+    plugin = make_detector(VIEWERS['0D'], port_id=0, tls_cert=str(tmp_path / 'missing.pem'))
+    plugins.append(plugin)
+    assert not plugin.initialized and plugin.init_info.startswith('TLS not set up:')
+    assert 'missing.pem' in plugin.init_info or 'No such file' in plugin.init_info
