@@ -72,7 +72,8 @@ class ModuleError(RuntimeError):
 
 
 def create_module(options: ModuleOptions) -> Tuple[Any, Any]:
-    """The DAQ_Move / DAQ_Viewer with the plugin selected (not initialised), and its window (None
+    """The DAQ_Move / DAQ_Viewer with the plugin selected (not initialised), and PyMoDAQ's SharedUI
+    holding its window (None
     when headless).
 
     Raises:
@@ -88,7 +89,7 @@ def create_module(options: ModuleOptions) -> Tuple[Any, Any]:
     if options.kind == 'move':
         if options.gui:
             from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move
-            window, module = create_load_daq_move(title)
+            window, module = create_load_daq_move(title)  # PyMoDAQ's own standalone window
         else:
             from pymodaq.control_modules.daq_move import DAQ_Move
             module = DAQ_Move(None, title=title)
@@ -211,4 +212,4 @@ def run(options: ModuleOptions) -> int:
         close(module)
         QApplication.processEvents()
         if window is not None:
-            window.close()
+            window.mainwindow.close()

@@ -270,3 +270,20 @@ def test_allow_list() -> None:
         server.close()
     with pytest.raises(ValueError):
         BridgeServer('127.0.0.1', 0, GRABBER, log, allowed=['not-an-address'])
+
+
+def test_a_refused_client_backs_off_instead_of_hammering_the_server() -> None:
+    """A server that refuses the client after its hello (here: wrong type) sees it again after
+    0.5 s, 1 s, 2 s...: a handful of attempts in 3 s, not thousands."""
+    log = EventLog()
+    server = BridgeServer('127.0.0.1', 0, ACTUATOR, log)
+    detector = SimulatedDetector(port=server.address[1], dim='0D')
+    thread = detector.start()
+    try:
+        log.wait_for(lambda e: isinstance(e, ClientRefused))
+        threading.Event().wait(3.0)  # an observation window: the attempts it holds are what is tested
+        assert 2 <= len(log.of_type(ClientRefused)) <= 5, len(log.of_type(ClientRefused))
+    finally:
+        detector.stop()
+        thread.join(10)
+        server.close()

@@ -20,6 +20,7 @@ import selectors
 import socket
 import ssl
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
@@ -53,6 +54,9 @@ from .tls import handshake_problem
 from .transport import Waker, close_quietly, configure, connect, format_address, listen, send_buffers
 
 log = logging.getLogger('tcpbridge.client')
+#: a connection that lasted this long (s) and ended cleanly resets the reconnection backoff; a
+#: shorter one (e.g. refused by the server after the hello) counts as a failed attempt
+STABLE_CONNECTION_S = 10.0
 GrabResult = Union[Sequence[np.ndarray], DataToExport, DataWithAxes]
 
 
@@ -176,10 +180,11 @@ class BridgeClient:
                     delay = min(delay * 2, self.max_retry_delay)
                     continue
                 failures, waiting_logged = 0, False
-                if self._serve(sock):
+                started = time.monotonic()
+                if self._serve(sock) and time.monotonic() - started >= STABLE_CONNECTION_S:
                     delay = self.retry_delay
                 elif self.reconnect and not self._stopping.is_set():
-                    # it ended on an error of ours or of the server's: do not hammer the server
+                    # it ended on an error, or at once (a server that refuses us): do not hammer it
                     log.info('connecting again in %g s', delay)
                     self._stopping.wait(delay)
                     delay = min(delay * 2, self.max_retry_delay)
