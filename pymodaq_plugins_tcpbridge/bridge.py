@@ -97,6 +97,9 @@ def tcp_parameters() -> List[dict]:
          'tip': 'PEM file of the private key of the TLS certificate'},
         {'title': 'TLS client CA:', 'name': 'tls_client_ca', 'type': 'str', 'value': '',
          'tip': 'PEM file of the CA whose certificates clients must show (mutual TLS); empty: none required'},
+        {'title': 'Shared secret:', 'name': 'auth_secret', 'type': 'str', 'value': '',
+         'tip': 'clients must prove they know it (challenge-response, the secret never crosses the wire; '
+                'tcpbridge clients: --secret); empty: no authentication. It does not encrypt: use TLS for that'},
         {'title': 'Allowed clients:', 'name': 'allowed_clients', 'type': 'str',
          'value': config('tcpbridge', 'bridge', 'allowed_clients'),
          'tip': 'addresses or networks allowed to connect, comma separated (e.g. 192.168.1.0/24, '
@@ -119,8 +122,8 @@ def tcp_parameters() -> List[dict]:
 
 
 #: settings that restart the server when changed
-SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'socket_ip', 'port_id', 'allowed_clients',
-                   'dialect', 'max_message_mib')
+SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'auth_secret', 'socket_ip', 'port_id',
+                   'allowed_clients', 'dialect', 'max_message_mib')
 
 
 class _EventRelay(QObject):
@@ -169,6 +172,7 @@ class TCPServerBridge:
         try:
             self.bridge = BridgeServer(
                 host, port, self.client_type, self._relay.received.emit, dial=dial, tls=tls,
+                auth_secret=str(self.settings['auth_secret']),
                 dialect=None if dialect == 'auto' else Dialect(dialect),
                 limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
                 probe_timeout=self.settings['reply_timeout'],
@@ -194,10 +198,11 @@ class TCPServerBridge:
                 + (' (TLS' + (', client certificates required)' if self.settings['tls_client_ca'] else ')')
                    if tls else ''))
         self._status(info)
-        if tls is None and not _loopback(host):
-            self._status(f'warning: {host} is reachable from the network and this port has no TLS: any program '
-                         'that reaches it can drive this module and read its settings (set tls_cert / tls_key, '
-                         'see tcpbridge cert, or listen on 127.0.0.1)', error=True)
+        if tls is None and not self.settings['auth_secret'] and not _loopback(host):
+            self._status(f'warning: {host} is reachable from the network and this port has neither TLS nor '
+                         'authentication: any program that reaches it can drive this module and read its '
+                         'settings (set tls_cert / tls_key, see tcpbridge cert, or auth_secret, or listen on '
+                         '127.0.0.1)', error=True)
         self._refresh_clients()
         return info, True
 

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     options = ModuleOptions(kind=args.kind, plugin=args.plugin,
                             endpoint=Endpoint(host, port, listen=args.listen is not None, dialect=args.dialect,
-                                              tls=tls),
+                                              tls=tls, secret=args.secret),
                             axis=args.axis, title=args.title or '', settings=args.settings, grab=args.grab,
                             gui=args.gui, timeout=args.timeout)
     return run_module(options)

@@ -68,6 +68,7 @@ class Endpoint:
     listen: bool = False
     dialect: str = 'pymodaq4'
     tls: Optional[ssl.SSLContext] = None  # see tcpbridge.endpoint_context
+    secret: Optional[str] = None  # shared-secret authentication (the plugin's auth_secret)
 
 
 class _Invoker(QObject):
@@ -287,7 +288,7 @@ class _HostedStage(ActuatorClient):
     def __init__(self, host: ActuatorHost, endpoint: Endpoint) -> None:
         self.module_host = host
         super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
-                         dialect=endpoint.dialect, name=host.module.title)
+                         secret=endpoint.secret, dialect=endpoint.dialect, name=host.module.title)
 
     @property
     def units(self) -> str:
@@ -415,7 +416,7 @@ class _HostedDetector(GrabberClient):
     def __init__(self, host: ViewerHost, endpoint: Endpoint) -> None:
         self.module_host = host
         super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
-                         dialect=endpoint.dialect)
+                         secret=endpoint.secret, dialect=endpoint.dialect)
 
     def grab(self, dim: str) -> Any:
         return self.module_host.snap(dim)

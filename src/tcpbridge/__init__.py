@@ -62,6 +62,9 @@ from .protocol.limits import Limits, ReceiveBudget
 from .protocol.messages import (
                             ACTUATOR,
                             GRABBER,
+                            AuthChallenge,
+                            AuthRequest,
+                            AuthResponse,
                             AxisInfo,
                             CheckPosition,
                             ClientType,
@@ -93,7 +96,8 @@ from .protocol.settings_xml import (
 from .tools.processes import ClientProcess
 
 __all__ = [
-    'ACTUATOR', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'WAITING', 'ActuatorClient', 'Axis', 'AxisInfo',
+    'ACTUATOR', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'WAITING', 'ActuatorClient', 'AuthChallenge',
+    'AuthRequest', 'AuthResponse', 'Axis', 'AxisInfo',
     'BridgeClient', 'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo',
     'ClientLost', 'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command',
     'ConnectFailed', 'ConnectionLost', 'ControllerChanged',

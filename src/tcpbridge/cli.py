@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -140,11 +141,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--tls-ca``, ``--tls-cert``, ``--tls-key`` (see :func:`tcpbridge.net.tls.endpoint_context`)."""
+    """``--tls-ca``, ``--tls-cert``, ``--tls-key`` (see :func:`tcpbridge.net.tls.endpoint_context`) and
+    ``--secret`` (shared-secret authentication)."""
     parser.add_argument('--tls-ca', metavar='PEM', help="TLS: the lab CA (ca.pem of 'tcpbridge cert'): verifies the "
                                                       'plugin (or, with --listen, the commanders)')
     parser.add_argument('--tls-cert', metavar='PEM', help='TLS: our certificate (required with --listen)')
     parser.add_argument('--tls-key', metavar='PEM', help='TLS: the private key of --tls-cert')
+    parser.add_argument('--secret', default=os.environ.get('TCPBRIDGE_SECRET') or None,
+                        help="authenticate with this shared secret (the plugin's auth_secret); default: the "
+                             'environment variable TCPBRIDGE_SECRET, which, unlike an argument, other users '
+                             'of the PC cannot see')
 
 
 def _subcommand(commands: argparse._SubParsersAction, name: str, help: str,
@@ -372,7 +378,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (OSError, ValueError) as error:
         log.error('TLS: %s', error)
         return 2
-    common = dict(host=host, port=port, listen=args.listen is not None, tls=tls, dialect=args.dialect,
+    common = dict(host=host, port=port, listen=args.listen is not None, tls=tls, secret=args.secret,
+                  dialect=args.dialect,
                   layout=LAYOUTS[args.layout], reconnect=not args.once, max_attempts=args.max_attempts)
     where = f'the commander on {format_address((host, port))}' if args.listen else format_address((host, port))
     client: BridgeClient

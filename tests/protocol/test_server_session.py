@@ -269,3 +269,72 @@ def test_a_pymodaq5_hello_fixes_the_dialect_and_commands_go_out_in_it() -> None:
     assert h.of(MessageReceived)[-1].message.value == 0.5
     h.session.send(MoveAbs(2.0), h.now)
     assert module.feed(h.sent(cid))[0].value == 2.0
+
+
+# -- shared-secret authentication (tcpbridge extension) ----------------------------------------------
+
+def authenticate(h: Harness, peer: str, secret: str, dialect: str = 'legacy') -> Tuple[int, str]:
+    """Hello + auth request; answers the challenge with ``secret``; returns the id and the nonce."""
+    from tcpbridge import AuthChallenge, AuthRequest, AuthResponse, ClientType, Dialect
+    from tcpbridge.protocol.auth import response
+    encoder = Encoder(dialect)
+    cid = h.connect(peer)
+    h.receive(cid, encoder.encode_bytes(ClientType(GRABBER)) + encoder.encode_bytes(AuthRequest()))
+    client = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5 if dialect == 'pymodaq5' else None)
+    challenge, = client.feed(h.sent(cid))
+    assert isinstance(challenge, AuthChallenge) and len(challenge.nonce) == 64
+    h.receive(cid, encoder.encode_bytes(AuthResponse(response(secret, challenge.nonce, GRABBER))))
+    return cid, challenge.nonce
+
+
+@pytest.mark.parametrize('dialect', ['legacy', 'pymodaq5'])
+def test_the_right_secret_is_accepted(dialect: str) -> None:
+    from tcpbridge import ClientConnected
+    h = Harness(auth_secret='s3cret')
+    cid, _ = authenticate(h, '10.0.0.5:4000', 's3cret', dialect)
+    assert h.of(ClientConnected) and h.session.controller.id == cid and not h.of(ClientRefused)
+    h.receive(cid, Encoder(dialect).encode_bytes(Infos('<a/>')))
+    assert isinstance(h.of(MessageReceived)[-1].message, Infos)
+
+
+def test_a_wrong_secret_a_replayed_response_and_a_client_that_does_not_authenticate_are_refused() -> None:
+    from tcpbridge import AuthRequest, AuthResponse, ClientType
+    from tcpbridge.protocol.auth import response
+    h = Harness(auth_secret='s3cret')
+    authenticate(h, '10.0.0.5:4000', 'guess')
+    assert 'authentication failed: wrong shared secret' in h.of(ClientRefused)[-1].reason
+    # a response recorded from a good session is worth nothing for the next nonce
+    good, nonce = authenticate(h, '10.0.0.6:4000', 's3cret')
+    replay = h.connect('10.0.0.7:4000')
+    h.receive(replay, Encoder().encode_bytes(ClientType(GRABBER)) + Encoder().encode_bytes(AuthRequest()))
+    h.sent(replay)
+    h.receive(replay, Encoder().encode_bytes(AuthResponse(response('s3cret', nonce, GRABBER))))
+    assert 'wrong shared secret' in h.of(ClientRefused)[-1].reason
+    # a legacy client (LabVIEW, PyMoDAQ 4) sends its settings: refused, the reason says why
+    legacy = h.connect('10.0.0.8:4000')
+    h.receive(legacy, HELLO + Encoder().encode_bytes(Infos('<a/>')))
+    assert 'requires authentication' in h.of(ClientRefused)[-1].reason
+    assert [c.id for c in h.session.clients] == [good]
+
+
+def test_failed_attempts_are_rate_limited_per_host() -> None:
+    h = Harness(auth_secret='s3cret', max_auth_failures=3)
+    for port in range(3):
+        authenticate(h, f'10.0.0.9:{5000 + port}', 'guess')
+    cid = h.connect('10.0.0.9:6000')
+    h.receive(cid, HELLO)
+    assert 'failed authentications from 10.0.0.9' in h.of(ClientRefused)[-1].reason
+    authenticate(h, '10.0.0.10:5000', 's3cret')  # another host is not affected
+    assert h.session.controller is not None
+    h.advance(61)  # the failures age out
+    cid, _ = authenticate(h, '10.0.0.9:7000', 's3cret')
+    assert cid in [c.id for c in h.session.clients]
+
+
+def test_authentication_must_end_within_the_hello_timeout() -> None:
+    from tcpbridge import AuthRequest
+    h = Harness(auth_secret='s3cret', hello_timeout=5.0)
+    cid = h.connect()
+    h.receive(cid, HELLO + Encoder().encode_bytes(AuthRequest()))
+    h.advance(6)
+    assert h.of(ClientRefused) and not h.session.clients

@@ -34,6 +34,7 @@ from ..protocol.limits import DEFAULT_LIMITS, Limits
 from ..protocol.messages import (
     ACTUATOR,
     GRABBER,
+    AuthChallenge,
     CheckPosition,
     Done,
     GetActuatorValue,
@@ -73,6 +74,8 @@ class BridgeClient:
         port: its port (the plugin's ``port_id``, 6341 by default); with ``listen``, 0 lets the OS
             choose (see :attr:`listen_address`).
         listen: wait for the commander to connect instead of connecting to it.
+        secret: a shared secret to authenticate with (tcpbridge extension, for a plugin with an
+            ``auth_secret``; over plain TCP it proves who we are, it does not hide the data).
         tls: speak TLS with this context: :func:`tcpbridge.client_context` (connecting: verifies the
             server's certificate and host name, shows ours if given) or, with ``listen``,
             :func:`tcpbridge.server_context`.  None: plain TCP.
@@ -95,7 +98,8 @@ class BridgeClient:
     root_name = 'settings'
 
     def __init__(self, host: str = '127.0.0.1', port: int = 6341, *, listen: bool = False,
-                 tls: Optional[ssl.SSLContext] = None, dialect: Union[str, Dialect] = Dialect.LEGACY,
+                 tls: Optional[ssl.SSLContext] = None, secret: Optional[str] = None,
+                 dialect: Union[str, Dialect] = Dialect.LEGACY,
                  settings: Optional[Sequence[Param]] = None,
                  layout: DwaLayout = DwaLayout.V4_4,
                  connect_timeout: float = 5.0, send_timeout: float = 30.0,
@@ -108,7 +112,7 @@ class BridgeClient:
         self.listening = threading.Event()
         self._listener: Optional[socket.socket] = None
         self.session = ClientSession(self.client_type, self.root_name, settings or (), Dialect.parse(dialect),
-                                     layout, limits)
+                                     layout, limits, secret=secret)
         self.connect_timeout = connect_timeout
         self.send_timeout = send_timeout
         self.reconnect = reconnect
@@ -385,7 +389,11 @@ class BridgeClient:
         """Subclass hook, called in the connection thread after the hello."""
 
     def _dispatch(self, message: Message) -> None:
-        if isinstance(message, SetInfo):
+        if isinstance(message, AuthChallenge):
+            with self._send_lock:
+                if self._sock is not None:
+                    send_buffers(self._sock, self.session.answer_challenge(message))
+        elif isinstance(message, SetInfo):
             self.apply_set_info(message)
         else:
             self.handle(message)

@@ -89,7 +89,8 @@ class BridgeServer:
             empty: any.  Others are refused at once, with the reason reported.
         **policies: the fields of :class:`~tcpbridge.protocol.server_session.SessionConfig` (dialect,
             limits, budget_bytes, hello_timeout, max_clients, max_handshaking, message_timeout,
-            min_rate, max_queued_bytes, probe_position, probe_timeout, max_missed_replies).
+            min_rate, max_queued_bytes, probe_position, probe_timeout, max_missed_replies, auth_secret,
+            max_auth_failures).
 
     Raises:
         OSError: the address cannot be listened on (in use, not local...); never with ``dial``.

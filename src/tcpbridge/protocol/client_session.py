@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 from typing import Any, List, Optional, Sequence, Tuple
 
+from .auth import response
 from .decoder import Decoder, Role
 from .dialects import Dialect, DwaLayout
 from .encoder import Encoder
 from .errors import MalformedPayload
 from .grammar import Buffer
 from .limits import DEFAULT_LIMITS, Limits
-from .messages import ClientType, Infos, InfoXml, Message, SetInfo
+from .messages import AuthChallenge, AuthRequest, AuthResponse, ClientType, Infos, InfoXml, Message, SetInfo
 from .settings_xml import Param, find_param, parameter_to_xml, parse_parameter_xml, settings_to_xml
 
 log = logging.getLogger('tcpbridge.client')
@@ -30,6 +31,8 @@ class ClientSession:
         settings: parameter dicts (see :mod:`tcpbridge.protocol.settings_xml`); copied.
         dialect / layout: how positions and data are written (see :class:`Encoder`).
         limits: bounds applied to what the server sends.
+        secret: a shared secret: the client authenticates after its hello (tcpbridge extension,
+            :mod:`tcpbridge.protocol.auth`) and sends its settings once challenged; None: it does not.
 
     Raises:
         ValueError: an unknown dialect.
@@ -37,12 +40,14 @@ class ClientSession:
 
     def __init__(self, client_type: str, root_name: str, settings: Sequence[Param] = (),
                  dialect: Dialect = Dialect.LEGACY, layout: DwaLayout = DwaLayout.V4_4,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, secret: Optional[str] = None) -> None:
         self.client_type = client_type
         self.root_name = root_name
         self.settings: List[Param] = [dict(p) for p in settings]
         self.encoder = Encoder(dialect, layout)
         self.limits = limits
+        self.secret = secret
+        self._unsent_settings: Optional[str] = None  # the Infos held back until the challenge
         self._decoder = Decoder(Role.CLIENT, limits, dialect=dialect)
 
     @property
@@ -56,7 +61,18 @@ class ClientSession:
         self._decoder = Decoder(Role.CLIENT, self.limits, dialect=self.dialect)
         if settings_xml is None:
             settings_xml = settings_to_xml(self.root_name, self.settings)
+        if self.secret:  # the settings go out once authenticated
+            self._unsent_settings = settings_xml
+            return self.encode(ClientType(self.client_type)) + self.encode(AuthRequest())
         return self.encode(ClientType(self.client_type)) + self.encode(Infos(settings_xml))
+
+    def answer_challenge(self, challenge: AuthChallenge) -> List[Buffer]:
+        """The bytes answering the server's challenge: the response (then the settings held back)."""
+        out = self.encode(AuthResponse(response(self.secret or '', challenge.nonce, self.client_type)))
+        if self._unsent_settings is not None:
+            out += self.encode(Infos(self._unsent_settings))
+            self._unsent_settings = None
+        return out
 
     def receive_buffer(self) -> memoryview:
         """Memory for the next bytes from the server (``recv_into``)."""

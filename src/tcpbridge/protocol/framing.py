@@ -14,6 +14,8 @@ from .grammar import Parse, Reader, Writer, preview
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
+    AuthChallenge,
+    AuthResponse,
     AxisInfo,
     ClientType,
     Done,
@@ -100,6 +102,8 @@ class MessageReader(Reader):
         if cls is Info:
             name = yield from self.string('Info name')
             return Info(name, (yield from self.string('Info value')))
+        if cls is AuthResponse:
+            return AuthResponse((yield from self.string('authentication response', 128)))
         if cls is InfoXml:
             return (yield from self.path_and_xml(InfoXml))
         if cls is not None:
@@ -119,6 +123,8 @@ class MessageReader(Reader):
             return (yield from self.position(cls))
         if cls is SetInfo:
             return (yield from self.path_and_xml(SetInfo))
+        if cls is AuthChallenge:
+            return AuthChallenge((yield from self.string('authentication nonce', 128)))
         return cls()
 
 
@@ -144,6 +150,10 @@ def write_message(w: Writer, message: Message, dialect: Dialect, layout: DwaLayo
     elif isinstance(message, (InfoXml, SetInfo)):
         w.list([str(p) for p in message.path], layout, legacy=True)
         w.string(message.xml)
+    elif isinstance(message, AuthChallenge):
+        w.string(message.nonce)
+    elif isinstance(message, AuthResponse):
+        w.string(message.digest)
     elif isinstance(message, AxisInfo):
         w.array(message.values)
         w.string(message.label)

@@ -86,6 +86,31 @@ class SetInfo(Message):
 
 
 @dataclass(frozen=True)
+class AuthRequest(Message):
+    """Client -> server, right after the hello: the client knows a shared secret and asks for a
+    challenge (tcpbridge extension: a client that does not send it never sees any of it)."""
+
+    command: ClassVar[str] = 'tcpbridge.auth'
+
+
+@dataclass(frozen=True)
+class AuthChallenge(Message):
+    """Server -> client: the nonce (hex, 32 random bytes) the client must sign."""
+
+    command: ClassVar[str] = 'tcpbridge.challenge'
+    nonce: str
+
+
+@dataclass(frozen=True)
+class AuthResponse(Message):
+    """Client -> server: ``HMAC-SHA256(secret, nonce + client_type)`` in hex (see
+    :func:`tcpbridge.protocol.auth.response`); the secret never crosses the wire."""
+
+    command: ClassVar[str] = 'tcpbridge.response'
+    digest: str
+
+
+@dataclass(frozen=True)
 class SendData(Message):
     """Server -> client: ``'Send Data 0D'`` ... ``'Send Data ND'``; the reply is :class:`Done`."""
 
@@ -228,11 +253,11 @@ def position_value(position: Position) -> Union[float, int, complex, bool]:
 
 #: commands a server may receive, with the class that decodes their payload
 CLIENT_TO_SERVER: Dict[str, Type[Message]] = {
-    cls.command: cls for cls in (Quit, Infos, Info, InfoXml, Done, PositionIs, MoveDone)}
+    cls.command: cls for cls in (Quit, Infos, Info, InfoXml, Done, PositionIs, MoveDone, AuthRequest, AuthResponse)}
 #: commands a client may receive (payload-less ones and the three with a payload)
 SERVER_TO_CLIENT: Dict[str, Type[Message]] = {
     cls.command: cls for cls in (MoveAbs, MoveRel, MoveHome, StopMotion, CheckPosition,
-                                                 GetActuatorValue, SetInfo)}
+                                                 GetActuatorValue, SetInfo, AuthChallenge)}
 
 
 def server_command(cmd: str) -> Union[SendData, Type[Message]]:

@@ -27,6 +27,8 @@ from .grammar import Parse, Reader, Writer, check_dwa
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
+    AuthChallenge,
+    AuthResponse,
     AxisInfo,
     ClientType,
     Done,
@@ -261,6 +263,8 @@ class Pymodaq5Reader(Reader):
         if cls is Info:
             name = yield from self.argument(str, 'Info name')
             return Info(name, (yield from self.argument(str, 'Info value')))
+        if cls is AuthResponse:
+            return AuthResponse((yield from self.argument(str, 'authentication response')))
         if cls is not None:
             return cls()
         raise UnknownCommand(f'unknown command {cmd[:60]!r} from the client')
@@ -275,6 +279,8 @@ class Pymodaq5Reader(Reader):
         if cls is SetInfo:
             path = yield from self.path('set_info path')
             return SetInfo(path, (yield from self.xml('set_info xml')))
+        if cls is AuthChallenge:
+            return AuthChallenge((yield from self.argument(str, 'authentication nonce')))
         return cls()
 
 
@@ -394,6 +400,10 @@ def write_message(w: Writer, message: Message) -> None:
         arguments = [message.name, message.value]
     elif isinstance(message, (InfoXml, SetInfo)):
         arguments = [[str(p) for p in message.path], message.xml.encode()]
+    elif isinstance(message, AuthChallenge):
+        arguments = [message.nonce]
+    elif isinstance(message, AuthResponse):
+        arguments = [message.digest]
     elif isinstance(message, AxisInfo):
         raise EncodeError('PyMoDAQ 5 modules know no x_axis / y_axis message (3.x only)')
     for argument in arguments:

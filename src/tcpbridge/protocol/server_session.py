@@ -36,6 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
+from .auth import new_nonce, verify
 from .buffers import OutQueue
 from .decoder import Decoder, Role
 from .dialects import Dialect, DwaLayout
@@ -57,6 +58,9 @@ from .events import (
 from .limits import DEFAULT_LIMITS, Limits, ReceiveBudget
 from .messages import (
     ACTUATOR,
+    AuthChallenge,
+    AuthRequest,
+    AuthResponse,
     CheckPosition,
     ClientType,
     Done,
@@ -96,6 +100,8 @@ class Connection:
     infos_xml: str = ''
     message_started: Optional[float] = None
     missed_replies: int = 0
+    hello: Optional[ClientType] = None  # a hello awaiting authentication
+    nonce: Optional[str] = None         # the challenge sent to it
 
     @property
     def id(self) -> int:
@@ -124,14 +130,26 @@ class SessionConfig:
     probe_position: bool = True
     probe_timeout: float = 5.0
     max_missed_replies: int = 3
+    auth_secret: str = ''
+    max_auth_failures: int = 5
 
     def __post_init__(self) -> None:
-        for name in ('max_handshaking', 'max_clients', 'max_queued_bytes', 'max_missed_replies'):
+        for name in ('max_handshaking', 'max_clients', 'max_queued_bytes', 'max_missed_replies',
+                     'max_auth_failures'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         for name in ('hello_timeout', 'message_timeout', 'min_rate', 'probe_timeout'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
+
+
+#: failed authentications are counted per host over this window (s)
+AUTH_WINDOW_S = 60.0
+
+
+def peer_host(peer: str) -> str:
+    """The host of ``'host:port'`` / ``'[v6]:port'``."""
+    return peer.rsplit(':', 1)[0].strip('[]')
 
 
 class ServerSession:
@@ -150,6 +168,7 @@ class ServerSession:
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._now = 0.0  # the ``now`` of the input being handled
+        self._auth_failures: Dict[str, Deque[float]] = {}  # host -> times of its failed authentications
 
     # -- queries ------------------------------------------------------------------------------------
     @property
@@ -333,7 +352,15 @@ class ServerSession:
 
     def _handle(self, conn: Connection, message: Message) -> List[Event]:
         if isinstance(message, ClientType):
+            if self.config.auth_secret:  # the hello counts once the client has authenticated
+                return self._await_authentication(conn, message)
             return self._hello(conn, message)
+        if conn.hello is not None and not conn.info.client_type:
+            return self._authenticate(conn, message)
+        if isinstance(message, (AuthRequest, AuthResponse)):  # offered, not required: accepted as it is
+            if isinstance(message, AuthRequest):
+                return self._queue(conn, self._encode(conn, AuthChallenge(new_nonce())))
+            return []
         info = self._update(conn, last_message=command_string(message), last_seen=self._wall_clock())
         if isinstance(message, Quit):
             return self._lose(conn, 'the client quit')
@@ -358,6 +385,45 @@ class ServerSession:
         elif not isinstance(message, (Infos, InfoXml)):
             log.debug('%s from waiting client %s ignored', command_string(message), info.peer)
         return events
+
+    # -- authentication (a tcpbridge extension, :mod:`tcpbridge.protocol.auth`) -----------------
+    def _await_authentication(self, conn: Connection, hello: ClientType) -> List[Event]:
+        host = peer_host(conn.info.peer)
+        failures = self._recent_failures(host)
+        if len(failures) >= self.config.max_auth_failures:
+            return self._refuse(conn, f'{len(failures)} failed authentications from {host} within '
+                                      f'{AUTH_WINDOW_S:g} s: refused until they age out')
+        conn.hello = hello
+        return []
+
+    def _authenticate(self, conn: Connection, message: Message) -> List[Event]:
+        assert conn.hello is not None
+        if isinstance(message, AuthRequest) and conn.nonce is None:
+            conn.nonce = new_nonce()
+            return self._queue(conn, self._encode(conn, AuthChallenge(conn.nonce)))
+        if isinstance(message, AuthResponse) and conn.nonce is not None:
+            if verify(self.config.auth_secret, conn.nonce, conn.hello.client_type, message.digest):
+                log.info('client %s authenticated', conn.info.peer)
+                return self._hello(conn, conn.hello)
+            host = peer_host(conn.info.peer)
+            self._recent_failures(host).append(self._now)
+            return self._refuse(conn, f'authentication failed: wrong shared secret '
+                                      f'({len(self._auth_failures[host])} failure(s) from {host} within '
+                                      f'{AUTH_WINDOW_S:g} s)')
+        return self._refuse(conn, f'this plugin requires authentication (a shared secret, see the auth_secret '
+                                  f'setting): the client sent {command_string(message)!r} instead')
+
+    def _recent_failures(self, host: str) -> Deque[float]:
+        failures = self._auth_failures.setdefault(host, deque())
+        while failures and failures[0] < self._now - AUTH_WINDOW_S:
+            failures.popleft()
+        return failures
+
+    def _encode(self, conn: Connection, message: Message) -> list:
+        """``message`` in the dialect this connection reads (a PyMoDAQ 5.0/5.1 one: its framing)."""
+        hello_dialect = conn.hello.dialect if conn.hello is not None else None
+        dialect = conn.info.dialect or hello_dialect or self.config.dialect or Dialect.LEGACY
+        return Encoder(dialect, conn.info.layout or DwaLayout.V4_4).encode(message)
 
     def _hello(self, conn: Connection, hello: ClientType) -> List[Event]:
         client_type = hello.client_type

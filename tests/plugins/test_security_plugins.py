@@ -1,6 +1,7 @@
-"""The TCPServer plugins with TLS settings (``tls_cert``, ``tls_key``, ``tls_client_ca``) and a demo
-client given ``--tls-ca/--tls-cert/--tls-key``: the plugin serves it, says TLS in its status, refuses
-a plain client with the reason, and reports bad TLS settings instead of failing silently."""
+"""The TCPServer plugins' security settings: TLS (``tls_cert``, ``tls_key``, ``tls_client_ca``) with a
+demo client given ``--tls-ca/--tls-cert/--tls-key``, and a shared secret (``auth_secret``) with one
+given ``--secret``: the plugin serves them, refuses the others with the reason in its status, and
+reports bad TLS settings instead of failing silently."""
 from __future__ import annotations
 
 import socket
@@ -12,8 +13,11 @@ from pymodaq.utils.plugin_testing import grab_and_wait, make_detector
 from helpers import client_process
 from plugin_helpers import VIEWERS, StatusLog, wait_connected
 
-pytest.importorskip('cryptography')
-from tcpbridge.tools.cert import make_pki  # noqa: E402
+
+def make_pki(*args):
+    pytest.importorskip('cryptography')
+    from tcpbridge.tools.cert import make_pki as make
+    return make(*args)
 
 
 @pytest.fixture
@@ -47,3 +51,16 @@ def test_bad_tls_settings_are_reported(plugins, tmp_path: Path) -> None:
     plugins.append(plugin)
     assert not plugin.initialized and plugin.init_info.startswith('TLS not set up:')
     assert 'missing.pem' in plugin.init_info or 'No such file' in plugin.init_info
+
+
+def test_shared_secret_plugin_serves_the_client_that_knows_it(plugins) -> None:
+    plugin = make_detector(VIEWERS['0D'], port_id=0, auth_secret='lab secret')
+    plugins.append(plugin)
+    status = StatusLog(plugin)
+    port = str(plugin.bridge.address[1])
+    with client_process('grabber', '--port', port, '--dim', '0D', '--secret', 'lab secret'):
+        wait_connected(plugin)
+        with socket.create_connection(plugin.bridge.address) as legacy:  # e.g. an old LabVIEW client
+            legacy.sendall(b'\x00\x00\x00\x07GRABBER' + b'\x00\x00\x00\x05Infos' + b'\x00\x00\x00\x04<a/>')
+            assert 'requires authentication' in status.wait_for('refused: this plugin requires')
+        assert grab_and_wait(plugin, timeout_ms=10000)[0].shape == (1,)
