@@ -23,5 +23,6 @@ def run(script: str) -> dict:
 
 
 if __name__ == '__main__':
-    print(json.dumps({'core': run('bench_core.py'), 'tls': run('bench_tls.py'), 'plugins': run('bench_plugins.py'),
+    print(json.dumps({'core': run('bench_core.py'), 'tls': run('bench_tls.py'), 'observers': run('bench_observers.py'),
+                      'plugins': run('bench_plugins.py'),
                       'demo': run('bench_demo.py'), 'scan': run('bench_scan.py')}, indent=2))

@@ -21,6 +21,7 @@ from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from tcpbridge import (
+    OBSERVING,
     REDIAL_DELAYS,
     BridgeServer,
     ClientConnected,
@@ -100,6 +101,12 @@ def tcp_parameters() -> List[dict]:
         {'title': 'Shared secret:', 'name': 'auth_secret', 'type': 'str', 'value': '',
          'tip': 'clients must prove they know it (challenge-response, the secret never crosses the wire; '
                 'tcpbridge clients: --secret); empty: no authentication. It does not encrypt: use TLS for that'},
+        {'title': 'Max observers:', 'name': 'max_observers', 'type': 'int', 'value': 0, 'min': 0, 'max': 64,
+         'tip': 'read-only clients (tcpbridge.ObserverClient) that receive a copy of every data set and position; '
+                '0: none allowed'},
+        {'title': 'Observer queue (MiB):', 'name': 'observer_queue_mib', 'type': 'int', 'value': 32, 'min': 1,
+         'max': 4096, 'tip': 'an observer with more than this waiting to be sent is dropped (it never slows '
+                             'the client in control)'},
         {'title': 'Allowed clients:', 'name': 'allowed_clients', 'type': 'str',
          'value': config('tcpbridge', 'bridge', 'allowed_clients'),
          'tip': 'addresses or networks allowed to connect, comma separated (e.g. 192.168.1.0/24, '
@@ -122,8 +129,8 @@ def tcp_parameters() -> List[dict]:
 
 
 #: settings that restart the server when changed
-SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'auth_secret', 'socket_ip', 'port_id',
-                   'allowed_clients', 'dialect', 'max_message_mib')
+SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'auth_secret', 'max_observers',
+                   'observer_queue_mib', 'socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib')
 
 
 class _EventRelay(QObject):
@@ -172,7 +179,8 @@ class TCPServerBridge:
         try:
             self.bridge = BridgeServer(
                 host, port, self.client_type, self._relay.received.emit, dial=dial, tls=tls,
-                auth_secret=str(self.settings['auth_secret']),
+                auth_secret=str(self.settings['auth_secret']), max_observers=int(self.settings['max_observers']),
+                observer_queue_bytes=int(self.settings['observer_queue_mib']) << 20,
                 dialect=None if dialect == 'auto' else Dialect(dialect),
                 limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
                 probe_timeout=self.settings['reply_timeout'],
@@ -295,6 +303,7 @@ class TCPServerBridge:
         if isinstance(event, ClientConnected):
             self._connect_failure = ''
             role = 'it is in control' if event.client.in_control else \
+                'it observes (a copy of the data and positions)' if event.client.role == OBSERVING else \
                 'it waits (another client is in control)'
             self._status(f'{event.client.client_type} client connected from {event.client.peer}; {role}')
         elif isinstance(event, ClientRefused):

@@ -17,7 +17,7 @@ __version__ = '0.2.0'
 
 from .cli import PYMODAQ_INSTALL, Command, add_tls_arguments
 from .instruments.demo import SimulatedDetector, SimulatedStage
-from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient
+from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient, ObserverClient
 from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
 from .net.tls import client_context, endpoint_context, handshake_problem, server_context
 from .net.transport import format_address, parse_endpoint
@@ -45,6 +45,7 @@ from .protocol.errors import (
 )
 from .protocol.events import (
                             IN_CONTROL,
+                            OBSERVING,
                             WAITING,
                             ClientConnected,
                             ClientInfo,
@@ -62,6 +63,7 @@ from .protocol.limits import Limits, ReceiveBudget
 from .protocol.messages import (
                             ACTUATOR,
                             GRABBER,
+                            OBSERVER,
                             AuthChallenge,
                             AuthRequest,
                             AuthResponse,
@@ -96,22 +98,20 @@ from .protocol.settings_xml import (
 from .tools.processes import ClientProcess
 
 __all__ = [
-    'ACTUATOR', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'WAITING', 'ActuatorClient', 'AuthChallenge',
-    'AuthRequest', 'AuthResponse', 'Axis', 'AxisInfo',
-    'BridgeClient', 'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo',
-    'ClientLost', 'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command',
-    'ConnectFailed', 'ConnectionLost', 'ControllerChanged',
-    'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect', 'DialectDetected', 'Done', 'DwaLayout',
-    'EncodeError', 'Encoder', 'EngineStopped', 'Event', 'GetActuatorValue', 'GrabberClient', 'Info',
-    'InfoXml', 'Infos', 'InvalidDtype', 'InvalidText', 'LimitExceeded', 'Limits', 'ListTooLong',
-    'MalformedPayload', 'Message', 'MessageReceived', 'MoveAbs', 'MoveDone', 'MoveHome', 'MoveRel',
-    'NestingTooDeep', 'PYMODAQ_INSTALL', 'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit',
-    'REDIAL_DELAYS',
+    'ACTUATOR', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'OBSERVER', 'OBSERVING', 'WAITING',
+    'ActuatorClient', 'AuthChallenge', 'AuthRequest', 'AuthResponse', 'Axis', 'AxisInfo', 'BridgeClient',
+    'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo', 'ClientLost',
+    'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command', 'ConnectFailed',
+    'ConnectionLost', 'ControllerChanged', 'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect',
+    'DialectDetected', 'Done', 'DwaLayout', 'EncodeError', 'Encoder', 'EngineStopped', 'Event',
+    'GetActuatorValue', 'GrabberClient', 'Info', 'InfoXml', 'Infos', 'InvalidDtype', 'InvalidText',
+    'LimitExceeded', 'Limits', 'ListTooLong', 'MalformedPayload', 'Message', 'MessageReceived', 'MoveAbs',
+    'MoveDone', 'MoveHome', 'MoveRel', 'NestingTooDeep', 'ObserverClient', 'PYMODAQ_INSTALL',
+    'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit', 'REDIAL_DELAYS',
     'ReceiveBudget', 'ReplyTimeout', 'Role', 'SendData', 'SerializedParameter', 'ServerSession',
     'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StopMotion',
-    'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__',
-    'data_actuator', 'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed',
-    'add_tls_arguments', 'client_context', 'endpoint_context', 'handshake_problem',
-    'parse_endpoint', 'parse_parameter_xml', 'parse_settings_xml',
-    'server_context', 'settings_to_xml',
+    'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__', 'data_actuator',
+    'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed', 'add_tls_arguments',
+    'client_context', 'endpoint_context', 'handshake_problem', 'parse_endpoint', 'parse_parameter_xml',
+    'parse_settings_xml', 'server_context', 'settings_to_xml',
 ]

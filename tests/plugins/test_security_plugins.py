@@ -64,3 +64,26 @@ def test_shared_secret_plugin_serves_the_client_that_knows_it(plugins) -> None:
             legacy.sendall(b'\x00\x00\x00\x07GRABBER' + b'\x00\x00\x00\x05Infos' + b'\x00\x00\x00\x04<a/>')
             assert 'requires authentication' in status.wait_for('refused: this plugin requires')
         assert grab_and_wait(plugin, timeout_ms=10000)[0].shape == (1,)
+
+
+def test_an_observer_watches_what_the_viewer_plugin_grabs(plugins) -> None:
+    from helpers import wait_until
+    from tcpbridge import ObserverClient
+    plugin = make_detector(VIEWERS['1D'], port_id=0, max_observers=1)
+    plugins.append(plugin)
+    status = StatusLog(plugin)
+    watcher = ObserverClient(port=plugin.bridge.address[1])
+    thread = watcher.start()
+    try:
+        status.wait_for('it observes')
+        with client_process('grabber', '--port', str(plugin.bridge.address[1]), '--dim', '1D', '--shape', '16',
+                            '--pattern'):
+            wait_connected(plugin)
+            dtes = [grab_and_wait(plugin, timeout_ms=10000) for _ in range(3)]
+            seen: list = []
+            wait_until(lambda: len(seen.extend(watcher.messages()) or seen) == 3, 10, 'the copies', qt=True)
+        for dte, copy in zip(dtes, seen):
+            assert list(copy.data.data[0].data[0]) == list(dte[0].data[0])
+    finally:
+        watcher.stop()
+        thread.join(10)

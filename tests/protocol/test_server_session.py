@@ -338,3 +338,49 @@ def test_authentication_must_end_within_the_hello_timeout() -> None:
     h.receive(cid, HELLO + Encoder().encode_bytes(AuthRequest()))
     h.advance(6)
     assert h.of(ClientRefused) and not h.session.clients
+
+
+# -- observers (tcpbridge extension) ------------------------------------------------------------------
+
+def observer(h: Harness, peer: str) -> int:
+    from tcpbridge import OBSERVER, ClientType
+    cid = h.connect(peer)
+    h.receive(cid, Encoder().encode_bytes(ClientType(OBSERVER)))
+    return cid
+
+
+def test_observers_get_a_copy_of_the_data_and_never_take_control() -> None:
+    from tcpbridge import OBSERVING
+    h = Harness(max_observers=2)
+    watcher = observer(h, 'o:1')  # first to connect, still no control for it
+    controller = h.hello('c:1')
+    assert h.session.controller.id == controller
+    assert {c.id: c.role for c in h.session.clients}[watcher] == OBSERVING
+    h.receive(controller, done(3.0, 4))
+    copy, = Decoder(Role.OBSERVER).feed(h.sent(watcher))
+    np.testing.assert_array_equal(copy.data.data[0].data[0], np.full(4, 3.0))  # pymodaq4 for observers
+    assert isinstance(h.of(MessageReceived)[-1].message, Done)  # the plugin got it as before
+    h.receive(controller, Encoder().encode_bytes(Infos('<a/>')))
+    assert h.sent(watcher) == b''  # settings are not shared
+    observer(h, 'o:2')
+    observer(h, 'o:3')
+    assert 'no room for an observer' in h.of(ClientRefused)[-1].reason
+
+
+def test_a_slow_observer_is_dropped_and_an_observer_that_commands_too() -> None:
+    h = Harness(max_observers=2, observer_queue_bytes=64 << 10)
+    controller = h.hello('c:1')
+    slow, talker = observer(h, 'o:1'), observer(h, 'o:2')
+    for _ in range(3):
+        h.receive(controller, done(1.0, 4096))  # 32 KiB each; the slow observer reads nothing
+        h.sent(talker)
+    assert 'observer too slow' in h.of(ClientLost)[-1].reason and h.of(ClientLost)[-1].client.id == slow
+    h.receive(talker, Encoder().encode_bytes(Infos('<a/>')))
+    assert 'sends nothing but Quit' in h.of(ClientLost)[-1].reason
+    assert [c.id for c in h.session.clients] == [controller]
+
+
+def test_observers_are_refused_unless_allowed() -> None:
+    h = Harness()
+    observer(h, 'o:1')
+    assert 'no room for an observer: 0 of 0 allowed' in h.of(ClientRefused)[-1].reason

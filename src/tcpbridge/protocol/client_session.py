@@ -15,7 +15,17 @@ from .encoder import Encoder
 from .errors import MalformedPayload
 from .grammar import Buffer
 from .limits import DEFAULT_LIMITS, Limits
-from .messages import AuthChallenge, AuthRequest, AuthResponse, ClientType, Infos, InfoXml, Message, SetInfo
+from .messages import (
+    OBSERVER,
+    AuthChallenge,
+    AuthRequest,
+    AuthResponse,
+    ClientType,
+    Infos,
+    InfoXml,
+    Message,
+    SetInfo,
+)
 from .settings_xml import Param, find_param, parameter_to_xml, parse_parameter_xml, settings_to_xml
 
 log = logging.getLogger('tcpbridge.client')
@@ -48,7 +58,8 @@ class ClientSession:
         self.limits = limits
         self.secret = secret
         self._unsent_settings: Optional[str] = None  # the Infos held back until the challenge
-        self._decoder = Decoder(Role.CLIENT, limits, dialect=dialect)
+        self._role = Role.OBSERVER if client_type == OBSERVER else Role.CLIENT
+        self._decoder = Decoder(self._role, limits, dialect=dialect)
 
     @property
     def dialect(self) -> Dialect:
@@ -58,9 +69,11 @@ class ClientSession:
     def connection_made(self, settings_xml: Optional[str] = None) -> List[Buffer]:
         """A new connection: returns its first bytes (the hello, then the settings as ``Infos``:
         ``settings_xml``, or the XML of :attr:`settings` if None)."""
-        self._decoder = Decoder(Role.CLIENT, self.limits, dialect=self.dialect)
+        self._decoder = Decoder(self._role, self.limits, dialect=self.dialect)
         if settings_xml is None:
             settings_xml = settings_to_xml(self.root_name, self.settings)
+        if self._role is Role.OBSERVER:  # an observer has no settings to show
+            return self.encode(ClientType(self.client_type)) + (self.encode(AuthRequest()) if self.secret else [])
         if self.secret:  # the settings go out once authenticated
             self._unsent_settings = settings_xml
             return self.encode(ClientType(self.client_type)) + self.encode(AuthRequest())
@@ -69,6 +82,8 @@ class ClientSession:
     def answer_challenge(self, challenge: AuthChallenge) -> List[Buffer]:
         """The bytes answering the server's challenge: the response (then the settings held back)."""
         out = self.encode(AuthResponse(response(self.secret or '', challenge.nonce, self.client_type)))
+        if self._role is Role.OBSERVER:
+            return out
         if self._unsent_settings is not None:
             out += self.encode(Infos(self._unsent_settings))
             self._unsent_settings = None

@@ -31,10 +31,12 @@ from .pymodaq5 import Pymodaq5Reader
 
 
 class Role(str, enum.Enum):
-    """Which side decodes: ``SERVER`` reads what clients send (hello first), ``CLIENT`` the reverse."""
+    """Which side decodes: ``SERVER`` reads what clients send (hello first), ``CLIENT`` the reverse,
+    ``OBSERVER`` the copies of the client's messages a server shares with an observer (no hello)."""
 
     SERVER = 'server'
     CLIENT = 'client'
+    OBSERVER = 'observer'
 
 
 class BufferPool:
@@ -144,6 +146,8 @@ class Decoder:
             self._gen = reader.hello()
         elif self.role is Role.SERVER:
             self._gen = reader.client_message()
+        elif self.role is Role.OBSERVER:
+            self._gen = reader.observed_message()
         else:
             self._gen = reader.server_message()
         self._need = next(self._gen)

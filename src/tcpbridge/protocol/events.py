@@ -14,6 +14,8 @@ from .messages import Message
 #: roles of a client that said hello
 IN_CONTROL = 'in control'
 WAITING = 'waiting'
+#: an observer (tcpbridge extension): receives a copy of the data and positions, commands nothing
+OBSERVING = 'observing'
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class ClientInfo:
         connected_since: ``time.time()`` of the connection.
         client_type: ``'GRABBER'`` / ``'ACTUATOR'`` once the hello came, else ''.
         role: :data:`IN_CONTROL` (receives the commands), :data:`WAITING` (takes over when the
-            one in control leaves), '' before the hello.
+            one in control leaves), :data:`OBSERVING` (an observer), '' before the hello.
         dialect / layout: as learned from its payloads (or fixed by the server), else None.
         last_message: the command of its last message; last_seen: its ``time.time()``.
     """

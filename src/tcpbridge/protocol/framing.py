@@ -91,7 +91,18 @@ class MessageReader(Reader):
 
     def client_message(self) -> Parse:
         """A message sent by a client (WIRE.md §2.3).  Raises UnknownCommand."""
+        return (yield from self.client_payload((yield from self.command())))
+
+    def observed_message(self) -> Parse:
+        """What a server sends an observer (tcpbridge extension): copies of client messages, and the
+        authentication challenge.  Raises UnknownCommand."""
         cmd = yield from self.command()
+        if cmd == AuthChallenge.command:
+            return AuthChallenge((yield from self.string('authentication nonce', 128)))
+        return (yield from self.client_payload(cmd))
+
+    def client_payload(self, cmd: str) -> Parse:
+        """The rest of a client message whose command ``cmd`` was read.  Raises UnknownCommand."""
         cls = CLIENT_TO_SERVER.get(cmd)
         if cls is Done:
             return (yield from self.data())

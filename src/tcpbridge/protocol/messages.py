@@ -23,6 +23,8 @@ Payload = Union[list, DataToExport]
 
 GRABBER = 'GRABBER'
 ACTUATOR = 'ACTUATOR'
+#: the hello of an observer (tcpbridge extension): a copy of the data and positions, no command
+OBSERVER = 'OBSERVER'
 DATA_DIMS = ('0D', '1D', '2D', 'ND')
 
 

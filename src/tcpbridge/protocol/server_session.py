@@ -44,6 +44,7 @@ from .encoder import Encoder
 from .errors import ProtocolError
 from .events import (
     IN_CONTROL,
+    OBSERVING,
     WAITING,
     ClientConnected,
     ClientInfo,
@@ -58,6 +59,7 @@ from .events import (
 from .limits import DEFAULT_LIMITS, Limits, ReceiveBudget
 from .messages import (
     ACTUATOR,
+    OBSERVER,
     AuthChallenge,
     AuthRequest,
     AuthResponse,
@@ -67,6 +69,8 @@ from .messages import (
     Infos,
     InfoXml,
     Message,
+    MoveDone,
+    PositionIs,
     PositionMessage,
     Quit,
     command_string,
@@ -132,10 +136,12 @@ class SessionConfig:
     max_missed_replies: int = 3
     auth_secret: str = ''
     max_auth_failures: int = 5
+    max_observers: int = 0
+    observer_queue_bytes: int = 32 << 20
 
     def __post_init__(self) -> None:
         for name in ('max_handshaking', 'max_clients', 'max_queued_bytes', 'max_missed_replies',
-                     'max_auth_failures'):
+                     'max_auth_failures', 'observer_queue_bytes'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         for name in ('hello_timeout', 'message_timeout', 'min_rate', 'probe_timeout'):
@@ -364,6 +370,8 @@ class ServerSession:
         info = self._update(conn, last_message=command_string(message), last_seen=self._wall_clock())
         if isinstance(message, Quit):
             return self._lose(conn, 'the client quit')
+        if info.role == OBSERVING:
+            return self._lose(conn, f'an observer sends nothing but Quit; it sent {command_string(message)!r}')
         if isinstance(message, Infos):
             conn.infos_xml = message.xml
         events: List[Event] = []
@@ -382,6 +390,8 @@ class ServerSession:
             conn.missed_replies = 0
         if info.role == IN_CONTROL:
             events.append(MessageReceived(info, message))
+            if isinstance(message, (Done, PositionIs, MoveDone)):
+                events += self._share(message)
         elif not isinstance(message, (Infos, InfoXml)):
             log.debug('%s from waiting client %s ignored', command_string(message), info.peer)
         return events
@@ -425,13 +435,42 @@ class ServerSession:
         dialect = conn.info.dialect or hello_dialect or self.config.dialect or Dialect.LEGACY
         return Encoder(dialect, conn.info.layout or DwaLayout.V4_4).encode(message)
 
+    # -- observers (a tcpbridge extension) -------------------------------------------------------
+    def _observer_hello(self, conn: Connection) -> List[Event]:
+        observers = [c for c in self._connections.values() if c.info.role == OBSERVING]
+        if len(observers) >= self.config.max_observers:
+            return self._refuse(conn, f'no room for an observer: {len(observers)} of '
+                                      f'{self.config.max_observers} allowed (the max_observers setting)')
+        conn.decoder.limits = self.config.waiting_limits
+        info = self._update(conn, client_type=OBSERVER, role=OBSERVING, last_message=OBSERVER,
+                            last_seen=self._wall_clock(), dialect=Dialect.PYMODAQ4)
+        log.info('observer connected from %s', info.peer)
+        return [ClientConnected(info)]
+
+    def _share(self, message: Message) -> List[Event]:
+        """A copy of the controller's data or position for every observer, encoded once (pymodaq4:
+        names, axes, units); an observer whose queue passes its bound is dropped, never waited for."""
+        observers = [c for c in self._connections.values() if c.info.role == OBSERVING]
+        if not observers:
+            return []
+        buffers = Encoder(Dialect.PYMODAQ4).encode(message)
+        events: List[Event] = []
+        for conn in observers:
+            conn.out.push(buffers)
+            if conn.out.nbytes > self.config.observer_queue_bytes:
+                events += self._lose(conn, f'observer too slow: {conn.out.nbytes} bytes waiting, over the '
+                                           f'{self.config.observer_queue_bytes} allowed; dropped')
+        return events
+
     def _hello(self, conn: Connection, hello: ClientType) -> List[Event]:
         client_type = hello.client_type
+        if client_type == OBSERVER and hello.dialect is None:
+            return self._observer_hello(conn)
         if client_type != self.config.client_type:
             return self._refuse(conn, f'{client_type!r} is not a valid type here: this plugin accepts '
                                       f'{self.config.client_type} clients')
         events: List[Event] = []
-        hello_done = [c for c in self._connections.values() if c.info.client_type]
+        hello_done = [c for c in self._connections.values() if c.info.client_type and c.info.role != OBSERVING]
         if len(hello_done) >= self.config.max_clients:
             waiting = sorted((c for c in hello_done if c.info.role == WAITING),
                              key=lambda c: c.info.last_seen)

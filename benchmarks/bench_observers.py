@@ -1,0 +1,99 @@
+"""Observers must not slow the client in control: a grabber pushes 512x512 uint16 frames into the
+server engine, alone and with three observers (two reading, in processes of their own as on other
+PCs, and one stalled), interleaved repeats in one run; frames/s at the server and the ratio
+with/without observers.  On a 2-core machine the observers' processes compete for the cores."""
+from __future__ import annotations
+
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List
+
+import numpy as np
+
+from tcpbridge import (
+    GRABBER,
+    OBSERVER,
+    BridgeServer,
+    ClientType,
+    Done,
+    Encoder,
+    GrabberClient,
+    MessageReceived,
+)
+
+FRAME = np.arange(512 * 512, dtype=np.uint16).reshape(512, 512)
+FRAMES = 200
+#: an observer on "another PC": its own process, it prints 'connected' then reads until killed
+WATCHER = """
+import sys
+from tcpbridge import ObserverClient
+watcher = ObserverClient(port=int(sys.argv[1]), keep=8)
+thread = watcher.start()
+watcher.connected.wait(10)
+print('connected', flush=True)
+thread.join()
+"""
+REPEATS = 5
+
+
+def frames_per_second(observers: int) -> float:
+    received = threading.Semaphore(0)
+
+    def on_event(event) -> None:
+        if isinstance(event, MessageReceived) and isinstance(event.message, Done):
+            received.release()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, on_event, max_observers=3, observer_queue_bytes=8 << 20)
+    port = server.address[1]
+    watchers = [subprocess.Popen([sys.executable, '-c', WATCHER, str(port)], stdout=subprocess.PIPE, text=True)
+                for _ in range(min(observers, 2))]
+    for w in watchers:
+        assert w.stdout is not None and w.stdout.readline().strip() == 'connected'
+
+    stalled = None
+    if observers > 2:
+        stalled = socket.create_connection(server.address)
+        stalled.sendall(Encoder().encode_bytes(ClientType(OBSERVER)))
+    grabber = GrabberClient(port=port, dialect='pymodaq4')
+    grabber_thread = grabber.start()
+    grabber.connected.wait(10)
+    start = time.perf_counter()
+    for _ in range(FRAMES):
+        grabber.push([FRAME])
+    for _ in range(FRAMES):
+        received.acquire(timeout=30)
+    elapsed = time.perf_counter() - start
+    grabber.stop()
+    grabber_thread.join(10)
+    for w in watchers:
+        w.terminate()
+        w.wait(10)
+    if stalled is not None:
+        stalled.close()
+    server.close()
+    return FRAMES / elapsed
+
+
+def main() -> Dict[str, object]:
+    runs: Dict[int, List[float]] = {0: [], 3: []}
+    ratios: List[float] = []
+    for _ in range(REPEATS):
+        order = [0, 3]
+        random.shuffle(order)
+        took = {n: frames_per_second(n) for n in order}
+        for n, rate in took.items():
+            runs[n].append(rate)
+        ratios.append(took[3] / took[0])
+    return {'frame': '512x512 uint16 (512 KiB), pushed by the client in control',
+            'alone_frames_s': statistics.median(runs[0]),
+            'with_3_observers_frames_s': statistics.median(runs[3]),
+            'ratio_median': statistics.median(ratios), 'ratio_min_max': [min(ratios), max(ratios)]}
+
+
+if __name__ == '__main__':
+    import json
+    print(json.dumps(main(), indent=2))

@@ -1,0 +1,67 @@
+"""Observers (tcpbridge extension) on real sockets: three observers of a streaming 2D grabber, one of
+which never reads: it is dropped, the two others receive every frame the server received, in order,
+and the grabber in control is never held back."""
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+
+from helpers import EventLog, wait_until
+from tcpbridge import (
+    GRABBER,
+    OBSERVER,
+    BridgeServer,
+    ClientConnected,
+    ClientLost,
+    ClientType,
+    Done,
+    Encoder,
+    MessageReceived,
+    ObserverClient,
+    SimulatedDetector,
+)
+
+FRAMES = 40
+
+
+def test_observers_receive_every_frame_and_a_stalled_one_is_dropped() -> None:
+    log = EventLog()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, log, max_observers=3, observer_queue_bytes=2 << 20)
+    port = server.address[1]
+    watchers = [ObserverClient(port=port, keep=FRAMES * 2) for _ in range(2)]
+    threads = [w.start() for w in watchers]
+    stalled = socket.create_connection(server.address)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and never reads
+    stalled.sendall(Encoder().encode_bytes(ClientType(OBSERVER)))
+    detector = SimulatedDetector(port=port, dim='2D', shape=(512, 512), dtype='uint16', pattern=True)
+    try:
+        wait_until(lambda: len(log.of_type(ClientConnected)) == 3, 10, 'the observers')
+        detector_thread = detector.start()
+        log.wait_for(lambda e: isinstance(e, ClientConnected) and e.client.in_control)
+        for _ in range(FRAMES):  # 512 KiB frames (20 MiB in all) pushed as fast as the grabber goes
+            detector.push(detector.grab('2D'))
+        wait_until(lambda: len([e for e in log.of_type(MessageReceived) if isinstance(e.message, Done)]) == FRAMES,
+                   20, 'every frame at the server')
+        dropped = log.wait_for(lambda e: isinstance(e, ClientLost) and 'observer too slow' in e.reason)
+        assert dropped.client.role == 'observing'
+        sent = [e.message.data[0] for e in log.of_type(MessageReceived) if isinstance(e.message, Done)]
+        got: list = [[], []]
+
+        def collected() -> bool:
+            for frames, watcher in zip(got, watchers):
+                frames.extend(watcher.messages())
+            return all(len(frames) == FRAMES for frames in got)
+        wait_until(collected, 20, 'every frame at both observers')
+        for frames in got:
+            for mine, copy in zip(sent, frames):
+                np.testing.assert_array_equal(copy.data.data[0].data[0], mine)
+        detector.stop()
+        detector_thread.join(10)
+    finally:
+        stalled.close()
+        for w in watchers:
+            w.stop()
+        for t in threads:
+            t.join(10)
+        server.close()
