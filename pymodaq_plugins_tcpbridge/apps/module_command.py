@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from tcpbridge import Command, add_tls_arguments, endpoint_context, parse_endpoint
+from tcpbridge import Command, add_tls_arguments, connection_from_arguments, parse_endpoint
 
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
@@ -92,14 +92,13 @@ def run(args: argparse.Namespace) -> int:
     from .module import ModuleOptions
     from .module import run as run_module
     from .module_host import Endpoint
-    host, port = args.listen or (args.host, args.port)
     try:
-        tls = endpoint_context(args.listen is not None, args.tls_ca, args.tls_cert, args.tls_key)
+        host, port, listen, tls = connection_from_arguments(args)
     except (OSError, ValueError) as error:
         log.error('TLS: %s', error)
         return 2
     options = ModuleOptions(kind=args.kind, plugin=args.plugin,
-                            endpoint=Endpoint(host, port, listen=args.listen is not None, dialect=args.dialect,
+                            endpoint=Endpoint(host, port, listen=listen, dialect=args.dialect,
                                               tls=tls, secret=args.secret),
                             axis=args.axis, title=args.title or '', settings=args.settings, grab=args.grab,
                             gui=args.gui, timeout=args.timeout)

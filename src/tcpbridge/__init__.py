@@ -15,7 +15,7 @@ from __future__ import annotations
 
 __version__ = '0.2.0'
 
-from .cli import PYMODAQ_INSTALL, Command, add_tls_arguments
+from .cli import PYMODAQ_INSTALL, Command, add_tls_arguments, connection_from_arguments
 from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient, ObserverClient
 from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
@@ -112,6 +112,7 @@ __all__ = [
     'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StopMotion',
     'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__', 'data_actuator',
     'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed', 'add_tls_arguments',
-    'client_context', 'endpoint_context', 'handshake_problem', 'parse_endpoint', 'parse_parameter_xml',
+    'client_context', 'connection_from_arguments', 'endpoint_context', 'handshake_problem',
+    'parse_endpoint', 'parse_parameter_xml',
     'parse_settings_xml', 'server_context', 'settings_to_xml',
 ]

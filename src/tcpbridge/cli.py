@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -151,6 +152,17 @@ def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
                         help="authenticate with this shared secret (the plugin's auth_secret); default: the "
                              'environment variable TCPBRIDGE_SECRET, which, unlike an argument, other users '
                              'of the PC cannot see')
+
+
+def connection_from_arguments(args: argparse.Namespace) -> Tuple[str, int, bool, Optional[ssl.SSLContext]]:
+    """``(host, port, listen, tls)`` of ``--host``/``--port`` or ``--listen`` and the TLS options.
+
+    Raises:
+        ValueError / OSError / ssl.SSLError: TLS options that cannot make a context.
+    """
+    host, port = args.listen or (args.host, args.port)
+    listen = args.listen is not None
+    return host, port, listen, endpoint_context(listen, args.tls_ca, args.tls_cert, args.tls_key)
 
 
 def _subcommand(commands: argparse._SubParsersAction, name: str, help: str,
@@ -372,14 +384,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _replay(args)
     if args.command == 'cert':
         return _cert(args)
-    host, port = args.listen or (args.host, args.port)
     try:
-        tls = endpoint_context(args.listen is not None, args.tls_ca, args.tls_cert, args.tls_key)
+        host, port, listen, tls = connection_from_arguments(args)
     except (OSError, ValueError) as error:
         log.error('TLS: %s', error)
         return 2
-    common = dict(host=host, port=port, listen=args.listen is not None, tls=tls, secret=args.secret,
-                  dialect=args.dialect,
+    common = dict(host=host, port=port, listen=listen, tls=tls, secret=args.secret, dialect=args.dialect,
                   layout=LAYOUTS[args.layout], reconnect=not args.once, max_attempts=args.max_attempts)
     where = f'the commander on {format_address((host, port))}' if args.listen else format_address((host, port))
     client: BridgeClient

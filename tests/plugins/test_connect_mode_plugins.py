@@ -11,14 +11,6 @@ from pymodaq_plugins_tcpbridge.bridge import CONNECT
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 
 
-@pytest.fixture
-def plugins():
-    made = []
-    yield made
-    for plugin in made:
-        plugin.close()
-
-
 def test_actuator_plugin_dials_a_listening_stage(plugins) -> None:
     port = free_port()
     with client_process('actuator', '--listen', f'127.0.0.1:{port}', '--units', 'mm', '--speed', '0'):

@@ -20,14 +20,6 @@ def make_pki(*args):
     return make(*args)
 
 
-@pytest.fixture
-def plugins():
-    made = []
-    yield made
-    for plugin in made:
-        plugin.close()
-
-
 def test_tls_plugin_serves_a_tls_client_and_refuses_a_plain_one(plugins, tmp_path: Path) -> None:
     lab = make_pki(tmp_path, ['127.0.0.1'], ['instrument'])
     cert, key = lab.clients[0]
