@@ -36,7 +36,7 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / 'tests'))
 
-from corpus import ROLES, chunks, client_streams, mutate, server_streams  # noqa: E402
+from corpus import chunks, client_streams, decoder, mutate, server_streams  # noqa: E402
 
 from helpers import EventLog  # noqa: E402
 from tcpbridge import (  # noqa: E402
@@ -47,7 +47,6 @@ from tcpbridge import (  # noqa: E402
     ClientConnected,
     ClientLost,
     ControllerChanged,
-    Decoder,
     Done,
     EngineStopped,
     Event,
@@ -124,10 +123,10 @@ def case_decoder(scale: float) -> Dict:
     started = time.perf_counter()
     for i in range(inputs):
         name, data = streams[i % len(streams)]
-        decoder = Decoder(ROLES['server' if name.startswith('server') else 'client'], limits)
+        stream_decoder = decoder(name, limits)
         try:
             for piece in chunks(mutate(data, rng), rng):
-                decoder.feed(piece)
+                stream_decoder.feed(piece)
             key = 'decoded'
         except ProtocolError as error:
             key = type(error).__name__

@@ -10,6 +10,9 @@ import numpy as np
 from tcpbridge import (
     ACTUATOR,
     GRABBER,
+    AuthChallenge,
+    AuthRequest,
+    AuthResponse,
     Axis,
     AxisInfo,
     CheckPosition,
@@ -56,7 +59,7 @@ def client_streams() -> List[Tuple[str, bytes]]:
     streams = []
     for dialect in ('legacy', 'pymodaq4', 'pymodaq5'):
         enc = Encoder(dialect)
-        grabber = [ClientType(GRABBER), Infos(SETTINGS), Info('error', 'none'),
+        grabber = [ClientType(GRABBER), AuthRequest(), AuthResponse('0f' * 32), Infos(SETTINGS), Info('error', 'none'),
                    InfoXml(('settings', 'exposure'), '<exposure type="float">2.0</exposure>'),
                    Done([np.arange(6.0).reshape(2, 3)]) if dialect == 'legacy' else Done(_dte()),
                    Quit()]
@@ -76,20 +79,26 @@ def server_streams() -> List[Tuple[str, bytes]]:
     for dialect in ('legacy', 'pymodaq4', 'pymodaq5'):
         enc = Encoder(dialect)
         position = 3.0 if dialect == 'legacy' else data_actuator(3.0, 'mm')
-        messages = [SendData('2D'), MoveAbs(position), MoveRel(position), MoveHome(), StopMotion(),
+        messages = [AuthChallenge('a5' * 32), SendData('2D'), MoveAbs(position), MoveRel(position), MoveHome(),
+                    StopMotion(),
                     CheckPosition(), GetActuatorValue(), SetInfo(('settings', 'exposure'),
                                                                  '<exposure type="float">3</exposure>')]
         streams.append((f'server-{dialect}', b''.join(enc.encode_bytes(m) for m in messages)))
+    # what a server sends an observer: the challenge, then copies of the controller's messages (pymodaq4)
+    observed = [AuthChallenge('a5' * 32), Done(_dte()), PositionIs(data_actuator(1.5, 'mm')),
+                MoveDone(data_actuator(2.0, 'mm')), Done(_dte())]
+    streams.append(('observed-pymodaq4', b''.join(Encoder('pymodaq4').encode_bytes(m) for m in observed)))
     return streams
 
 
-ROLES = {'client': Role.SERVER, 'server': Role.CLIENT}
+ROLES = {'client': Role.SERVER, 'server': Role.CLIENT, 'observed': Role.OBSERVER}
 
 
 def decoder(name: str, limits: Optional[Limits] = None, budget: Optional[ReceiveBudget] = None) -> Decoder:
-    """The decoder of stream ``name`` (``server-*`` streams are decoded by a client; a client of the
-    pymodaq5 dialect knows it from the start, a server learns it from the hello)."""
-    role = ROLES['server' if name.startswith('server') else 'client']
+    """The decoder of stream ``name`` (``server-*`` streams are decoded by a client, ``observed-*``
+    ones by an observer; a client of the pymodaq5 dialect knows it from the start, a server learns
+    it from the hello)."""
+    role = ROLES.get(name.split('-')[0], Role.SERVER)
     return Decoder(role, limits or Limits(), budget=budget,
                    dialect=Dialect.PYMODAQ5 if name == 'server-pymodaq5' else None)
 #: values a length field is set to by the mutations: small, boundary and absurd

@@ -74,6 +74,12 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str
         time.sleep(0.002)
 
 
+def received(kind: type) -> Callable[[Event], bool]:
+    """An :meth:`EventLog.wait_for` predicate: a message of class ``kind`` from the client in control."""
+    from tcpbridge import MessageReceived
+    return lambda e: isinstance(e, MessageReceived) and isinstance(e.message, kind)
+
+
 def free_port() -> int:
     """A loopback port free now (for a process that must listen on a port known in advance)."""
     with socket.socket() as sock:

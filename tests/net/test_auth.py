@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from helpers import EventLog, client_process
+from helpers import EventLog, client_process, received
 from tcpbridge import (
     GRABBER,
     BridgeServer,
@@ -15,14 +15,9 @@ from tcpbridge import (
     ClientRefused,
     Done,
     Infos,
-    MessageReceived,
     SendData,
     SimulatedDetector,
 )
-
-
-def received(kind: type):
-    return lambda e: isinstance(e, MessageReceived) and isinstance(e.message, kind)
 
 
 def test_the_demo_client_authenticates_and_others_are_refused() -> None:

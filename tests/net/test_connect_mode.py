@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from helpers import EventLog, LegacyPeer, client_process, free_port, wait_until
+from helpers import EventLog, LegacyPeer, client_process, free_port, received, wait_until
 from tcpbridge import (
     ACTUATOR,
     GRABBER,
@@ -16,17 +16,12 @@ from tcpbridge import (
     ClientLost,
     ConnectFailed,
     Done,
-    MessageReceived,
     MoveAbs,
     MoveDone,
     SendData,
     SimulatedDetector,
     SimulatedStage,
 )
-
-
-def received(kind: type):
-    return lambda e: isinstance(e, MessageReceived) and isinstance(e.message, kind)
 
 
 @pytest.fixture

@@ -301,8 +301,7 @@ class ServerSession:
         conn = self._in_control()
         if conn is None:
             return None, []
-        dialect = conn.info.dialect or self.config.dialect or Dialect.LEGACY
-        buffers = Encoder(dialect, conn.info.layout or DwaLayout.V4_4).encode(message)
+        buffers = self._encode(conn, message)
         events = self._queue(conn, buffers)
         if events:
             return None, events
