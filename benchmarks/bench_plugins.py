@@ -1,125 +1,197 @@
-"""The real PyMoDAQ 5 plugins on loopback: an 8 MiB 2D frame from ``grab_data`` to ``dte_signal``
-against a bare socket moving the same bytes (same run), and ``move_abs`` -> ``move_done`` round trips.
-Clients run in this process (threads) so that the frame is ready at once; Qt runs offscreen.
+"""The real PyMoDAQ 5 plugins on loopback (Qt offscreen, clients as threads of this process).
+
+* 8 MiB frames (2048x2048 uint16) from a fixed-frame GrabberClient to the DAQ_2DViewer_TCPServer's
+  ``dte_signal``, each frame requested (``grab_data``) when the previous one arrived, both dialects,
+  against a bare loopback socket moving the same bytes into a new array per frame; interleaved
+  repeats, the ratio taken within each repeat.  The process's resident memory is read after every
+  frame: the row "resident frames" is the largest excess over the level after the warm-up, in frames.
+* ``move_abs`` -> ``move_done`` round trips through DAQ_Move_TCPServer and an ActuatorClient.
+
+    python benchmarks/bench_plugins.py [--frames 100] [--repeats 5] [--moves 2000]
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
+sys.path.insert(0, str(Path(__file__).parent))
 from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config  # noqa: E402
 
 if 'pymodaq_utils.config' not in sys.modules:
     redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-')))
 
-from bench_core import FRAME, bare, socket_pair, summary  # noqa: E402
+from bench_core import FRAME, bare, socket_pair  # noqa: E402
 from pymodaq.utils.plugin_testing import make_actuator, make_detector  # noqa: E402
 from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
+from report import percentile, row, rss_mib  # noqa: E402
 
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer  # noqa: E402
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import DAQ_2DViewer_TCPServer  # noqa: E402
 from tcpbridge import ActuatorClient, GrabberClient  # noqa: E402
 
-REPEATS = 20
+DIALECTS = ('legacy', 'pymodaq4')
+SYSTEM = 'tcpbridge {}'
 
 
-def wait_signal(signal, action, timeout_s: float = 10.0):
-    """Run ``action`` and wait in a Qt event loop (no polling sleep) for the next emission."""
-    loop, got = QEventLoop(), []
-
-    def slot(value) -> None:
-        got.append(value)
-        loop.quit()
-    signal.connect(slot)
-    timer = QTimer(singleShot=True)
-    timer.timeout.connect(loop.quit)
-    timer.start(int(timeout_s * 1000))
-    action()
-    if not got:
-        loop.exec()
-    timer.stop()
-    signal.disconnect(slot)
-    if not got:
-        raise TimeoutError('no signal')
-    return got[0]
-
-
-def wait_until(condition, timeout_s: float = 10.0) -> None:
+def run_until(done: Callable[[], bool], timeout_s: float) -> None:
+    """Process Qt events until ``done()`` (checked after each batch of events), or raise."""
     end = time.monotonic() + timeout_s
-    while not condition():
+    while not done():
         if time.monotonic() > end:
-            raise TimeoutError('condition not met')
-        QApplication.processEvents()
-        time.sleep(0.001)
+            raise TimeoutError('condition not met in time')
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
 
 
-def grab_benchmark(dialect: str) -> List[float]:
-    plugin = make_detector(DAQ_2DViewer_TCPServer, port_id=0)
-    client = GrabberClient(port=plugin.bridge.address[1], dialect=dialect, grab=lambda dim: [FRAME])
-    thread = client.start()
-    wait_until(lambda: plugin.client_connected)
-    wait_signal(plugin.dte_signal, plugin.grab_data)  # warm-up (dialect learned)
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        dte = wait_signal(plugin.dte_signal, plugin.grab_data)
-        times.append(time.perf_counter() - start)
+class ChainedGrabs:
+    """``frames`` grabs one after the other (each asked when the previous one arrived), with the
+    process's RSS read after each frame."""
+
+    def __init__(self, plugin) -> None:
+        self.plugin = plugin
+        self.peak_rss = 0.0
+        self._left = 0
+        self._loop = QEventLoop()
+        plugin.dte_signal.connect(self._on_data)
+
+    def _on_data(self, dte) -> None:
         assert dte[0].shape == FRAME.shape
-    client.stop(), thread.join(5), plugin.close()
-    return times
+        del dte  # as a consumer done with it
+        self.peak_rss = max(self.peak_rss, rss_mib())
+        self._left -= 1
+        if self._left > 0:
+            self.plugin.grab_data()
+        else:
+            self._loop.quit()
+
+    def seconds(self, frames: int) -> float:
+        self._left = frames
+        guard = QTimer(singleShot=True)
+        guard.timeout.connect(self._loop.quit)
+        guard.start(120_000)
+        start = time.perf_counter()
+        self.plugin.grab_data()
+        self._loop.exec()
+        elapsed = time.perf_counter() - start
+        guard.stop()
+        if self._left > 0:
+            raise RuntimeError(f'{self._left} of {frames} frames missing after 120 s')
+        return elapsed
 
 
-def move_benchmark(dialect: str, n: int = 2000) -> List[float]:
+def frames(repeats: int, per_repeat: int) -> List[Dict[str, object]]:
+    a, b = socket_pair()
+    plugins, clients, grabs = {}, [], {}
+    for dialect in DIALECTS:
+        plugins[dialect] = plugin = make_detector(DAQ_2DViewer_TCPServer, port_id=0)
+        client = GrabberClient(port=plugin.bridge.address[1], dialect=dialect, grab=lambda dim: [FRAME])
+        clients.append((client, client.start()))
+        run_until(lambda p=plugin: p.client_connected, 10)
+        grabs[dialect] = ChainedGrabs(plugin)
+        grabs[dialect].seconds(20)  # warm-up: dialect learned, buffers and pages in use
+    baseline = rss_mib()
+    for grab in grabs.values():
+        grab.peak_rss = baseline
+    mib = FRAME.nbytes / (1 << 20)
+    speeds: Dict[str, List[float]] = {kind: [] for kind in ('bare', *DIALECTS)}
+    order = ['bare', *DIALECTS]
+    for _ in range(repeats):
+        random.shuffle(order)
+        for kind in order:
+            if kind == 'bare':
+                seconds = sum(bare(a, b, fresh=True) for _ in range(per_repeat))
+            else:
+                seconds = grabs[kind].seconds(per_repeat)
+            speeds[kind].append(per_repeat * mib / seconds)
+    for client, thread in clients:
+        client.stop()
+        thread.join(5)
+    for plugin in plugins.values():
+        plugin.close()
+    a.close(), b.close()
+    case = f'8 MiB frame (2048x2048 uint16) grab_data -> dte_signal, {repeats}x{per_repeat} frames'
+    rows = [row('bare loopback socket', case, 'MiB/s', speeds['bare'])]
+    for dialect in DIALECTS:
+        ratios = [s / r for s, r in zip(speeds[dialect], speeds['bare'])]
+        rows.append(row(SYSTEM.format(dialect), case, 'MiB/s', speeds[dialect], ratios, 'bare loopback socket'))
+        rows.append(row(SYSTEM.format(dialect), 'resident frames beyond the level after warm-up, at worst',
+                        'frames', [(grabs[dialect].peak_rss - baseline) / mib]))
+    return rows
+
+
+def round_trips(dialect: str, n: int, units: str = 'mm') -> List[float]:
+    """Seconds of ``n`` move_abs -> move_done round trips through DAQ_Move_TCPServer, the axis in ``units``."""
     plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
     position = [0.0]
-    client = ActuatorClient(port=plugin.bridge.address[1], dialect=dialect, units='mm',
+    client = ActuatorClient(port=plugin.bridge.address[1], dialect=dialect, units=units,
                             get_position=lambda: position[0],
                             move_abs=lambda target: position.__setitem__(0, target))
     thread = client.start()
-    wait_until(lambda: plugin.client_connected and plugin.bridge.controller.dialect is not None)
-    wait_until(lambda: plugin.axis_unit == 'mm')
-    times = []
+    run_until(lambda: plugin.client_connected and plugin.bridge.controller.dialect is not None
+              and plugin.axis_unit == units, 10)
+    loop, times, done = QEventLoop(), [], []
+
+    def on_move_done(position) -> None:
+        done.append(position)
+        loop.quit()
+    plugin.move_done_signal.connect(on_move_done)
+    guard = QTimer(singleShot=True)
+    guard.timeout.connect(loop.quit)
     for i in range(n):
         target = float(i % 100)
+        done.clear()
+        guard.start(5000)
         start = time.perf_counter()
-        done = wait_signal(plugin.move_done_signal, lambda t=target: plugin.move_abs(t))
+        plugin.move_abs(target)
+        if not done:
+            loop.exec()
         times.append(time.perf_counter() - start)
-        assert done.value() == target
-    client.stop(), thread.join(5), plugin.close()
+        if not done or done[0].value() != target:
+            raise RuntimeError(f'round trip {i}: no move_done at {target} within 5 s')
+    guard.stop()
+    client.stop()
+    thread.join(5)
+    plugin.close()
     return times
 
 
+def moves(repeats: int, n: int) -> List[Dict[str, object]]:
+    rows = []
+    p50: Dict[str, List[float]] = {d: [] for d in DIALECTS}
+    p99: Dict[str, List[float]] = {d: [] for d in DIALECTS}
+    rate: Dict[str, List[float]] = {d: [] for d in DIALECTS}
+    for _ in range(repeats):
+        for dialect in random.sample(DIALECTS, len(DIALECTS)):
+            times = round_trips(dialect, n)
+            p50[dialect].append(1000 * percentile(times, 0.5))
+            p99[dialect].append(1000 * percentile(times, 0.99))
+            rate[dialect].append(len(times) / sum(times))
+    case = f'move_abs -> move_done through DAQ_Move_TCPServer, {repeats}x{n} round trips'
+    for dialect in DIALECTS:
+        rows.append(row(SYSTEM.format(dialect), f'{case}: p50', 'ms', p50[dialect]))
+        rows.append(row(SYSTEM.format(dialect), f'{case}: p99', 'ms', p99[dialect]))
+        rows.append(row(SYSTEM.format(dialect), f'{case}: rate', 'round trips/s', rate[dialect]))
+    return rows
+
+
 def main() -> Dict[str, object]:
-    from qtpy.QtWidgets import QApplication as App
-    App.instance() or App([])
-    a, b = socket_pair()
-    bare(a, b)
-    bare_times = [bare(a, b, fresh=True) for _ in range(REPEATS)]
-    a.close(), b.close()
-    results: Dict[str, object] = {}
-    mib = FRAME.nbytes / (1 << 20)
-    bare_speed = mib / statistics.median(bare_times)
-    results['bare_MiB_s'] = bare_speed
-    for dialect in ('legacy', 'pymodaq4'):
-        # the first frames of a process are slower (fresh pages from the OS for every frame until
-        # the allocator keeps 8 MiB blocks): measure the steady state
-        grab_benchmark(dialect)
-        speed = mib / statistics.median(grab_benchmark(dialect))
-        results[f'plugin_grab_{dialect}_MiB_s'] = speed
-        results[f'plugin_grab_{dialect}_ratio'] = speed / bare_speed
-        results[f'plugin_move_{dialect}'] = summary(move_benchmark(dialect))
-    return results
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--frames', type=int, default=100, help='frames per repeat (default 100)')
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--moves', type=int, default=2000, help='round trips per repeat (default 2000)')
+    args = parser.parse_args()
+    QApplication.instance() or QApplication([])
+    return {'rows': frames(args.repeats, args.frames) + moves(args.repeats, args.moves)}
 
 
 if __name__ == '__main__':
-    import json
     random.seed(0)
     print(json.dumps(main(), indent=2))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from functools import lru_cache
 from typing import List, Union
 
 import numpy as np
@@ -32,19 +31,11 @@ def legacy_to_dte(arrays: List[np.ndarray], name: str) -> DataToExport:
     for index, channels in enumerate(groups.values()):
         shape = channels[0].shape
         dim = wire.dim_of_shape(shape)
-        axes = [Axis(label, '', data=_index(n), index=i) for i, (label, n) in enumerate(zip(INDEX_AXES.get(dim, ()),
-                                                                                          shape))]
+        axes = [Axis(label, '', scaling=1., offset=0., size=n, index=i)  # linear: no vector to build or check
+                for i, (label, n) in enumerate(zip(INDEX_AXES.get(dim, ()), shape))]
         data.append(DataFromPlugins(name if index == 0 else f'{name}_{index}', data=channels, dim=dim, axes=axes,
                                     nav_indexes=(0,) if dim == 'DataND' else ()))
     return DataToExport(name, data=data)
-
-
-@lru_cache(maxsize=16)
-def _index(n: int) -> np.ndarray:
-    """0 .. n-1 as floats (read-only: shared by the frames of one shape)."""
-    values = np.arange(n, dtype=float)
-    values.flags.writeable = False
-    return values
 
 
 def _axis(axis: wire.Axis) -> Axis:

@@ -9,6 +9,7 @@ from pymodaq.utils.data import Axis, DataToExport
 
 from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
 
+from .acyclic import detach_slicers
 from .bridge import TCPServerBridge, tcp_parameters
 from .convert import payload_to_dte
 
@@ -81,6 +82,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
                 return
             dte = self._average
         self._waiting = False
+        detach_slicers(dte)  # freed as soon as its consumers drop it (acyclic.py)
         self.dte_signal.emit(dte)
 
     def _axes_for(self, shape: tuple) -> list:

@@ -171,9 +171,25 @@ class BridgeServer:
         """
         with self._lock:
             request_id, events = self._session.send(message, time.monotonic(), expect, timeout)
+            controller = self._session.controller
+            if request_id is not None and controller is not None:
+                self._write_through(controller.id)
         self._emit_all(events)
-        self._waker.wake()
+        self._waker.wake()  # the engine watches for writability if bytes remain, and for the reply deadline
         return request_id is not None
+
+    def _write_through(self, cid: int) -> None:
+        """Send what is queued for ``cid`` now, from the caller's thread, as far as the socket takes it
+        without blocking (a command is on the wire before the engine thread even wakes).  Errors and
+        the rest are left to the engine; TLS connections are written by the engine thread only.
+        Called with the lock held."""
+        sock = self._sockets.get(cid)
+        if sock is None or cid in self._handshaking or isinstance(sock, ssl.SSLSocket):
+            return
+        try:
+            self._session.data_sent(cid, sock.sendmsg(self._session.views(cid)))
+        except OSError:  # would block, or the connection is gone: the engine sees it on its next write
+            pass
 
     def close(self, timeout: float = 5.0) -> None:
         """Close every socket and stop the thread; the port can be listened on again at once."""
