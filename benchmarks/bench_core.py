@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import random
 import socket
-import statistics
 import threading
 import time
 import tracemalloc
 from typing import Callable, Dict, List
 
 import numpy as np
+from report import percentile, row
 
 from tcpbridge import (
     ACTUATOR,
@@ -164,10 +164,11 @@ def engine_round_trips(dialect: Dialect, n: int = 2000) -> List[float]:
     return times
 
 
-def summary(times: List[float]) -> Dict[str, float]:
-    ordered = sorted(times)
-    return {'p50_ms': 1000 * ordered[len(ordered) // 2], 'p99_ms': 1000 * ordered[int(len(ordered) * 0.99)],
-            'per_s': len(times) / sum(times)}
+def round_trip_rows(system: str, case: str, times: List[float]) -> List[Dict[str, object]]:
+    """p50, p99 and rate of round trips (seconds each) as table rows."""
+    return [row(system, f'{case}: p50', 'ms', [1000 * percentile(times, 0.5)]),
+            row(system, f'{case}: p99', 'ms', [1000 * percentile(times, 0.99)]),
+            row(system, f'{case}: rate', 'round trips/s', [len(times) / sum(times)])]
 
 
 def main() -> Dict[str, object]:
@@ -184,20 +185,23 @@ def main() -> Dict[str, object]:
             runs[kind].append(kinds[kind]())
     a.close(), b.close()
     mib = FRAME.nbytes / (1 << 20)
-    speed = {k: mib / statistics.median(v) for k, v in runs.items()}
-    results = {
-        'frame': '2048x2048 uint16 (8 MiB)',
-        'bare_MiB_s': speed['bare'], 'bare_fresh_buffer_MiB_s': speed['bare_fresh_buffer'],
-        'legacy_MiB_s': speed['legacy'], 'legacy_ratio': speed['legacy'] / speed['bare'],
-        'pymodaq4_MiB_s': speed['pymodaq4'], 'pymodaq4_ratio': speed['pymodaq4'] / speed['bare'],
-        'peak_receive_memory_frames_legacy': peak_receive_memory(Dialect.LEGACY),
-        'peak_receive_memory_frames_pymodaq4': peak_receive_memory(Dialect.PYMODAQ4),
-        'core_round_trip': summary(core_round_trips()),
-        'engine_round_trip_legacy': summary(engine_round_trips(Dialect.LEGACY)),
-        'engine_round_trip_pymodaq4': summary(engine_round_trips(Dialect.PYMODAQ4)),
-    }
-    return results
-
+    case = f'8 MiB frame (2048x2048 uint16) encoder -> socket -> decoder, {REPEATS} repeats'
+    speeds = {kind: [mib / t for t in times] for kind, times in runs.items()}
+    rows = [row('bare loopback socket', case, 'MiB/s', speeds['bare']),
+            row('bare loopback socket, new array per frame', case, 'MiB/s', speeds['bare_fresh_buffer'])]
+    for dialect in ('legacy', 'pymodaq4'):
+        rows.append(row(f'tcpbridge core {dialect}', case, 'MiB/s', speeds[dialect],
+                        [s / b for s, b in zip(speeds[dialect], speeds['bare'])], 'bare loopback socket'))
+    for dialect in (Dialect.LEGACY, Dialect.PYMODAQ4):
+        rows.append(row(f'tcpbridge core {dialect.value}', 'peak memory while receiving one 8 MiB frame',
+                        'frames', [peak_receive_memory(dialect)]))
+    rows += round_trip_rows('tcpbridge core legacy', 'move_abs -> move_done, encoder + socket + decoder, no threads',
+                            core_round_trips())
+    for dialect in (Dialect.LEGACY, Dialect.PYMODAQ4):
+        rows += round_trip_rows(f'tcpbridge engine {dialect.value}',
+                                'move_abs -> move_done, BridgeServer + ActuatorClient threads',
+                                engine_round_trips(dialect))
+    return {'rows': rows}
 
 if __name__ == '__main__':
     import json

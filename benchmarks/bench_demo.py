@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from bench_core import bare, socket_pair  # noqa: E402
 from pymodaq.utils.plugin_testing import make_detector  # noqa: E402
 from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
+from report import row  # noqa: E402
 
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import (  # noqa: E402
     DAQ_2DViewer_TCPServer,
@@ -85,13 +85,10 @@ def main() -> dict:
         client.stop()
         plugin.close()
 
-    def stats(values: list) -> dict:
-        return {'median': round(statistics.median(values), 3), 'min': round(min(values), 3),
-                'max': round(max(values), 3)}
-    return {'demo_camera_2048x2048_uint16_frames_per_s': stats(demo),
-            'bare_socket_8MiB_frames_per_s': stats(socket_rate), 'ratio_to_bare': stats(ratio),
-            'frames_per_repeat': args.frames, 'repeats': args.repeats}
-
+    case = f'demo camera process (tcpbridge grabber --dim 2D --shape 2048x2048 --dtype uint16) -> ' \
+           f'DAQ_2DViewer_TCPServer, {args.repeats}x{args.frames} frames'
+    return {'rows': [row('bare loopback socket, 8 MiB per frame', case, 'frames/s', socket_rate),
+                     row('tcpbridge demo camera', case, 'frames/s', demo, ratio, 'bare loopback socket')]}
 
 def _bare_frames_per_second(frames: int) -> float:
     """A bare loopback socket moving ``frames`` times the 8 MiB of one frame (a fresh receive

@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from report import row
+
 POINTS = 41
 HERE = Path(__file__).parent
 
@@ -68,7 +70,7 @@ def run_one(kind: str, out: Path) -> float:
 
 
 def main() -> dict:
-    results = {}
+    per_point = {}
     with tempfile.TemporaryDirectory() as out:
         for kind in ('bridge', 'mock', 'mock-fast'):
             done = subprocess.run([sys.executable, __file__, '--one', kind, '--out', out],
@@ -76,11 +78,13 @@ def main() -> dict:
             line = [x for x in done.stdout.splitlines() if x.startswith('{')]
             if done.returncode or not line:
                 raise RuntimeError(f'{kind} scan failed:\n{done.stdout}\n{done.stderr}')
-            results[f'{kind}_ms_per_point'] = 1000 * json.loads(line[-1])['seconds_per_point']
-    results['points'] = POINTS
-    results['bridge_over_mock_fast'] = results['bridge_ms_per_point'] / results['mock-fast_ms_per_point']
-    return results
-
+            per_point[kind] = 1000 * json.loads(line[-1])['seconds_per_point']
+    case = f'DAQ_Scan, {POINTS} points, headless, per point'
+    return {'rows': [
+        row('PyMoDAQ Mock plugins (local, 1 ms stage)', case, 'ms', [per_point['mock-fast']]),
+        row('PyMoDAQ Mock plugins (local, default stage)', case, 'ms', [per_point['mock']]),
+        row('tcpbridge: demo stage + detector processes', case, 'ms', [per_point['bridge']],
+            [per_point['bridge'] / per_point['mock-fast']], 'PyMoDAQ Mock plugins (local, 1 ms stage)')]}
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__)

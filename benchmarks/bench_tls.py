@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import random
 import socket
-import statistics
 import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, Dict, List
 
 from bench_core import FRAME, PAYLOAD, REUSED, bare, bridge, socket_pair, timed_transfer
+from report import row
 
 from tcpbridge import Dialect, client_context, server_context
 from tcpbridge.tools.cert import make_pki
@@ -65,13 +65,15 @@ def main() -> Dict[str, object]:
     for s in (a, b, ta, tb):
         s.close()
     mib = FRAME.nbytes / (1 << 20)
-    return {
-        'frame': '2048x2048 uint16 (8 MiB), pymodaq4 dialect, TLS 1.3 mutual',
-        **{f'{kind}_MiB_s': mib / statistics.median(times) for kind, times in runs.items()},
-        **{f'{name}_median': statistics.median(values) for name, values in ratios.items()},
-        **{f'{name}_min_max': [min(values), max(values)] for name, values in ratios.items()},
-    }
-
+    case = f'8 MiB frame, pymodaq4 dialect, TLS 1.3 (mutual), {REPEATS} repeats'
+    return {'rows': [
+        row('bare loopback socket', case, 'MiB/s', [mib / t for t in runs['bare']]),
+        row('bare TLS socket', case, 'MiB/s', [mib / t for t in runs['bare_tls']]),
+        row('tcpbridge core pymodaq4, plain', case, 'MiB/s', [mib / t for t in runs['bridge']]),
+        row('tcpbridge core pymodaq4, TLS', case, 'MiB/s', [mib / t for t in runs['bridge_tls']],
+            ratios['tls_vs_bare'], 'bare loopback socket'),
+        row('tcpbridge core pymodaq4, TLS', case, 'MiB/s', [mib / t for t in runs['bridge_tls']],
+            ratios['tls_vs_plain_bridge'], 'tcpbridge core pymodaq4, plain')]}
 
 if __name__ == '__main__':
     import json

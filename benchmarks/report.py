@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import resource
 import statistics
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 
 def stats(values: Sequence[float]) -> Dict[str, float]:
@@ -37,8 +37,3 @@ def rss_mib() -> float:
     """Resident memory of this process now, MiB (Linux ``/proc/self/statm``)."""
     with open('/proc/self/statm') as statm:
         return int(statm.read().split()[1]) * resource.getpagesize() / (1 << 20)
-
-
-def rows_of(results: Dict[str, object]) -> List[Dict[str, object]]:
-    """The rows of a benchmark's JSON output."""
-    return list(results.get('rows', []))  # type: ignore[call-overload]

@@ -33,7 +33,7 @@ class WeakSlicer(SpecialSlicersData):
     ordinary slicer on the copied object, so copies behave exactly as PyMoDAQ makes them.
     """
 
-    def __init__(self, slicer: SpecialSlicersData) -> None:  # noqa: super().__init__ would set obj
+    def __init__(self, slicer: SpecialSlicersData) -> None:  # not super().__init__: it would set obj
         self.is_navigation = slicer.is_navigation
         self.is_index = slicer.is_index
         self._ref = weakref.ref(slicer.obj)

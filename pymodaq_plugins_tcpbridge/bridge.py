@@ -21,6 +21,7 @@ from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from tcpbridge import (
+    AUTH_WINDOW_S,
     OBSERVING,
     REDIAL_DELAYS,
     BridgeServer,
@@ -42,6 +43,7 @@ from tcpbridge import (
     MessageReceived,
     ReplyTimeout,
     SetInfo,
+    client_context,
     format_address,
     parse_parameter_xml,
     parse_settings_xml,
@@ -93,11 +95,16 @@ def tcp_parameters() -> List[dict]:
          'tip': f'{LISTEN}: port to listen on (0: any free port, shown here once chosen); {CONNECT}: the '
                 "instrument's port"},
         {'title': 'TLS certificate:', 'name': 'tls_cert', 'type': 'str', 'value': '',
-         'tip': 'listen mode: PEM file of this server\'s certificate (tcpbridge cert makes one); empty: plain TCP'},
+         'tip': f'{LISTEN}: PEM file of this server\'s certificate (tcpbridge cert makes one; empty: plain TCP); '
+                f'{CONNECT}: this plugin\'s client certificate, for an instrument that requires one'},
         {'title': 'TLS key:', 'name': 'tls_key', 'type': 'str', 'value': '',
          'tip': 'PEM file of the private key of the TLS certificate'},
         {'title': 'TLS client CA:', 'name': 'tls_client_ca', 'type': 'str', 'value': '',
-         'tip': 'PEM file of the CA whose certificates clients must show (mutual TLS); empty: none required'},
+         'tip': f'{LISTEN}: PEM file of the CA whose certificates clients must show (mutual TLS); empty: none '
+                'required'},
+        {'title': 'TLS CA of the instrument:', 'name': 'tls_ca', 'type': 'str', 'value': '',
+         'tip': f'{CONNECT}: PEM file of the CA that signed the instrument\'s certificate (tcpbridge cert: ca.pem); '
+                'set, the plugin speaks TLS and checks the instrument\'s certificate and host name; empty: plain TCP'},
         {'title': 'Shared secret:', 'name': 'auth_secret', 'type': 'str', 'value': '',
          'tip': 'clients must prove they know it (challenge-response, the secret never crosses the wire; '
                 'tcpbridge clients: --secret); empty: no authentication. It does not encrypt: use TLS for that'},
@@ -129,7 +136,7 @@ def tcp_parameters() -> List[dict]:
 
 
 #: settings that restart the server when changed
-SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'auth_secret', 'max_observers',
+SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'tls_ca', 'auth_secret', 'max_observers',
                    'observer_queue_mib', 'socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib')
 
 
@@ -196,7 +203,8 @@ class TCPServerBridge:
             return info, False
         self.controller = self.bridge
         if dial:
-            info = f'connecting to the {self.client_type} instrument at {format_address(self.bridge.address)}'
+            info = (f'connecting to the {self.client_type} instrument at {format_address(self.bridge.address)}'
+                    + (' (TLS)' if tls else ''))
             self._status(info)
             self._refresh_clients()
             return info, True
@@ -215,17 +223,35 @@ class TCPServerBridge:
         return info, True
 
     def _tls_context(self, dial: bool) -> Optional[ssl.SSLContext]:
-        """The TLS context of the TLS settings (listen mode), or None for plain TCP.
+        """The TLS context of the TLS settings, or None for plain TCP.
+
+        Listen mode: ``tls_cert`` / ``tls_key`` are this server's, ``tls_client_ca`` (optional) the CA
+        of the client certificates required.  Connect mode: ``tls_ca`` is the CA of the instrument's
+        certificate (its host name is checked against *IP*), ``tls_cert`` / ``tls_key`` (optional)
+        this plugin's client certificate.
 
         Raises:
             OSError / ssl.SSLError: a file is missing or not a certificate / key.
-            ValueError: a key without certificate, or TLS in connect mode.
+            ValueError: settings that do not make a TLS setup of the mode.
         """
-        cert, key, client_ca = (str(self.settings[name]).strip() for name in ('tls_cert', 'tls_key', 'tls_client_ca'))
+        cert, key, client_ca, ca = (str(self.settings[name]).strip()
+                                    for name in ('tls_cert', 'tls_key', 'tls_client_ca', 'tls_ca'))
+        if dial:
+            if client_ca:
+                raise ValueError(f'TLS client CA applies to {LISTEN} mode; in {CONNECT} mode set the TLS CA of '
+                                 'the instrument')
+            if not ca:
+                if cert or key:
+                    raise ValueError(f'in {CONNECT} mode a TLS certificate needs the TLS CA of the instrument')
+                return None
+            if key and not cert:
+                raise ValueError('a TLS key without a TLS certificate')
+            return client_context(ca, cert or None, key or None)
+        if ca:
+            raise ValueError(f'TLS CA of the instrument applies to {CONNECT} mode; in {LISTEN} mode set the TLS '
+                             'certificate and key (and the TLS client CA to require client certificates)')
         if not (cert or key or client_ca):
             return None
-        if dial:
-            raise ValueError('the TLS settings apply to listen mode (the instrument then dials this plugin)')
         if not cert:
             raise ValueError('a TLS key or client CA without a TLS certificate')
         return server_context(cert, key or cert, client_ca or None)
@@ -274,6 +300,11 @@ class TCPServerBridge:
         table = OrderedDict()
         for client in (self.bridge.clients if self.bridge else []):
             table[client.peer] = _describe(client)
+        for host, failures in (self.bridge.auth_failures if self.bridge else {}).items():
+            limit = self.bridge.config.max_auth_failures
+            table[f'{host} (authentication)'] = (
+                f'{failures} failed within {AUTH_WINDOW_S:g} s as of {time.strftime("%H:%M:%S")}'
+                + (': refused until they age out' if failures >= limit else ''))
         self.settings.child('conn_clients').setValue(table)
         self.settings.child('connected').setValue(self.client_connected)
 

@@ -8,6 +8,12 @@
  *   ./tcpbridge_client grabber  HOST PORT [ROWS COLS]
  *   ./tcpbridge_client actuator HOST PORT
  *
+ * TLS (a plugin with tls_cert / tls_key, and tls_client_ca to require client certificates), with
+ * OpenSSL 1.1+: build with -DTCPBRIDGE_TLS ... -lssl -lcrypto, and set TCPBRIDGE_TLS_CA (ca.pem of
+ * 'tcpbridge cert': verifies the plugin's certificate and host name), TCPBRIDGE_TLS_CERT and
+ * TCPBRIDGE_TLS_KEY (this client's certificate, e.g. instrument.pem / instrument.key). Only the two
+ * byte pumps below change: the protocol inside TLS is the same.
+ *
  * Every length on the wire is a 4-byte unsigned big-endian integer (htonl); a string is that
  * length and its bytes; a number is its dtype string ('>f8': big-endian double), its size, its
  * bytes. Ctrl+C or SIGTERM: the client sends Quit and closes. Exit code 0 on a clean end, 1 on an
@@ -24,6 +30,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef TCPBRIDGE_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+static SSL *tls = NULL; /* set when TCPBRIDGE_TLS_CA is: every byte then goes through it */
+#endif
 
 #define MAX_STRING 65536 /* longest command or XML accepted from the server */
 
@@ -44,6 +56,15 @@ static int fail(const char *what) {
 static int send_all(int sock, const void *data, size_t n) {
     const char *p = data;
     while (n > 0) {
+#ifdef TCPBRIDGE_TLS
+        if (tls != NULL) {
+            int wrote = SSL_write(tls, p, n > INT32_MAX ? INT32_MAX : (int)n);
+            if (wrote <= 0) return fail("TLS write failed");
+            p += wrote;
+            n -= (size_t)wrote;
+            continue;
+        }
+#endif
         ssize_t sent = send(sock, p, n, MSG_NOSIGNAL);
         if (sent < 0) {
             if (errno == EINTR) continue;
@@ -79,6 +100,15 @@ static int send_f8(int sock, double value) {
 static int recv_all(int sock, void *data, size_t n) {
     char *p = data;
     while (n > 0) {
+#ifdef TCPBRIDGE_TLS
+        if (tls != NULL) {
+            int read = SSL_read(tls, p, n > INT32_MAX ? INT32_MAX : (int)n);
+            if (read <= 0) return stopping ? -1 : fail("the server closed the TLS connection");
+            p += read;
+            n -= (size_t)read;
+            continue;
+        }
+#endif
         ssize_t got = recv(sock, p, n, 0);
         if (got == 0) return fail("the server closed the connection");
         if (got < 0) {
@@ -250,6 +280,32 @@ static int connect_to(const char *host, const char *port) {
     return sock;
 }
 
+#ifdef TCPBRIDGE_TLS
+/* TLS 1.2+ over the connected socket: the plugin's certificate must chain to ca and name host. */
+static int start_tls(int sock, const char *host, const char *ca, const char *cert, const char *key) {
+    SSL_CTX *context = SSL_CTX_new(TLS_client_method());
+    if (context == NULL || !SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)) return fail("no TLS context");
+    SSL_CTX_set_verify(context, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_load_verify_locations(context, ca, NULL) != 1) return fail("cannot read TCPBRIDGE_TLS_CA");
+    if (cert != NULL && (SSL_CTX_use_certificate_chain_file(context, cert) != 1 ||
+                         SSL_CTX_use_PrivateKey_file(context, key ? key : cert, SSL_FILETYPE_PEM) != 1))
+        return fail("cannot read TCPBRIDGE_TLS_CERT / TCPBRIDGE_TLS_KEY");
+    tls = SSL_new(context);
+    SSL_CTX_free(context); /* the connection keeps its own reference */
+    X509_VERIFY_PARAM *check = SSL_get0_param(tls);
+    if (X509_VERIFY_PARAM_set1_ip_asc(check, host) != 1) X509_VERIFY_PARAM_set1_host(check, host, 0);
+    SSL_set_tlsext_host_name(tls, host);
+    SSL_set_fd(tls, sock);
+    if (SSL_connect(tls) != 1) {
+        long verified = SSL_get_verify_result(tls);
+        fprintf(stderr, "tcpbridge_client: TLS handshake failed: %s\n",
+                verified != X509_V_OK ? X509_verify_cert_error_string(verified) : "see the plugin status");
+        return -1;
+    }
+    return 0;
+}
+#endif
+
 int main(int argc, char **argv) {
     if (argc < 4 || (strcmp(argv[1], "grabber") != 0 && strcmp(argv[1], "actuator") != 0)) {
         fprintf(stderr, "usage: %s grabber|actuator HOST PORT [ROWS COLS]\n", argv[0]);
@@ -266,10 +322,21 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &action, NULL);
     int sock = connect_to(argv[2], argv[3]);
     if (sock < 0) return 1;
+#ifdef TCPBRIDGE_TLS
+    const char *ca = getenv("TCPBRIDGE_TLS_CA");
+    if (ca != NULL && start_tls(sock, argv[2], ca, getenv("TCPBRIDGE_TLS_CERT"), getenv("TCPBRIDGE_TLS_KEY")) != 0)
+        return 1;
+#endif
     printf("connected to %s:%s as %s\n", argv[2], argv[3], argv[1]);
     fflush(stdout);
     int error = strcmp(argv[1], "grabber") == 0 ? run_grabber(sock, rows, cols) : run_actuator(sock);
     if (stopping) send_str(sock, "Quit");
+#ifdef TCPBRIDGE_TLS
+    if (tls != NULL) {
+        SSL_shutdown(tls);
+        SSL_free(tls);
+    }
+#endif
     close(sock);
     printf("%s\n", error ? "stopped on an error" : "stopped");
     return error ? 1 : 0;

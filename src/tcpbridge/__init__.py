@@ -87,7 +87,7 @@ from .protocol.messages import (
                             SetInfo,
                             StopMotion,
 )
-from .protocol.server_session import ServerSession, SessionConfig
+from .protocol.server_session import AUTH_WINDOW_S, ServerSession, SessionConfig
 from .protocol.settings_xml import (
                             MAX_XML_BYTES,
                             parameter_to_xml,
@@ -98,7 +98,7 @@ from .protocol.settings_xml import (
 from .tools.processes import ClientProcess
 
 __all__ = [
-    'ACTUATOR', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'OBSERVER', 'OBSERVING', 'WAITING',
+    'ACTUATOR', 'AUTH_WINDOW_S', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'OBSERVER', 'OBSERVING', 'WAITING',
     'ActuatorClient', 'AuthChallenge', 'AuthRequest', 'AuthResponse', 'Axis', 'AxisInfo', 'BridgeClient',
     'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo', 'ClientLost',
     'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command', 'ConnectFailed',

@@ -3,6 +3,7 @@ run against the real TCPServer plugins: a 2D frame of big-endian uint16, and eve
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,5 +72,38 @@ def test_c_actuator_moves(program: Path) -> None:
             assert move_rel_and_wait(plugin, 1.0, timeout_ms=5000).value() == 3.5
             assert move_home_and_wait(plugin, timeout_ms=5000).value() == 0.0
             assert plugin.axis_unit == 'mm'
+    finally:
+        plugin.close()
+
+
+def test_c_grabber_over_mutual_tls(tmp_path: Path) -> None:
+    """The same C client built with OpenSSL (-DTCPBRIDGE_TLS), certificates from 'tcpbridge cert', into a
+    plugin that requires client certificates: TLS costs a C program two byte pumps and a handshake."""
+    pytest.importorskip('cryptography')
+    from tcpbridge.tools.cert import make_pki
+    binary = tmp_path / 'tcpbridge_client_tls'
+    built = subprocess.run([COMPILER, '-std=c99', '-D_POSIX_C_SOURCE=200809L', '-DTCPBRIDGE_TLS', '-O2', '-Wall',
+                            '-Wextra', '-Werror', '-o', str(binary), str(SOURCE), '-lm', '-lssl', '-lcrypto'],
+                           capture_output=True, text=True, timeout=120)
+    if built.returncode and 'openssl/' in built.stderr:
+        pytest.skip('no OpenSSL headers on this machine (libssl-dev)')
+    assert built.returncode == 0, built.stderr
+    lab = make_pki(tmp_path / 'pki', ['127.0.0.1'], ['instrument'])
+    cert, key = lab.clients[0]
+    plugin = make_detector(VIEWERS['2D'], port_id=0, tls_cert=str(lab.server_cert), tls_key=str(lab.server_key),
+                           tls_client_ca=str(lab.ca))
+    environment = dict(os.environ, TCPBRIDGE_TLS_CA=str(lab.ca), TCPBRIDGE_TLS_CERT=str(cert),
+                       TCPBRIDGE_TLS_KEY=str(key))
+    try:
+        process = subprocess.Popen([str(binary), 'grabber', '127.0.0.1', str(plugin.bridge.address[1]), '16', '24'],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        try:
+            wait_connected(plugin)
+            frame = grab_and_wait(plugin, timeout_ms=10000)[0].data[0]
+            assert frame.shape == (16, 24) and frame[8, 12] == 1000
+        finally:
+            process.terminate()
+            out, err = process.communicate(timeout=10)
+        assert process.returncode == 0 and out.rstrip().endswith('stopped'), out + err
     finally:
         plugin.close()

@@ -5,6 +5,8 @@ reports bad TLS settings instead of failing silently."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,12 @@ def test_shared_secret_plugin_serves_the_client_that_knows_it(plugins) -> None:
             legacy.sendall(b'\x00\x00\x00\x07GRABBER' + b'\x00\x00\x00\x05Infos' + b'\x00\x00\x00\x04<a/>')
             assert 'requires authentication' in status.wait_for('refused: this plugin requires')
         assert grab_and_wait(plugin, timeout_ms=10000)[0].shape == (1,)
+    ended = subprocess.run([sys.executable, '-m', 'tcpbridge', 'grabber', '--port', port, '--dim', '0D', '--once',
+                            '--secret', 'guess'], capture_output=True, text=True, timeout=60)
+    assert ended.returncode == 0, ended.stderr
+    status.wait_for('wrong shared secret')
+    table = plugin.settings['conn_clients']
+    assert table['127.0.0.1 (authentication)'].startswith('1 failed within 60 s as of '), table
 
 
 def test_an_observer_watches_what_the_viewer_plugin_grabs(plugins) -> None:
@@ -79,3 +87,48 @@ def test_an_observer_watches_what_the_viewer_plugin_grabs(plugins) -> None:
     finally:
         watcher.stop()
         thread.join(10)
+
+
+def test_plugin_in_connect_mode_dials_a_tls_instrument_with_its_client_certificate(plugins, tmp_path: Path) -> None:
+    """Connect mode: ``tls_ca`` checks the listening instrument's certificate (and host name), ``tls_cert`` /
+    ``tls_key`` are the plugin's client certificate, which the instrument (``--tls-ca``) requires."""
+    from helpers import free_port
+    from pymodaq_plugins_tcpbridge.bridge import CONNECT
+    lab = make_pki(tmp_path, ['127.0.0.1'], ['commander'])
+    cert, key = lab.clients[0]
+    port = free_port()
+    with client_process('grabber', '--listen', f'127.0.0.1:{port}', '--dim', '1D', '--shape', '16', '--pattern',
+                        '--tls-cert', str(lab.server_cert), '--tls-key', str(lab.server_key), '--tls-ca', str(lab.ca)):
+        plugin = make_detector(VIEWERS['1D'], connection=CONNECT, socket_ip='127.0.0.1', port_id=port,
+                               tls_ca=str(lab.ca), tls_cert=str(cert), tls_key=str(key))
+        plugins.append(plugin)
+        assert plugin.initialized and plugin.init_info.endswith('(TLS)')
+        wait_connected(plugin, timeout=30)
+        assert grab_and_wait(plugin, timeout_ms=10000)[0].shape == (16,)
+
+
+def test_plugin_in_connect_mode_refuses_an_instrument_signed_by_another_ca(plugins, tmp_path: Path) -> None:
+    from helpers import free_port
+    from pymodaq_plugins_tcpbridge.bridge import CONNECT
+    lab = make_pki(tmp_path / 'lab', ['127.0.0.1'])
+    other = make_pki(tmp_path / 'other', ['127.0.0.1'])
+    port = free_port()
+    with client_process('grabber', '--listen', f'127.0.0.1:{port}', '--dim', '0D',
+                        '--tls-cert', str(other.server_cert), '--tls-key', str(other.server_key)):
+        plugin = make_detector(VIEWERS['0D'], connection=CONNECT, socket_ip='127.0.0.1', port_id=port,
+                               tls_ca=str(lab.ca))
+        plugins.append(plugin)
+        status = StatusLog(plugin)
+        assert 'certificate refused' in status.wait_for('certificate refused', timeout=30)
+        assert not plugin.client_connected
+
+
+@pytest.mark.parametrize('settings, problem', [
+    ({'connection': 'connect to instrument', 'tls_client_ca': 'ca.pem'}, 'TLS client CA applies to listen mode'),
+    ({'connection': 'connect to instrument', 'tls_cert': 'me.pem'}, 'needs the TLS CA of the instrument'),
+    ({'tls_ca': 'ca.pem'}, 'TLS CA of the instrument applies to connect to instrument mode'),
+])
+def test_tls_settings_of_the_other_mode_are_explained(plugins, settings: dict, problem: str) -> None:
+    plugin = make_detector(VIEWERS['0D'], socket_ip='127.0.0.1', port_id=0, **settings)
+    plugins.append(plugin)
+    assert not plugin.initialized and problem in plugin.init_info

@@ -326,7 +326,9 @@ def test_failed_attempts_are_rate_limited_per_host() -> None:
     assert 'failed authentications from 10.0.0.9' in h.of(ClientRefused)[-1].reason
     authenticate(h, '10.0.0.10:5000', 's3cret')  # another host is not affected
     assert h.session.controller is not None
+    assert h.session.auth_failures(h.now) == {'10.0.0.9': 3}  # what the plugin's clients table shows
     h.advance(61)  # the failures age out
+    assert h.session.auth_failures(h.now) == {}
     cid, _ = authenticate(h, '10.0.0.9:7000', 's3cret')
     assert cid in [c.id for c in h.session.clients]
 

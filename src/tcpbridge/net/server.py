@@ -153,6 +153,13 @@ class BridgeServer:
             return self._session.controller
 
     @property
+    def auth_failures(self) -> Dict[str, int]:
+        """Failed authentications per client host within the last minute (see
+        :meth:`~tcpbridge.protocol.server_session.ServerSession.auth_failures`)."""
+        with self._lock:
+            return self._session.auth_failures(time.monotonic())
+
+    @property
     def budget_used(self) -> int:
         """Bytes of large fields being received now, across connections."""
         return self._session.budget.used

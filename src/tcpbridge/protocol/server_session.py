@@ -422,6 +422,15 @@ class ServerSession:
         return self._refuse(conn, f'this plugin requires authentication (a shared secret, see the auth_secret '
                                   f'setting): the client sent {command_string(message)!r} instead')
 
+    def auth_failures(self, now: float) -> Dict[str, int]:
+        """Failed authentications per client host within the last ``AUTH_WINDOW_S`` seconds (hosts
+        with none are forgotten); at ``max_auth_failures`` a host is refused at its hello."""
+        self._now = now
+        counts = {host: len(self._recent_failures(host)) for host in list(self._auth_failures)}
+        for host in [h for h, n in counts.items() if not n]:
+            del self._auth_failures[host], counts[host]
+        return counts
+
     def _recent_failures(self, host: str) -> Deque[float]:
         failures = self._auth_failures.setdefault(host, deque())
         while failures and failures[0] < self._now - AUTH_WINDOW_S:
