@@ -1,7 +1,9 @@
 """Streaming without lag (PyMoDAQ#284): a client process pushes data unsolicited into the real
 DAQ_Viewer (PyMoDAQ's own window, offscreen, its viewer displaying) through the TCPServer plugin.
 
-Cases: 0D at 1 kHz, 1D (1000 float64) at 500 Hz, 2D 512x512 uint16 at 100 Hz, each for ``--seconds``.
+Cases: 0D at 1 kHz, 1D (1000 float64) at 500 Hz, 2D 512x512 uint16 at 100 Hz, each for ``--seconds``,
+with the DAQ_Viewer grabbing (live: what PyMoDAQ saves; its display refreshed every 50 ms, its
+default) and, for ``--idle-seconds``, not grabbing (the instrument streams on its own: shown only).
 The client writes its send time (CLOCK_MONOTONIC, shared by the processes of one machine) into the
 data; latencies are measured
 
@@ -38,7 +40,7 @@ if 'pymodaq_utils.config' not in sys.modules:
 import numpy as np  # noqa: E402
 from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer  # noqa: E402
 from pymodaq_gui.qt_utils import mkQApp  # noqa: E402
-from qtpy.QtCore import QObject, Qt, Signal  # noqa: E402
+from qtpy.QtCore import QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 from report import percentile, row, rss_mib  # noqa: E402
 
@@ -48,28 +50,32 @@ CASES = {'0D': (1000.0, (1,), 'float64'), '1D': (500.0, (1000,), 'float64'), '2D
 
 #: the pushing client (a separate process, as the instrument PC): send time in the first 8 bytes
 CLIENT = r'''
-import sys, time, numpy as np
+import sys, threading, time, numpy as np
 from tcpbridge import GrabberClient
 port, rate, seconds, shape, dtype = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), \
     tuple(int(n) for n in sys.argv[4].split('x')), sys.argv[5]
-client = GrabberClient(port=port, dialect='pymodaq4', grab=lambda dim: [np.zeros(shape, dtype)])
+def stamped(frame):
+    frame = frame.copy()
+    frame.reshape(-1).view(np.uint8)[:8] = np.frombuffer(np.float64(time.monotonic()).tobytes(), np.uint8)
+    return frame
+client = GrabberClient(port=port, dialect='pymodaq4', grab=lambda dim: [stamped(np.zeros(shape, dtype))])
 thread = client.start()
 if not client.connected.wait(20):
     sys.exit('not connected')
-time.sleep(1.0)  # the plugin shows the client's settings first
+go = []  # the benchmark's go (its DAQ_Viewer grabbing, or not): the timed part starts
+threading.Thread(target=lambda: go.append(sys.stdin.readline() and time.monotonic()), daemon=True).start()
 frames = [np.random.default_rng(i).random(shape).astype(dtype) for i in range(8)]
-period, sent = 1.0 / rate, 0
-start = deadline = time.monotonic()
-while time.monotonic() - start < seconds:
-    frame = frames[sent % len(frames)].copy()
-    frame.reshape(-1).view(np.uint8)[:8] = np.frombuffer(np.float64(time.monotonic()).tobytes(), np.uint8)
-    client.push([frame])
-    sent += 1
+period, sent, index = 1.0 / rate, 0, 0
+deadline = time.monotonic()
+while not go or time.monotonic() - go[0] < seconds:
+    client.push([stamped(frames[index % len(frames)])])
+    index += 1
+    sent += 1 if go else 0
     deadline += period
     delay = deadline - time.monotonic()
     if delay > 0:
         time.sleep(delay)
-print(sent, flush=True)
+print(sent, go[0], time.monotonic(), flush=True)  # pushed, from, until
 time.sleep(2.0)
 client.stop()
 thread.join(5)
@@ -89,14 +95,14 @@ class MainThreadProbe(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.latencies: List[float] = []
+        self.records: List[tuple] = []  # (send time, latency) per data set
         self.queued.connect(self._on_data, Qt.ConnectionType.QueuedConnection)
 
     def _on_data(self, sent: float) -> None:
-        self.latencies.append(time.monotonic() - sent)
+        self.records.append((sent, time.monotonic() - sent))
 
 
-def run_case(dim: str, seconds: float) -> Dict[str, object]:
+def run_case(dim: str, seconds: float, live: bool) -> Dict[str, object]:
     rate, shape, dtype = CASES[dim]
     _, viewer = create_load_daq_viewer(f'stream {dim}')
     viewer.daq_type = f'DAQ{dim}'
@@ -112,8 +118,11 @@ def run_case(dim: str, seconds: float) -> Dict[str, object]:
     probe = MainThreadProbe()
     saved = [0]
 
+    sent_times: List[float] = []
+
     def in_plugin_thread(dte) -> None:
         sent = sent_at(dte)
+        sent_times.append(sent)
         plugin_latencies.append(time.monotonic() - sent)
         probe.queued.emit(sent)
     plugin.dte_signal.connect(in_plugin_thread, Qt.ConnectionType.DirectConnection)
@@ -121,30 +130,50 @@ def run_case(dim: str, seconds: float) -> Dict[str, object]:
     displayed = [0]
     for data_viewer in viewer.viewers:
         data_viewer.data_to_export_signal.connect(lambda *args: displayed.__setitem__(0, displayed[0] + 1))
-    rss_start = rss_mib()
     client = subprocess.Popen([sys.executable, '-c', CLIENT, str(port), str(rate), str(seconds),
-                               'x'.join(map(str, shape)), dtype], stdout=subprocess.PIPE, text=True)
+                               'x'.join(map(str, shape)), dtype], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    wait(lambda: plugin.client_connected, 30)
+    if live:
+        viewer.grab()
+        wait(lambda: plugin._live, 10)
+    rss_start = rss_mib()
+    client.stdin.write('go\n')
+    client.stdin.flush()
     rss_peak = rss_start
     end = time.monotonic() + seconds + 30
+    heartbeat = QTimer()  # the GUI thread waits for events as in app.exec(), checking the client every 50 ms
+    heartbeat.start(50)
     while client.poll() is None and time.monotonic() < end:
-        QApplication.processEvents()
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         rss_peak = max(rss_peak, rss_mib())
-        time.sleep(0.001)
-    sent = int((client.communicate(timeout=10)[0] or '0').split()[0])
-    wait(lambda: len(probe.latencies) >= len(plugin_latencies), 10)
+    heartbeat.stop()
+    sent_text, go_text, until_text = (client.communicate(timeout=10)[0] or '0 0 0').split()[:3]
+    sent, go, until = int(sent_text), float(go_text), float(until_text)
+    try:  # what is still queued for the GUI thread 10 s after the end: the lag left
+        wait(lambda: len(probe.records) >= len(sent_times), 10)
+    except TimeoutError:
+        pass
+    # what was pushed after the go (a live grab then asks a client that stopped pushing: not counted)
+    timed = [i for i, t in enumerate(list(sent_times)) if go <= t <= until]
+    if live:
+        viewer.stop_grab()
     viewer.quit_fun()
     QApplication.processEvents()
 
     def ms(values: List[float], fraction: float) -> float:
         return 1000 * percentile(values, fraction)
-    fifth = max(1, len(probe.latencies) // 5)
-    return {'dim': dim, 'rate_hz': rate, 'shape': shape, 'dtype': dtype, 'sent': sent,
-            'received_plugin': len(plugin_latencies), 'received_main_thread': len(probe.latencies),
+    in_plugin = [plugin_latencies[i] for i in timed]
+    in_gui = [latency for sent, latency in probe.records if go <= sent <= until]
+    fifth = max(1, len(in_gui) // 5)
+    return {'dim': dim, 'mode': 'live grab' if live else 'idle', 'rate_hz': rate, 'shape': shape, 'dtype': dtype,
+            'sent': sent, 'received_plugin': len(in_plugin), 'received_main_thread': len(in_gui),
             'viewer_grab_done': saved[0], 'display_updates': displayed[0],
-            'plugin_p50_ms': ms(plugin_latencies, 0.5), 'plugin_p99_ms': ms(plugin_latencies, 0.99),
-            'main_p50_ms': ms(probe.latencies, 0.5), 'main_p99_ms': ms(probe.latencies, 0.99),
-            'main_p99_first_fifth_ms': ms(probe.latencies[:fifth], 0.99),
-            'main_p99_last_fifth_ms': ms(probe.latencies[-fifth:], 0.99),
+            'plugin_p50_ms': ms(in_plugin, 0.5), 'plugin_p99_ms': ms(in_plugin, 0.99),
+            'gui_backlog_10s_after': len(sent_times) - len(probe.records),
+            'main_p50_ms': ms(in_gui, 0.5), 'main_p99_ms': ms(in_gui, 0.99),
+            'main_p99_first_fifth_ms': ms(in_gui[:fifth], 0.99),
+            'main_p99_last_fifth_ms': ms(in_gui[-fifth:], 0.99),
             'rss_growth_mib': rss_peak - rss_start}
 
 
@@ -159,22 +188,26 @@ def wait(condition, timeout_s: float) -> None:
 
 def main() -> Dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--seconds', type=float, default=60.0)
+    parser.add_argument('--seconds', type=float, default=60.0, help='per case, the DAQ_Viewer grabbing')
+    parser.add_argument('--idle-seconds', type=float, default=20.0, help='per case, not grabbing (0: skip)')
     parser.add_argument('--cases', default='0D,1D,2D')
     args = parser.parse_args()
     app = mkQApp('tcpbridge streaming benchmark')  # noqa: F841 (kept alive for the run; PyMoDAQ's theme)
-    cases = [run_case(dim, args.seconds) for dim in args.cases.split(',')]
+    cases = [run_case(dim, args.seconds, live=True) for dim in args.cases.split(',')]
+    if args.idle_seconds > 0:
+        cases += [run_case(dim, args.idle_seconds, live=False) for dim in args.cases.split(',')]
     rows = []
+    system = 'tcpbridge pymodaq4'
     for case in cases:
+        seconds = args.seconds if case['mode'] == 'live grab' else args.idle_seconds
         name = f'{case["dim"]} {"x".join(map(str, case["shape"]))} {case["dtype"]} pushed at {case["rate_hz"]:g} Hz ' \
-               f'into DAQ_Viewer (displaying), {args.seconds:g} s'
-        system = 'tcpbridge pymodaq4'
+               f'into DAQ_Viewer ({case["mode"]}, displaying), {seconds:g} s'
         rows.append(row(system, f'{name}: latency to dte_signal p99', 'ms', [case['plugin_p99_ms']]))
-        rows.append(row(system, f'{name}: latency to the GUI thread p99 (last fifth of the run)', 'ms',
+        rows.append(row(system, f'{name}: latency to the GUI thread p99, last fifth of the run', 'ms',
                         [case['main_p99_last_fifth_ms']]))
-        rows.append(row(system, f'{name}: received / sent', 'ratio', [case['received_plugin'] / case['sent']]))
+        emitted = 'emitted' if case['mode'] == 'live grab' else 'shown (newest wins)'
+        rows.append(row(system, f'{name}: {emitted} / sent', 'ratio', [case['received_plugin'] / case['sent']]))
     return {'rows': rows, 'cases': cases}
-
 
 if __name__ == '__main__':
     print(json.dumps(main(), indent=2))

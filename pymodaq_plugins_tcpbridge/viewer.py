@@ -1,11 +1,13 @@
 """The detector side of the bridge, shared by DAQ_0D/1D/2D/NDViewer_TCPServer."""
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import numpy as np
 from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base, comon_parameters
-from pymodaq.utils.data import Axis, DataToExport
+from pymodaq.utils.data import Axis
+from qtpy.QtCore import QTimer
 
 from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
 
@@ -13,28 +15,45 @@ from .acyclic import detach_slicers
 from .bridge import TCPServerBridge, tcp_parameters
 from .convert import payload_to_dte
 
+#: data pushed by the client while the module does not acquire are shown at most this often
+#: (the newest wins): PyMoDAQ's DAQ_Viewer draws every data set it gets in the GUI thread
+IDLE_PUSH_INTERVAL_S = 1 / 25
+#: a client that pushed data within this many seconds is taken as streaming by itself
+PUSH_MEMORY_S = 1.0
+
 
 class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
     """Detector plugin whose data come from a remote GRABBER client over TCP/IP.
 
     ``grab_data`` sends ``Send Data <grabber_type>`` and returns; the client's ``Done`` + data
     becomes a DataToExport emitted on ``dte_signal`` (legacy: one DataFromPlugins whose channels are
-    the arrays; pymodaq4: names, axes, labels and units as sent).  Data pushed by the client without
-    a request is emitted the same way (live streaming).  ``Naverage`` > 1 asks the client that many
-    times and emits the average.  With no client connected, a grab says so and emits nothing.
+    the arrays; pymodaq4: names, axes, labels and units as sent).  With no client connected, a grab
+    says so and emits nothing.
+
+    Live mode (PyMoDAQ's Grab, ``grab_data(live=True)``, until :meth:`stop`): a client that pushes
+    data by itself (``GrabberClient.push``, ``tcpbridge module --grab``...) has every data set
+    emitted, none requested; one that only answers gets the next request as soon as an answer
+    arrives.  Data pushed while the module does not acquire are shown at most every
+    :data:`IDLE_PUSH_INTERVAL_S` (the newest wins): PyMoDAQ's DAQ_Viewer draws each data set in the GUI
+    thread and would fall ever further behind a fast instrument (PyMoDAQ#284); snaps, scans and
+    live grabs (what PyMoDAQ saves) never skip one.  ``Naverage`` is PyMoDAQ's software averaging.
     """
 
     client_type = GRABBER
     grabber_type = '1D'
-    hardware_averaging = True  # the averaging is done here, one request per frame
+    live_mode_available = True
+    hardware_averaging = False  # PyMoDAQ averages; a live grab then leaves its polling loop
     params = comon_parameters + tcp_parameters()
 
     def ini_attributes(self) -> None:
         self.controller = None
-        self._naverage = 1
-        self._received = 0
-        self._average: Optional[DataToExport] = None
-        self._waiting = False
+        self._requests = 0  # Send Data not yet answered: a Done beyond them was pushed
+        self._live = False
+        self._last_push = self._last_done = -PUSH_MEMORY_S
+        self._live_timer: Optional[QTimer] = None
+        self._idle_pending: Optional[Done] = None
+        self._idle_shown = 0.0
+        self._idle_timer: Optional[QTimer] = None
         self._legacy_axes: dict = {}
 
     def ini_detector(self, controller=None):
@@ -45,43 +64,94 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         """
         return self._start_bridge()
 
-    def grab_data(self, Naverage: int = 1, **kwargs) -> None:
-        """Ask the client for data (``Send Data xD``); the answer is emitted on ``dte_signal``."""
+    def grab_data(self, Naverage: int = 1, live: bool = False, **kwargs) -> None:
+        """One data set (``Send Data xD``, emitted on ``dte_signal`` when it comes), or with ``live``
+        a stream of them until :meth:`stop`.  ``Naverage`` is averaged by PyMoDAQ (one request per
+        data set)."""
         if not self.client_connected:
             self._status('no client connected: nothing to grab', error=True)
             return
-        self._naverage = max(1, int(Naverage))
-        self._received = 0
-        self._average = None
-        self._waiting = True
+        self._live = bool(live)
+        if self._live:
+            self._watch_live()
+            if self._client_pushes():
+                return  # its pushed data are the stream
         self._request()
 
+    def _watch_live(self) -> None:
+        """While live, every PUSH_MEMORY_S: ask again if nothing came meanwhile (a client that stopped
+        pushing, or a late answer taken for a push)."""
+        if self._live_timer is None:
+            self._live_timer = QTimer()
+            self._live_timer.timeout.connect(self._on_live_watchdog)
+        self._live_timer.start(int(PUSH_MEMORY_S * 1000))
+
+    def _on_live_watchdog(self) -> None:
+        if not self._live:
+            if self._live_timer is not None:
+                self._live_timer.stop()
+        elif not self._requests and time.monotonic() - self._last_done >= PUSH_MEMORY_S:
+            self._request()
+
+    def _next_live_request(self) -> None:
+        """Ask for the next data set of a live grab, from the event loop: a push already queued is
+        seen first, without a request pending, and the client is then left to stream."""
+        if self._live and not self._requests and not self._client_pushes():
+            self._request()
+
+    def _client_pushes(self) -> bool:
+        return time.monotonic() - self._last_push < PUSH_MEMORY_S
+
     def _request(self) -> None:
-        if not self.bridge.send(SendData(self.grabber_type), expect=('Done',),
-                                timeout=self.settings['reply_timeout']):
-            self._waiting = False
+        if self.bridge.send(SendData(self.grabber_type), expect=('Done',), timeout=self.settings['reply_timeout']):
+            self._requests += 1
+        else:
+            self._live = False
             self._status('no client connected: nothing to grab', error=True)
 
     def _on_client_message(self, message: Message) -> None:
         if isinstance(message, Done):
-            self._on_data(payload_to_dte(message.data, self._title))
+            self._on_done(message)
         elif isinstance(message, AxisInfo):  # PyMoDAQ 3.x viewers describe their axes this way
             self._legacy_axes[message.which] = message
         else:
             super()._on_client_message(message)
 
-    def _on_data(self, dte: DataToExport) -> None:
+    def _on_done(self, message: Done) -> None:
+        requested = self._requests > 0  # a push that overtakes an answer counts as it: same data
+        self._last_done = time.monotonic()
+        if requested:
+            self._requests -= 1
+        else:
+            self._last_push = self._last_done
+        if requested or self._live:
+            self._emit(message)
+            if self._live and requested:
+                QTimer.singleShot(0, self._next_live_request)
+            return
+        self._idle_pending = message  # the newest wins
+        wait = self._idle_shown + IDLE_PUSH_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            self._show_idle_push()
+        elif self._idle_timer is None:
+            self._idle_timer = QTimer()
+            self._idle_timer.setSingleShot(True)
+            self._idle_timer.timeout.connect(self._show_idle_push)
+            self._idle_timer.start(int(wait * 1000) + 1)
+        elif not self._idle_timer.isActive():
+            self._idle_timer.start(int(wait * 1000) + 1)
+
+    def _show_idle_push(self) -> None:
+        message, self._idle_pending = self._idle_pending, None
+        if message is not None and self.bridge is not None:
+            self._idle_shown = time.monotonic()
+            self._emit(message)
+
+    def _emit(self, message: Done) -> None:
+        dte = payload_to_dte(message.data, self._title)
         if self._legacy_axes:
             for dwa in dte:
                 dwa.axes = self._axes_for(dwa.shape)
-        if self._waiting and self._naverage > 1:
-            self._received += 1
-            self._average = dte if self._average is None else dte.average(self._average, self._received - 1)
-            if self._received < self._naverage:
-                self._request()
-                return
-            dte = self._average
-        self._waiting = False
         detach_slicers(dte)  # freed as soon as its consumers drop it (acyclic.py)
         self.dte_signal.emit(dte)
 
@@ -96,20 +166,28 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         return axes
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
-        self._waiting = False
+        live, self._live = self._live, False
+        self._requests = max(0, self._requests - 1)
         self._status(f'no data from the client within {self.settings["reply_timeout"]:g} s after '
-                     f'{event.command!r}; the next grab asks again', error=True)
+                     f'{event.command!r}; {"live grab ended: " if live else ""}the next grab asks again', error=True)
 
     def _on_controller_lost(self, client: ClientInfo) -> None:
-        if self._waiting:
-            self._waiting = False
-            self._status(f'client {client.peer} lost during a grab: no data', error=True)
+        self._last_push = -PUSH_MEMORY_S
+        if self._requests or self._live:
+            self._status(f'client {client.peer} lost during a {"live " if self._live else ""}grab: no data; '
+                         'grab again once a client is connected', error=True)
+            self._requests, self._live = 0, False
 
     def stop(self) -> str:
-        """Stop waiting for data (a pending answer is still shown if it comes)."""
-        self._waiting = False
+        """End a live grab and stop waiting for data (a pending answer is still shown if it comes)."""
+        self._requests, self._live = 0, False
         return ''
 
     def close(self) -> None:
         """Close every socket and stop the server thread."""
         self._stop_bridge()
+        self._requests, self._live, self._idle_pending = 0, False, None
+        for timer in (self._idle_timer, self._live_timer):
+            if timer is not None:
+                timer.stop()  # here, in the plugin's thread, which owns them
+        self._idle_timer = self._live_timer = None

@@ -111,15 +111,6 @@ def test_grab(viewer, dim: str, dialect: str) -> None:
     wait_disconnected(plugin)
 
 
-def test_naverage(viewer) -> None:
-    plugin = viewer('1D')
-    with client_process('grabber', '--port', port_of(plugin), '--dim', '1D', '--pattern', '--shape', '10'):
-        wait_connected(plugin)
-        dte = grab_and_wait(plugin, naverage=3, timeout_ms=10000)
-    # frames 1, 2, 3 of the counter pattern: their mean is the pattern of frame 2
-    np.testing.assert_allclose(dte[0].data[0], np.arange(10) + 2)
-
-
 def test_settings_sync_both_ways(viewer) -> None:
     plugin = viewer('0D')
     with client_process('grabber', '--port', port_of(plugin), '--dim', '0D', '--pattern'):

@@ -407,16 +407,22 @@ class GrabberClient(BridgeClient):
     Override :meth:`grab` or pass ``grab=callable(dim) -> data``.  Data is a list of numpy arrays
     (one per channel; legacy dialect), or a :class:`DataToExport` / :class:`DataWithAxes` with
     names, axes, labels and units (pymodaq4 dialect; in legacy only the arrays are sent).
-    :meth:`push` sends data unsolicited (streaming).  See :class:`BridgeClient` for the arguments.
+    :meth:`push` sends data unsolicited (streaming); while it does (a push within the last
+    :attr:`PUSHING_S` seconds), a ``Send Data`` is answered by the next pushed data instead of an extra
+    :meth:`grab`: a live grab of the plugin then gets each frame once, and a snap gets the next frame
+    acquired.  See :class:`BridgeClient` for the arguments.
     """
 
     client_type = GRABBER
     root_name = 'detector_settings'
+    #: seconds after a push during which the client counts as streaming
+    PUSHING_S = 1.0
 
     def __init__(self, host: str = '127.0.0.1', port: int = 6341, *,
                  grab: Optional[Callable[[str], GrabResult]] = None, **kwargs: Any) -> None:
         super().__init__(host, port, **kwargs)
         self._grab = grab
+        self._pushed_at = -self.PUSHING_S
 
     def grab(self, dim: str) -> GrabResult:
         """Acquire and return one set of data; ``dim`` is what the server asked ('0D'...'ND')."""
@@ -431,9 +437,12 @@ class GrabberClient(BridgeClient):
             ConnectionLost / OSError: not connected, or the connection broke.
         """
         self.send(Done(_as_payload(data)))
+        self._pushed_at = time.monotonic()
 
     def handle(self, message: Message) -> None:
         if isinstance(message, SendData):
+            if time.monotonic() - self._pushed_at < self.PUSHING_S:
+                return  # streaming: the next push answers it
             try:
                 data = self.grab(message.dim)
             except Exception as error:  # the instrument failed: tell the plugin, keep serving

@@ -1,0 +1,132 @@
+"""Live grabs and pushed data (PyMoDAQ#284): a live grab (PyMoDAQ's Grab) emits every data set a client
+pushes without asking it anything, and asks a client that only answers for the next data set as soon as
+one arrives, until ``stop``; pushes while the module does not acquire are shown at most 25 times a
+second, the newest last; ``Naverage`` is averaged by PyMoDAQ's own DAQ_Viewer."""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import List
+
+import numpy as np
+from pymodaq.utils.plugin_testing import make_detector
+
+from helpers import free_port, wait_until
+from plugin_helpers import VIEWERS, wait_connected
+from pymodaq_plugins_tcpbridge.viewer import IDLE_PUSH_INTERVAL_S
+from tcpbridge import GrabberClient, SendData
+
+
+class CountingClient(GrabberClient):
+    """Answers ``Send Data`` with 1, 2, 3... (a 4-point line of that value) and counts the requests."""
+
+    def __init__(self, port: int) -> None:
+        self.requests = 0
+        self._values = itertools.count(1)
+        super().__init__(port=port, grab=lambda dim: [np.full(4, float(next(self._values)))])
+
+    def handle(self, message) -> None:
+        if isinstance(message, SendData):
+            self.requests += 1
+        super().handle(message)
+
+
+def received_values(plugin) -> List[float]:
+    values: List[float] = []
+    plugin.dte_signal.connect(lambda dte: values.append(float(dte[0].data[0][0])))
+    return values
+
+
+def test_live_grab_emits_every_push_and_asks_a_pushing_client_nothing(plugins) -> None:
+    plugin = make_detector(VIEWERS['1D'], port_id=0)
+    plugins.append(plugin)
+    client = CountingClient(plugin.bridge.address[1])
+    thread = client.start()
+    try:
+        wait_connected(plugin)
+        values = received_values(plugin)
+        client.push([np.full(4, -1.0)])  # the plugin learns that this client streams
+        wait_until(lambda: values == [-1.0], 10, 'the first push shown', qt=True)
+        plugin.grab_data(live=True)
+        for index in range(200):  # as fast as the link: none may be skipped or asked for
+            client.push([np.full(4, float(index))])
+        wait_until(lambda: len(values) == 201, 20, 'every pushed data set', qt=True)
+        assert values[1:] == [float(i) for i in range(200)]
+        assert client.requests == 0
+        plugin.stop()
+    finally:
+        client.stop()
+        thread.join(10)
+
+
+def test_live_grab_of_a_client_that_only_answers_streams_until_stop(plugins) -> None:
+    plugin = make_detector(VIEWERS['1D'], port_id=0)
+    plugins.append(plugin)
+    client = CountingClient(plugin.bridge.address[1])
+    thread = client.start()
+    try:
+        wait_connected(plugin)
+        values = received_values(plugin)
+        plugin.grab_data(live=True)
+        wait_until(lambda: len(values) >= 50, 20, 'a stream of answers', qt=True)
+        plugin.stop()
+        asked = client.requests
+        wait_until(lambda: len(values) >= asked, 10, 'the answer in flight at the stop', qt=True)
+        plugin.grab_data()  # a snap after the live grab: one request, one data set
+        wait_until(lambda: len(values) == asked + 1, 10, 'the snap', qt=True)
+        assert client.requests == asked + 1
+        assert values == [float(i) for i in range(1, asked + 2)]  # in order, none twice
+    finally:
+        client.stop()
+        thread.join(10)
+
+
+def test_pushes_while_not_acquiring_are_shown_at_most_25_times_a_second_newest_last(plugins) -> None:
+    plugin = make_detector(VIEWERS['1D'], port_id=0)
+    plugins.append(plugin)
+    client = CountingClient(plugin.bridge.address[1])
+    thread = client.start()
+    try:
+        wait_connected(plugin)
+        values = received_values(plugin)
+        started = time.monotonic()
+        pusher = threading.Thread(target=lambda: [client.push([np.full(4, float(i))]) for i in range(2000)])
+        pusher.start()
+        wait_until(lambda: values and values[-1] == 1999.0, 30, 'the newest push shown', qt=True)
+        elapsed = time.monotonic() - started
+        pusher.join(10)
+        assert len(values) <= elapsed / IDLE_PUSH_INTERVAL_S + 2, (len(values), elapsed)
+        assert values == sorted(set(values))  # newest wins: increasing, nothing twice
+        assert client.requests == 0
+    finally:
+        client.stop()
+        thread.join(10)
+
+
+def test_naverage_is_averaged_by_pymodaqs_daq_viewer(qapp) -> None:
+    """The real DAQ_Viewer (headless): a snap with Naverage 3 asks three data sets and shows their mean."""
+    from pymodaq.control_modules.daq_viewer import DAQ_Viewer
+    port = free_port()
+    viewer = DAQ_Viewer(None, title='average', daq_type='DAQ1D')
+    viewer.detector = 'TCPServer'
+    viewer.settings.child('detector_settings', 'port_id').setValue(port)
+    initialised: list = []
+    viewer.init_signal.connect(initialised.append)
+    viewer.init_hardware(True)  # headless: init_hardware_ui needs the window
+    client = CountingClient(port)
+    thread = client.start()
+    try:
+        wait_until(lambda: initialised == [True], 30, 'the DAQ_Viewer initialised', qt=True)
+        wait_until(lambda: client.connected.is_set(), 30, 'the client connected', qt=True)
+        viewer.settings.child('main_settings', 'Naverage').setValue(3)
+        done: list = []
+        viewer.grab_done_signal.connect(done.append)
+        viewer.snap()
+        wait_until(lambda: done, 20, 'the averaged snap', qt=True)
+        np.testing.assert_allclose(done[0][0].data[0], np.full(4, 2.0))  # mean of 1, 2, 3
+        assert client.requests == 3
+    finally:
+        client.stop()
+        thread.join(10)
+        viewer.quit_fun()
