@@ -52,18 +52,20 @@ def run_until(done: Callable[[], bool], timeout_s: float) -> None:
 
 
 class ChainedGrabs:
-    """``frames`` grabs one after the other (each asked when the previous one arrived), with the
-    process's RSS read after each frame."""
+    """Grabs one after the other (each asked when the previous one arrived) of data of ``shape``,
+    with the process's RSS read after each."""
 
-    def __init__(self, plugin) -> None:
+    def __init__(self, plugin, shape: tuple = FRAME.shape) -> None:
         self.plugin = plugin
+        self.shape = shape
         self.peak_rss = 0.0
         self._left = 0
         self._loop = QEventLoop()
         plugin.dte_signal.connect(self._on_data)
 
     def _on_data(self, dte) -> None:
-        assert dte[0].shape == FRAME.shape
+        if dte[0].shape != self.shape:
+            raise RuntimeError(f'a frame of shape {dte[0].shape}, expected {self.shape}')
         del dte  # as a consumer done with it
         self.peak_rss = max(self.peak_rss, rss_mib())
         self._left -= 1

@@ -97,13 +97,13 @@ class Ours:
             self.plugin = make_detector(getattr(module, f'DAQ_{case}Viewer_TCPServer'), port_id=0)
             args = ['grabber', *DEMO[case]]
         self.process = ClientProcess([*args, '--port', str(self.plugin.bridge.address[1])])
-        run_until(lambda: self.plugin.client_connected and self.plugin.bridge.controller.dialect is not None, 30)
+        run_until(lambda: self.plugin.client_connected, 30)
         if case == 'move':
-            run_until(lambda: self.plugin.axis_unit == 'mm', 10)
+            run_until(lambda: self.plugin.bridge.controller.dialect is not None and self.plugin.axis_unit == 'mm', 10)
             self._loop, self._done = QEventLoop(), []
             self.plugin.move_done_signal.connect(lambda position: (self._done.append(1), self._loop.quit()))
         else:
-            self.grabs = ChainedGrabs(self.plugin)
+            self.grabs = ChainedGrabs(self.plugin, {'2D': (2048, 2048), '1D': (1000,), '0D': (1,)}[case])
             self.grabs.seconds(5)  # warm-up
 
     def each(self, count: int) -> List[float]:

@@ -24,7 +24,7 @@ from typing import Dict, List
 HERE = Path(__file__).parent
 #: name -> script, in the order of the table
 BENCHMARKS = {'core': 'bench_core.py', 'tls': 'bench_tls.py', 'observers': 'bench_observers.py',
-              'plugins': 'bench_plugins.py', 'demo': 'bench_demo.py',
+              'plugins': 'bench_plugins.py', 'pymodaq44': 'bench_pymodaq44.py', 'demo': 'bench_demo.py',
               'streaming': 'bench_streaming.py', 'scan': 'bench_scan.py'}
 BEGIN, END = '.. benchmarks-begin', '.. benchmarks-end'
 
