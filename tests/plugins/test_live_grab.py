@@ -7,9 +7,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import List
+from typing import Iterator, List
 
 import numpy as np
+import pytest
 from pymodaq.utils.plugin_testing import make_detector
 
 from helpers import free_port, wait_until
@@ -32,76 +33,67 @@ class CountingClient(GrabberClient):
         super().handle(message)
 
 
+@pytest.fixture
+def bridge(plugins) -> Iterator[tuple]:
+    """A 1D viewer plugin and a connected CountingClient (a thread of this process)."""
+    plugin = make_detector(VIEWERS['1D'], port_id=0)
+    plugins.append(plugin)
+    client = CountingClient(plugin.bridge.address[1])
+    thread = client.start()
+    try:
+        wait_connected(plugin)
+        yield plugin, client
+    finally:
+        client.stop()
+        thread.join(10)
+
+
 def received_values(plugin) -> List[float]:
     values: List[float] = []
     plugin.dte_signal.connect(lambda dte: values.append(float(dte[0].data[0][0])))
     return values
 
 
-def test_live_grab_emits_every_push_and_asks_a_pushing_client_nothing(plugins) -> None:
-    plugin = make_detector(VIEWERS['1D'], port_id=0)
-    plugins.append(plugin)
-    client = CountingClient(plugin.bridge.address[1])
-    thread = client.start()
-    try:
-        wait_connected(plugin)
-        values = received_values(plugin)
-        client.push([np.full(4, -1.0)])  # the plugin learns that this client streams
-        wait_until(lambda: values == [-1.0], 10, 'the first push shown', qt=True)
-        plugin.grab_data(live=True)
-        for index in range(200):  # as fast as the link: none may be skipped or asked for
-            client.push([np.full(4, float(index))])
-        wait_until(lambda: len(values) == 201, 20, 'every pushed data set', qt=True)
-        assert values[1:] == [float(i) for i in range(200)]
-        assert client.requests == 0
-        plugin.stop()
-    finally:
-        client.stop()
-        thread.join(10)
+def test_live_grab_emits_every_push_and_asks_a_pushing_client_nothing(bridge) -> None:
+    plugin, client = bridge
+    values = received_values(plugin)
+    client.push([np.full(4, -1.0)])  # the plugin learns that this client streams
+    wait_until(lambda: values == [-1.0], 10, 'the first push shown', qt=True)
+    plugin.grab_data(live=True)
+    for index in range(200):  # as fast as the link: none may be skipped or asked for
+        client.push([np.full(4, float(index))])
+    wait_until(lambda: len(values) == 201, 20, 'every pushed data set', qt=True)
+    assert values[1:] == [float(i) for i in range(200)]
+    assert client.requests == 0
+    plugin.stop()
 
 
-def test_live_grab_of_a_client_that_only_answers_streams_until_stop(plugins) -> None:
-    plugin = make_detector(VIEWERS['1D'], port_id=0)
-    plugins.append(plugin)
-    client = CountingClient(plugin.bridge.address[1])
-    thread = client.start()
-    try:
-        wait_connected(plugin)
-        values = received_values(plugin)
-        plugin.grab_data(live=True)
-        wait_until(lambda: len(values) >= 50, 20, 'a stream of answers', qt=True)
-        plugin.stop()
-        asked = client.requests
-        wait_until(lambda: len(values) >= asked, 10, 'the answer in flight at the stop', qt=True)
-        plugin.grab_data()  # a snap after the live grab: one request, one data set
-        wait_until(lambda: len(values) == asked + 1, 10, 'the snap', qt=True)
-        assert client.requests == asked + 1
-        assert values == [float(i) for i in range(1, asked + 2)]  # in order, none twice
-    finally:
-        client.stop()
-        thread.join(10)
+def test_live_grab_of_a_client_that_only_answers_streams_until_stop(bridge) -> None:
+    plugin, client = bridge
+    values = received_values(plugin)
+    plugin.grab_data(live=True)
+    wait_until(lambda: len(values) >= 50, 20, 'a stream of answers', qt=True)
+    plugin.stop()
+    asked = client.requests
+    wait_until(lambda: len(values) >= asked, 10, 'the answer in flight at the stop', qt=True)
+    plugin.grab_data()  # a snap after the live grab: one request, one data set
+    wait_until(lambda: len(values) == asked + 1, 10, 'the snap', qt=True)
+    assert client.requests == asked + 1
+    assert values == [float(i) for i in range(1, asked + 2)]  # in order, none twice
 
 
-def test_pushes_while_not_acquiring_are_shown_at_most_25_times_a_second_newest_last(plugins) -> None:
-    plugin = make_detector(VIEWERS['1D'], port_id=0)
-    plugins.append(plugin)
-    client = CountingClient(plugin.bridge.address[1])
-    thread = client.start()
-    try:
-        wait_connected(plugin)
-        values = received_values(plugin)
-        started = time.monotonic()
-        pusher = threading.Thread(target=lambda: [client.push([np.full(4, float(i))]) for i in range(2000)])
-        pusher.start()
-        wait_until(lambda: values and values[-1] == 1999.0, 30, 'the newest push shown', qt=True)
-        elapsed = time.monotonic() - started
-        pusher.join(10)
-        assert len(values) <= elapsed / IDLE_PUSH_INTERVAL_S + 2, (len(values), elapsed)
-        assert values == sorted(set(values))  # newest wins: increasing, nothing twice
-        assert client.requests == 0
-    finally:
-        client.stop()
-        thread.join(10)
+def test_pushes_while_not_acquiring_are_shown_at_most_25_times_a_second_newest_last(bridge) -> None:
+    plugin, client = bridge
+    values = received_values(plugin)
+    started = time.monotonic()
+    pusher = threading.Thread(target=lambda: [client.push([np.full(4, float(i))]) for i in range(2000)])
+    pusher.start()
+    wait_until(lambda: values and values[-1] == 1999.0, 30, 'the newest push shown', qt=True)
+    elapsed = time.monotonic() - started
+    pusher.join(10)
+    assert len(values) <= elapsed / IDLE_PUSH_INTERVAL_S + 2, (len(values), elapsed)
+    assert values == sorted(set(values))  # newest wins: increasing, nothing twice
+    assert client.requests == 0
 
 
 def test_naverage_is_averaged_by_pymodaqs_daq_viewer(qapp) -> None:
