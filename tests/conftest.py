@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator, List
 
 import pytest
 
@@ -23,3 +24,12 @@ atexit.register(shutil.rmtree, PYMODAQ_HOME, ignore_errors=True)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line('markers', 'interop: against real PyMoDAQ 3.6/4.4 peers in their own venvs')
+
+
+@pytest.fixture
+def plugins() -> Iterator[List]:
+    """A list the test appends its PyMoDAQ plugins to; each is closed (sockets, engine thread) at the end."""
+    made: List = []
+    yield made
+    for plugin in made:
+        plugin.close()

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Tuple
 
 import numpy as np
 import pytest
@@ -51,14 +51,6 @@ def stop_module(process: subprocess.Popen, tmp_path: Path, signum: int = signal.
     output = (tmp_path / 'module.log').read_text()
     assert code == 0, output
     return output
-
-
-@pytest.fixture
-def plugins() -> Iterator[list]:
-    made: list = []
-    yield made
-    for plugin in made:
-        plugin.close()
 
 
 def actuator_plugin(plugins: list, **settings):
