@@ -13,9 +13,10 @@ import socket
 import threading
 import time
 import tracemalloc
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import numpy as np
+from baseline import bare_transfer, socket_pair, timed_transfer
 from report import percentile, row
 
 from tcpbridge import (
@@ -34,33 +35,10 @@ from tcpbridge import (
     Role,
     data_actuator,
 )
-from tcpbridge.net.transport import configure, send_buffers
+from tcpbridge.net.transport import send_buffers
 
 FRAME = (np.arange(2048 * 2048, dtype=np.uint16) * 7).reshape(2048, 2048)
 REPEATS = 30
-
-
-def socket_pair():
-    listener = socket.create_server(('127.0.0.1', 0))
-    a = socket.create_connection(listener.getsockname())
-    b, _ = listener.accept()
-    listener.close()
-    for s in (a, b):
-        configure(s)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    return a, b
-
-
-def timed_transfer(send: Callable[[], None], receive: Callable[[], object]) -> float:
-    """Seconds from the start of the send to the end of the receive (sender in a thread)."""
-    sender = threading.Thread(target=send)
-    start = time.perf_counter()
-    sender.start()
-    receive()
-    elapsed = time.perf_counter() - start
-    sender.join()
-    return elapsed
 
 
 PAYLOAD = FRAME.tobytes()
@@ -68,14 +46,8 @@ REUSED = bytearray(len(PAYLOAD))
 
 
 def bare(a: socket.socket, b: socket.socket, fresh: bool = False) -> float:
-    """The same bytes with ``sendall`` / ``recv_into``, into one reused buffer or a new one per frame
-    (as a receiver that hands each frame on must do)."""
-    def receive() -> None:
-        buffer = np.empty(len(PAYLOAD), np.uint8) if fresh else REUSED
-        view, got = memoryview(buffer), 0
-        while got < len(PAYLOAD):
-            got += b.recv_into(view[got:])
-    return timed_transfer(lambda: a.sendall(PAYLOAD), receive)
+    """The frame's bytes over a bare socket, into one reused buffer or a new one per frame."""
+    return bare_transfer(a, b, PAYLOAD, None if fresh else REUSED)
 
 
 def bridge(a: socket.socket, b: socket.socket, dialect: Dialect) -> float:

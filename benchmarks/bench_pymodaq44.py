@@ -35,8 +35,7 @@ from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config 
 if 'pymodaq_utils.config' not in sys.modules:
     redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-')))
 
-import numpy as np  # noqa: E402
-from bench_core import socket_pair  # noqa: E402
+from baseline import bare_transfer, socket_pair  # noqa: E402
 from bench_plugins import ChainedGrabs, run_until  # noqa: E402
 from peers import peer_python  # noqa: E402
 from pymodaq.utils.plugin_testing import make_actuator, make_detector  # noqa: E402
@@ -68,17 +67,10 @@ def theirs(python: Path, case: str, count: int) -> Dict[str, object]:
 
 
 def bare_seconds(nbytes: int, count: int) -> float:
-    """``count`` transfers of ``nbytes`` over a loopback pair into a new array each (in this process)."""
-    from bench_core import timed_transfer
+    """``count`` transfers of ``nbytes`` over a bare loopback pair (in this process)."""
     a, b = socket_pair()
-    payload = bytes(nbytes)
-
-    def receive() -> None:
-        view, got = memoryview(np.empty(nbytes, np.uint8)), 0
-        while got < nbytes:
-            got += b.recv_into(view[got:])
     try:
-        return sum(timed_transfer(lambda: a.sendall(payload), receive) for _ in range(count))
+        return sum(bare_transfer(a, b, bytes(nbytes)) for _ in range(count))
     finally:
         a.close(), b.close()
 

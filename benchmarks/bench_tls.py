@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from bench_core import FRAME, PAYLOAD, REUSED, bare, bridge, socket_pair, timed_transfer
+from bench_core import FRAME, bare, bridge, socket_pair
 from report import row
 
 from tcpbridge import Dialect, client_context, server_context
@@ -35,21 +35,13 @@ def tls_pair(folder: Path):
     return tls_a, wrapped['b']
 
 
-def bare_tls(a: socket.socket, b: socket.socket) -> float:
-    def receive() -> None:
-        view, got = memoryview(REUSED), 0
-        while got < len(PAYLOAD):
-            got += b.recv_into(view[got:])
-    return timed_transfer(lambda: a.sendall(PAYLOAD), receive)
-
-
 def main() -> Dict[str, object]:
     a, b = socket_pair()
     with tempfile.TemporaryDirectory() as folder:
         ta, tb = tls_pair(Path(folder))
     kinds: Dict[str, Callable[[], float]] = {
         'bare': lambda: bare(a, b), 'bridge': lambda: bridge(a, b, Dialect.PYMODAQ4),
-        'bare_tls': lambda: bare_tls(ta, tb), 'bridge_tls': lambda: bridge(ta, tb, Dialect.PYMODAQ4)}
+        'bare_tls': lambda: bare(ta, tb), 'bridge_tls': lambda: bridge(ta, tb, Dialect.PYMODAQ4)}
     runs: Dict[str, List[float]] = {kind: [] for kind in kinds}
     order = list(kinds)
     for kind in order:

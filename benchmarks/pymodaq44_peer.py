@@ -9,8 +9,6 @@ usage: python pymodaq44_peer.py server 0D|1D|2D|move COUNT REPEATS   (prints one
 """
 import json
 import os
-import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -24,17 +22,14 @@ from qtpy import QtCore, QtWidgets  # noqa: E402
 
 app = QtWidgets.QApplication([])
 
+from baseline import bare_transfer, socket_pair  # noqa: E402 (stdlib + numpy: importable in this venv)
 from pymodaq.utils.daq_utils import ThreadCommand  # noqa: E402
 from pymodaq.utils.data import DataActuator, DataFromPlugins, DataToExport  # noqa: E402
 from pymodaq.utils.parameter import Parameter  # noqa: E402
+from report import rss_mib  # noqa: E402
 
 SHAPES = {'0D': (1,), '1D': (1000,), '2D': (2048, 2048)}
 DTYPES = {'0D': np.float64, '1D': np.float64, '2D': np.uint16}
-
-
-def rss_mib():
-    with open('/proc/self/statm') as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / (1 << 20)
 
 
 def client(role, port, dim):
@@ -59,22 +54,6 @@ def client(role, port, dim):
     tcp.cmd_signal.connect(on_command)
     tcp.init_connection()  # 4.4's polling loop, until the connection ends
     os._exit(0)
-
-
-def bare_seconds(a, b, payload):
-    """One transfer of ``payload`` over a loopback pair into a new array (sender in a thread)."""
-    def receive():
-        buffer = np.empty(len(payload), np.uint8)
-        view, got = memoryview(buffer), 0
-        while got < len(payload):
-            got += b.recv_into(view[got:])
-    sender = threading.Thread(target=a.sendall, args=(payload,))
-    start = time.perf_counter()
-    sender.start()
-    receive()
-    elapsed = time.perf_counter() - start
-    sender.join()
-    return elapsed
 
 
 def wait(condition, timeout_s):
@@ -107,9 +86,7 @@ def server(case, count, repeats):
         wait(lambda: any(c['type'] == role for c in plugin.connected_clients), 60)
         time.sleep(0.5)
         nbytes = int(np.prod(SHAPES.get(case, (1,)))) * np.dtype(DTYPES.get(case, np.float64)).itemsize
-        listener = socket.create_server(('127.0.0.1', 0))
-        a = socket.create_connection(listener.getsockname())
-        b, _ = listener.accept()
+        a, b = socket_pair()
         payload = bytes(nbytes)
 
         def one():
@@ -129,7 +106,7 @@ def server(case, count, repeats):
             peak = max(peak, rss_mib())
             results['each'] += each
             results['seconds'].append(sum(each))
-            results['bare_seconds'].append(sum(bare_seconds(a, b, payload) for _ in range(count)))
+            results['bare_seconds'].append(sum(bare_transfer(a, b, payload) for _ in range(count)))
         results.update(rss_baseline_mib=baseline, rss_peak_mib=peak, nbytes=nbytes,
                        version=__import__('pymodaq').__version__)
         print(json.dumps(results), flush=True)
