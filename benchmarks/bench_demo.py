@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
@@ -24,8 +23,8 @@ from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config 
 redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-')))
 
 from bench_core import bare, socket_pair  # noqa: E402
+from bench_plugins import ChainedGrabs, run_until  # noqa: E402
 from pymodaq.utils.plugin_testing import make_detector  # noqa: E402
-from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 from report import row  # noqa: E402
 
@@ -33,32 +32,6 @@ from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPSer
     DAQ_2DViewer_TCPServer,
 )
 from tcpbridge import ClientProcess  # noqa: E402
-
-
-def frames_per_second(plugin, frames: int) -> float:
-    """Grab ``frames`` frames one after the other (each requested when the last arrived)."""
-    received = [0]
-    loop = QEventLoop()
-
-    def on_data(dte) -> None:
-        received[0] += 1
-        if received[0] < frames:
-            plugin.grab_data()
-        else:
-            loop.quit()
-    plugin.dte_signal.connect(on_data)
-    guard = QTimer()
-    guard.setSingleShot(True)
-    guard.timeout.connect(loop.quit)
-    guard.start(120_000)
-    started = time.perf_counter()
-    plugin.grab_data()
-    loop.exec()
-    elapsed = time.perf_counter() - started
-    plugin.dte_signal.disconnect(on_data)
-    if received[0] < frames:
-        raise RuntimeError(f'only {received[0]} of {frames} frames within 120 s')
-    return frames / elapsed
 
 
 def main() -> dict:
@@ -71,14 +44,12 @@ def main() -> dict:
     client = ClientProcess(['grabber', '--port', str(plugin.bridge.address[1]), '--dim', '2D', '--shape',
                             '2048x2048', '--dtype', 'uint16'])
     try:
-        deadline = time.monotonic() + 30
-        while not plugin.client_connected and time.monotonic() < deadline:
-            QApplication.processEvents()
-            time.sleep(0.01)
-        frames_per_second(plugin, 8)  # warm-up: the demo computes its first frames
+        run_until(lambda: plugin.client_connected, 30)
+        grabs = ChainedGrabs(plugin)
+        grabs.seconds(8)  # warm-up: the demo computes its first frames
         demo, socket_rate, ratio = [], [], []
         for _ in range(args.repeats):
-            demo.append(frames_per_second(plugin, args.frames))
+            demo.append(args.frames / grabs.seconds(args.frames))
             socket_rate.append(_bare_frames_per_second(args.frames))
             ratio.append(demo[-1] / socket_rate[-1])
     finally:
