@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_detector
 
-from helpers import client_process
+from helpers import client_process, free_port, wait_until
 from plugin_helpers import VIEWERS, StatusLog, wait_connected
+from pymodaq_plugins_tcpbridge.bridge import CONNECT
+from tcpbridge import ObserverClient
 
 
 def make_pki(*args):
@@ -67,8 +69,6 @@ def test_shared_secret_plugin_serves_the_client_that_knows_it(plugins) -> None:
 
 
 def test_an_observer_watches_what_the_viewer_plugin_grabs(plugins) -> None:
-    from helpers import wait_until
-    from tcpbridge import ObserverClient
     plugin = make_detector(VIEWERS['1D'], port_id=0, max_observers=1)
     plugins.append(plugin)
     status = StatusLog(plugin)
@@ -92,8 +92,6 @@ def test_an_observer_watches_what_the_viewer_plugin_grabs(plugins) -> None:
 def test_plugin_in_connect_mode_dials_a_tls_instrument_with_its_client_certificate(plugins, tmp_path: Path) -> None:
     """Connect mode: ``tls_ca`` checks the listening instrument's certificate (and host name), ``tls_cert`` /
     ``tls_key`` are the plugin's client certificate, which the instrument (``--tls-ca``) requires."""
-    from helpers import free_port
-    from pymodaq_plugins_tcpbridge.bridge import CONNECT
     lab = make_pki(tmp_path, ['127.0.0.1'], ['commander'])
     cert, key = lab.clients[0]
     port = free_port()
@@ -108,8 +106,6 @@ def test_plugin_in_connect_mode_dials_a_tls_instrument_with_its_client_certifica
 
 
 def test_plugin_in_connect_mode_refuses_an_instrument_signed_by_another_ca(plugins, tmp_path: Path) -> None:
-    from helpers import free_port
-    from pymodaq_plugins_tcpbridge.bridge import CONNECT
     lab = make_pki(tmp_path / 'lab', ['127.0.0.1'])
     other = make_pki(tmp_path / 'other', ['127.0.0.1'])
     port = free_port()
