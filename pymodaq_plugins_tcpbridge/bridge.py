@@ -12,7 +12,7 @@ import ipaddress
 import ssl
 import time
 from collections import OrderedDict
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq_gui.parameter import Parameter, ioxml
@@ -24,6 +24,7 @@ from tcpbridge import (
     AUTH_WINDOW_S,
     OBSERVING,
     REDIAL_DELAYS,
+    BacklogLimits,
     BridgeServer,
     ClientConnected,
     ClientInfo,
@@ -60,6 +61,10 @@ TABLE_REFRESH_S = 1.0
 STALE_SETTINGS_TITLE = 'Settings Client (client gone, last values):'
 #: names a client may add to "Infos Client" (further ones are refused with a status)
 MAX_INFOS = 64
+#: back-pressure (tcpbridge.net.backlog): at most this many data sets on their way through PyMoDAQ (the
+#: display's latency), and a data set still held after this many seconds no longer counts
+BACKLOG_MESSAGES = 100
+BACKLOG_HOLD_S = 5.0
 #: the engine is restarted after an internal error at most this often within the window
 MAX_ENGINE_RESTARTS = 3
 ENGINE_RESTART_WINDOW_S = 60.0
@@ -128,6 +133,10 @@ def tcp_parameters() -> List[dict]:
          'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
         {'title': 'Max message (MiB):', 'name': 'max_message_mib', 'type': 'int',
          'value': config('tcpbridge', 'bridge', 'max_message_mib'), 'min': 1, 'max': 4096},
+        {'title': 'Max backlog (MiB):', 'name': 'max_backlog_mib', 'type': 'int', 'value': 64, 'min': 1,
+         'max': 65536, 'tip': 'data received and not yet taken by PyMoDAQ (its display, savers); beyond this, '
+                              f'or {BACKLOG_MESSAGES} data sets, the client is not read until PyMoDAQ catches up '
+                              '(TCP then slows the sender: nothing is dropped, memory stays bounded)'},
         {'title': 'Connected clients:', 'name': 'conn_clients', 'type': 'table', 'value': OrderedDict(),
          'header': ['Client', 'State']},
         {'title': 'Settings Client:', 'name': 'settings_client', 'type': 'group', 'children': []},
@@ -137,7 +146,8 @@ def tcp_parameters() -> List[dict]:
 
 #: settings that restart the server when changed
 SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'tls_ca', 'auth_secret', 'max_observers',
-                   'observer_queue_mib', 'socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib')
+                   'observer_queue_mib', 'socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib',
+                   'max_backlog_mib')
 
 
 class _EventRelay(QObject):
@@ -162,6 +172,9 @@ class TCPServerBridge:
     _from_client: Optional[dict] = None  # path -> value last received from the client (no echo)
     _unconfirmed: dict = {}  # path -> previous value, set_info not yet echoed by a PyMoDAQ 5.0/5.1 module
     _engine_restarts: List[float] = []
+    #: the release of the message being handled (back-pressure); a handler that hands the data on
+    #: takes it (sets None) and ties it to the life of what it emits
+    _delivery: Optional[Callable[[], None]] = None
 
     # -- life cycle -------------------------------------------------------------------------------
     def _start_bridge(self) -> tuple:
@@ -190,6 +203,7 @@ class TCPServerBridge:
                 observer_queue_bytes=int(self.settings['observer_queue_mib']) << 20,
                 dialect=None if dialect == 'auto' else Dialect(dialect),
                 limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
+                backlog=BacklogLimits(int(self.settings['max_backlog_mib']) << 20, BACKLOG_MESSAGES, BACKLOG_HOLD_S),
                 probe_timeout=self.settings['reply_timeout'],
                 allowed=allowed.split(',') if allowed.strip() else None)
         except OSError as error:
@@ -305,17 +319,26 @@ class TCPServerBridge:
             table[f'{host} (authentication)'] = (
                 f'{failures} failed within {AUTH_WINDOW_S:g} s as of {time.strftime("%H:%M:%S")}'
                 + (': refused until they age out' if failures >= limit else ''))
+        backlog = self.bridge.backlog if self.bridge else None
+        if backlog is not None and backlog[2]:
+            table['backlog'] = (f'{backlog[0]} data sets ({backlog[1] / 2 ** 20:.1f} MiB) not yet taken by PyMoDAQ as '
+                                f'of {time.strftime("%H:%M:%S")}: the client is not read until it catches up')
         self.settings.child('conn_clients').setValue(table)
         self.settings.child('connected').setValue(self.client_connected)
 
     # -- events (plugin thread) -------------------------------------------------------------------
     def _on_bridge_event(self, event: Event) -> None:
         """Qt slot: one engine event.  Nothing a client sends may raise out of a slot."""
+        self._delivery = event.release if isinstance(event, MessageReceived) else None
         try:
             self._handle_event(event)
         except Exception as error:
             logger.exception('while handling %s', type(event).__name__)
             self._status(f'{type(event).__name__} not handled: {type(error).__name__}: {error}', error=True)
+        finally:
+            release, self._delivery = self._delivery, None
+            if release is not None:  # nothing handed the data on: done with them
+                release()
 
     def _handle_event(self, event: Event) -> None:
         if self.bridge is None:

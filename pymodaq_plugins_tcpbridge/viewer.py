@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Optional
 
 import numpy as np
@@ -153,6 +154,9 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             for dwa in dte:
                 dwa.axes = self._axes_for(dwa.shape)
         detach_slicers(dte)  # freed as soon as its consumers drop it (acyclic.py)
+        release, self._delivery = self._delivery, None
+        if release is not None:  # back-pressure: these bytes count until PyMoDAQ drops the data (GUI included)
+            weakref.finalize(dte, release)
         self.dte_signal.emit(dte)
 
     def _axes_for(self, shape: tuple) -> list:

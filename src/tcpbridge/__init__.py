@@ -17,6 +17,7 @@ __version__ = '0.2.0'
 
 from .cli import PYMODAQ_INSTALL, Command, add_tls_arguments, connection_from_arguments
 from .instruments.demo import SimulatedDetector, SimulatedStage
+from .net.backlog import BacklogLimits
 from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient, ObserverClient
 from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
 from .net.tls import client_context, endpoint_context, handshake_problem, server_context
@@ -100,7 +101,7 @@ from .tools.processes import ClientProcess
 __all__ = [
     'ACTUATOR', 'AUTH_WINDOW_S', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'OBSERVER', 'OBSERVING', 'WAITING',
     'ActuatorClient', 'AuthChallenge', 'AuthRequest', 'AuthResponse', 'Axis', 'AxisInfo', 'BridgeClient',
-    'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo', 'ClientLost',
+    'BacklogLimits', 'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo', 'ClientLost',
     'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command', 'ConnectFailed',
     'ConnectionLost', 'ControllerChanged', 'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect',
     'DialectDetected', 'Done', 'DwaLayout', 'EncodeError', 'Encoder', 'EngineStopped', 'Event',

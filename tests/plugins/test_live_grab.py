@@ -15,6 +15,7 @@ from pymodaq.utils.plugin_testing import make_detector
 
 from helpers import free_port, wait_until
 from plugin_helpers import VIEWERS, wait_connected
+from pymodaq_plugins_tcpbridge.bridge import BACKLOG_MESSAGES
 from pymodaq_plugins_tcpbridge.viewer import IDLE_PUSH_INTERVAL_S
 from tcpbridge import GrabberClient, SendData
 
@@ -94,6 +95,39 @@ def test_pushes_while_not_acquiring_are_shown_at_most_25_times_a_second_newest_l
     assert len(values) <= elapsed / IDLE_PUSH_INTERVAL_S + 2, (len(values), elapsed)
     assert values == sorted(set(values))  # newest wins: increasing, nothing twice
     assert client.requests == 0
+
+
+def test_data_held_downstream_pause_the_client_until_released_and_nothing_is_lost(bridge) -> None:
+    """Back-pressure: a consumer that keeps every data set (a display far behind) stops the reading of
+    the client at BACKLOG_MESSAGES data sets; TCP blocks the pusher; once they are dropped, the rest comes."""
+    plugin, client = bridge
+    values = received_values(plugin)
+    client.push([np.full(4, -1.0)])  # the plugin learns that this client streams (it asks nothing)
+    wait_until(lambda: values == [-1.0], 10, 'the first push shown', qt=True)
+    values.clear()
+    held: list = []
+    plugin.dte_signal.connect(held.append)
+    plugin.grab_data(live=True)
+    count, pushed = 300, []
+
+    def push() -> None:  # 160 kB per data set: the count bound is reached first
+        for index in range(count):
+            client.push([np.full(20_000, float(index))])
+            pushed.append(index)
+    pusher = threading.Thread(target=push, daemon=True)
+    pusher.start()
+    wait_until(lambda: plugin.bridge.backlog[2], 20, 'reading paused for the backlog', qt=True)
+    wait_until(lambda: len(pushed) < count and not pusher.join(0.5) and pusher.is_alive(), 20, 'the pusher blocked')
+    plugin._refresh_clients()
+    assert 'not yet taken by PyMoDAQ' in plugin.settings['conn_clients']['backlog']
+    assert len(held) <= BACKLOG_MESSAGES + 2 and len(values) == len(held)
+    plugin.dte_signal.disconnect(held.append)
+    held.clear()  # the data are dropped: their holds end at once (frames are freed by reference counting)
+    wait_until(lambda: len(values) == count, 60, 'every data set', qt=True)
+    pusher.join(10)
+    assert values == [float(i) for i in range(count)]
+    plugin.stop()
+    wait_until(lambda: plugin.bridge.backlog == (0, 0, False), 10, 'nothing held', qt=True)
 
 
 def test_naverage_is_averaged_by_pymodaqs_daq_viewer(qapp) -> None:

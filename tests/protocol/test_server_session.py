@@ -171,6 +171,31 @@ def test_a_stream_of_messages_is_not_taken_for_a_slow_one() -> None:
     assert not h.of(ClientLost) and len(h.of(MessageReceived)) == 150
 
 
+def test_while_reading_is_paused_the_clients_deadlines_wait() -> None:
+    """Back-pressure (net/backlog.py): the time the I/O loop does not read is not the client's."""
+    h = Harness(message_timeout=5.0, min_rate=1000.0)
+    cid = h.hello()
+    h.session.send(SendData('1D'), h.now, ('Done',), timeout=2.0)
+    data = done(size=1000)            # 8 kB: 5 s + 8 s allowed at 1000 B/s
+    h.receive(cid, data[:100])
+    h.session.set_reading_paused(cid, True, h.now)
+    assert h.advance(60.0) == [] and h.session.next_deadline() is None
+    h.session.set_reading_paused(cid, False, h.now)
+    assert h.advance(1.9) == []       # the reply deadline, shifted by the pause: 0.1 s left
+    assert isinstance(h.advance(0.2)[0], ReplyTimeout)
+    assert h.advance(10.5) == []      # the message deadline, shifted too: 13 s in all
+    lost = h.advance(1.0)
+    assert isinstance(lost[0], ClientLost) and 'too slowly' in lost[0].reason
+
+
+def test_messages_report_their_size_on_the_wire() -> None:
+    h = Harness()
+    cid = h.hello()
+    data = done(size=1000)
+    h.receive(cid, data + data[:10])
+    assert [e.nbytes for e in h.of(MessageReceived)] == [len(data)]
+
+
 def test_a_client_that_does_not_read_is_dropped_when_a_message_is_queued() -> None:
     h = Harness(max_queued_bytes=10_000)
     h.hello()

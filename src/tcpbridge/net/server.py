@@ -23,11 +23,13 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..protocol.events import ClientInfo, ClientRefused, ConnectFailed, EngineStopped, Event
+from ..protocol.events import ClientInfo, ClientRefused, ConnectFailed, EngineStopped, Event, MessageReceived
 from ..protocol.messages import ACTUATOR, Message
 from ..protocol.server_session import ServerSession, SessionConfig
+from .backlog import BacklogLimits, DeliveryBacklog
 from .tls import handshake_problem
 from .transport import Waker, close_quietly, configure, format_address, listen
 
@@ -87,6 +89,11 @@ class BridgeServer:
             thread; must not block (exceptions it raises are logged and ignored).
         allowed: client addresses or networks accepted (see :func:`parse_allowed`); None or
             empty: any.  Others are refused at once, with the reason reported.
+        backlog: back-pressure (:mod:`tcpbridge.net.backlog`): each
+            :class:`~tcpbridge.protocol.events.MessageReceived` then carries a ``release`` that
+            ``on_event``'s side must call once its data are no longer held, and the client in control
+            is not read while more than these bounds are unreleased (its deadlines wait meanwhile).
+            None: no bound, no ``release``.
         **policies: the fields of :class:`~tcpbridge.protocol.server_session.SessionConfig` (dialect,
             limits, budget_bytes, hello_timeout, max_clients, max_handshaking, message_timeout,
             min_rate, max_queued_bytes, probe_position, probe_timeout, max_missed_replies, auth_secret,
@@ -99,7 +106,7 @@ class BridgeServer:
 
     def __init__(self, host: str, port: int, client_type: str, on_event: Callable[[Event], None], *,
                  dial: bool = False, tls: Optional[ssl.SSLContext] = None, allowed: Optional[Sequence[str]] = None,
-                 **policies: object) -> None:
+                 backlog: Optional[BacklogLimits] = None, **policies: object) -> None:
         policies.setdefault('probe_position', client_type == ACTUATOR)
         self.config = SessionConfig(client_type=client_type, **policies)  # type: ignore[arg-type]
         self.client_type = client_type
@@ -123,9 +130,10 @@ class BridgeServer:
             self._selector.register(self._listener, selectors.EVENT_READ)
         self._waker = Waker()
         self._selector.register(self._waker.reader, selectors.EVENT_READ)
+        self._backlog = DeliveryBacklog(backlog, self._waker.wake) if backlog is not None else None
         self._lock = threading.Lock()
         self._sockets: Dict[int, socket.socket] = {}
-        self._writing: Dict[int, bool] = {}
+        self._mask: Dict[int, int] = {}  # cid -> the selector events watched (0: unregistered)
         self._closing = False
         self.stopped_by: Optional[str] = None
         self._thread = threading.Thread(target=self._loop, name=f'tcpbridge-server-{self.address[1]}',
@@ -158,6 +166,14 @@ class BridgeServer:
         :meth:`~tcpbridge.protocol.server_session.ServerSession.auth_failures`)."""
         with self._lock:
             return self._session.auth_failures(time.monotonic())
+
+    @property
+    def backlog(self) -> Optional[Tuple[int, int, bool]]:
+        """(messages, bytes) delivered and not released, and whether reading is paused for them;
+        None without a ``backlog`` bound."""
+        if self._backlog is None:
+            return None
+        return (*self._backlog.held, self._backlog.over)
 
     @property
     def budget_used(self) -> int:
@@ -207,6 +223,8 @@ class BridgeServer:
     # -- engine thread ------------------------------------------------------------------------------
     def _emit_all(self, events: List[Event]) -> None:
         for event in events:
+            if self._backlog is not None and isinstance(event, MessageReceived):
+                event = replace(event, release=self._backlog.hold(event.nbytes, time.monotonic()))
             try:
                 self.on_event(event)
             except Exception:
@@ -217,8 +235,9 @@ class BridgeServer:
             while not self._closing:
                 with self._lock:
                     deadline = self._session.next_deadline()
-                if self._dial_at is not None:
-                    deadline = self._dial_at if deadline is None else min(deadline, self._dial_at)
+                for moment in (self._dial_at, self._backlog_expiry()):
+                    if moment is not None:
+                        deadline = moment if deadline is None else min(deadline, moment)
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                 for key, mask in self._selector.select(timeout):
                     if key.fileobj is self._listener:
@@ -247,6 +266,12 @@ class BridgeServer:
             self._shutdown()
         if self.stopped_by is not None:
             self._emit_all([EngineStopped(self.stopped_by)])
+
+    def _backlog_expiry(self) -> Optional[float]:
+        """End the holds of the backlog that are too old; when the next one ends (None: none held)."""
+        if self._backlog is None:
+            return None
+        return self._backlog.expire(time.monotonic())
 
     def _accept(self) -> None:
         assert self._listener is not None
@@ -319,7 +344,7 @@ class BridgeServer:
         with self._lock:
             cid, events = self._session.connection_made(peer, time.monotonic())
             self._sockets[cid] = sock
-            self._writing[cid] = False
+            self._mask[cid] = selectors.EVENT_READ
         self._selector.register(sock, selectors.EVENT_READ, cid)
         self._emit_all(events)
         log.debug('connection from %s', peer)
@@ -350,15 +375,14 @@ class BridgeServer:
             return
         else:
             del self._handshaking[cid]
-            self._writing[cid] = False
-            self._selector.modify(sock, selectors.EVENT_READ, cid)
+            self._watch(cid, sock, selectors.EVENT_READ)
             log.debug('TLS %s with %s', sock.version(), sock_peer(sock))
             if sock.pending():  # the client's first bytes came with the handshake
                 self._read(cid)
             return
         if want != self._handshaking[cid]:
             self._handshaking[cid] = want
-            self._selector.modify(sock, want, cid)
+            self._watch(cid, sock, want)
 
     def _is_allowed(self, host: str) -> bool:
         ip = ipaddress.ip_address(host.split('%', 1)[0])
@@ -381,9 +405,19 @@ class BridgeServer:
                     error = problem
                 events = self._session.bytes_received(cid, nbytes, time.monotonic(), error)
             self._emit_all(events)
-            # TLS keeps decrypted bytes that select() does not see: read them now
+            # TLS keeps decrypted bytes that select() does not see: read them now (or on resuming)
             if error is not None or nbytes == 0 or not isinstance(sock, ssl.SSLSocket) or not sock.pending():
                 return
+            with self._lock:
+                if self._paused(cid):
+                    return
+
+    def _paused(self, cid: int) -> bool:
+        """True while ``cid`` is the client in control and the backlog is over its bounds (lock held)."""
+        if self._backlog is None or not self._backlog.over:
+            return False
+        controller = self._session.controller
+        return controller is not None and controller.id == cid
 
     def _write(self, cid: int) -> None:
         sock = self._sockets.get(cid)
@@ -404,24 +438,47 @@ class BridgeServer:
         self._emit_all(events)
 
     def _sync_sockets(self) -> None:
-        """Close what the session closed; watch for writability where bytes wait."""
+        """Close what the session closed; watch for writability where bytes wait, for readability
+        unless reading is paused for the backlog (then TLS bytes already decrypted are read on resuming)."""
+        resumed_tls = []
         with self._lock:
+            now = time.monotonic()
             for cid in self._session.pop_closed():
                 sock = self._sockets.pop(cid, None)
-                self._writing.pop(cid, None)
+                mask = self._mask.pop(cid, 0)
                 self._handshaking.pop(cid, None)
                 if sock is not None:
-                    self._selector.unregister(sock)
+                    if mask:
+                        self._selector.unregister(sock)
                     close_quietly(sock)
                 if self.dial and not self._closing:  # the instrument's connection ended: dial again
                     self._dial_at = time.monotonic() + self._redial_delay
             for cid, sock in self._sockets.items():
                 if cid in self._handshaking:
                     continue
-                want = self._session.wants_write(cid)
-                if want != self._writing[cid]:
-                    self._writing[cid] = want
-                    self._selector.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0), cid)
+                paused = self._paused(cid)
+                self._session.set_reading_paused(cid, paused, now)
+                mask = (0 if paused else selectors.EVENT_READ) | \
+                    (selectors.EVENT_WRITE if self._session.wants_write(cid) else 0)
+                if not paused and not self._mask[cid] & selectors.EVENT_READ and isinstance(sock, ssl.SSLSocket) \
+                        and sock.pending():
+                    resumed_tls.append(cid)
+                self._watch(cid, sock, mask)
+        for cid in resumed_tls:
+            self._read(cid)
+
+    def _watch(self, cid: int, sock: socket.socket, mask: int) -> None:
+        """Make the selector watch ``sock`` for ``mask`` (0: not at all)."""
+        before = self._mask[cid]
+        if mask == before:
+            return
+        if not mask:
+            self._selector.unregister(sock)
+        elif not before:
+            self._selector.register(sock, mask, cid)
+        else:
+            self._selector.modify(sock, mask, cid)
+        self._mask[cid] = mask
 
     def _shutdown(self) -> None:
         with self._lock:

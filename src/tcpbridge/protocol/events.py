@@ -5,8 +5,8 @@ server engine of :mod:`tcpbridge.net.server` through its ``on_event`` callback.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Tuple
 
 from .dialects import Dialect, DwaLayout
 from .messages import Message
@@ -89,10 +89,18 @@ class ControllerChanged(Event):
 
 @dataclass(frozen=True)
 class MessageReceived(Event):
-    """A message from the client in control."""
+    """A message from the client in control, ``nbytes`` long on the wire.
+
+    ``release``: set by a :class:`~tcpbridge.net.server.BridgeServer` with a backlog bound
+    (``max_backlog_bytes``): call it once the message's data are no longer held (any thread; once is
+    enough, later calls do nothing).  The engine stops reading the client while too much it
+    delivered is unreleased (see :mod:`tcpbridge.net.backlog`).
+    """
 
     client: ClientInfo
     message: Message
+    nbytes: int = 0
+    release: Optional[Callable[[], None]] = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ class Connection:
     missed_replies: int = 0
     hello: Optional[ClientType] = None  # a hello awaiting authentication
     nonce: Optional[str] = None         # the challenge sent to it
+    paused_at: Optional[float] = None   # reading paused by the I/O loop (back-pressure) since then
 
     @property
     def id(self) -> int:
@@ -210,7 +211,8 @@ class ServerSession:
             deadline = self._deadline(conn)
             if deadline is not None:
                 deadlines.append(deadline)
-            deadlines += [r.deadline for r in conn.requests]
+            if conn.paused_at is None:
+                deadlines += [r.deadline for r in conn.requests]
         return min(deadlines) if deadlines else None
 
     # -- inputs -------------------------------------------------------------------------------------
@@ -252,16 +254,16 @@ class ServerSession:
                 truncated = ' in the middle of a message' if conn.decoder.in_message else ''
                 return self._lose(conn, f'connection closed by the client{truncated}')
             conn.decoder.buffer_updated(nbytes)
-            messages = conn.decoder.pop_messages()
+            messages = conn.decoder.pop_sized_messages()
             if not conn.decoder.in_message:
                 conn.message_started = None
             elif messages or conn.message_started is None:
                 conn.message_started = now  # a new message began in these bytes
             events: List[Event] = []
-            for message in messages:
+            for message, size in messages:
                 if cid not in self._connections:
                     break
-                events += self._handle(conn, message)
+                events += self._handle(conn, message, size)
             return events
         except ProtocolError as problem:
             return self._lose(conn, f'protocol error, connection closed (the stream has no envelope, '
@@ -310,6 +312,22 @@ class ServerSession:
             conn.requests.append(Request(request_id, command_string(message), tuple(expect), now + timeout))
         return request_id, []
 
+    def set_reading_paused(self, cid: int, paused: bool, now: float) -> None:
+        """The I/O loop stops (``paused``) or resumes reading connection ``cid`` (back-pressure: what
+        it delivered is not consumed yet).  Meanwhile the waits are ours, not the client's: its
+        message deadline and its requests' reply deadlines stop, and resume shifted by the pause."""
+        conn = self._connections.get(cid)
+        if conn is None or paused == (conn.paused_at is not None):
+            return
+        if paused:
+            conn.paused_at = now
+            return
+        shift, conn.paused_at = now - conn.paused_at, None  # type: ignore[operator]
+        if conn.message_started is not None:
+            conn.message_started += shift
+        for request in conn.requests:
+            request.deadline += shift
+
     def check_deadlines(self, now: float) -> List[Event]:
         """Close what overstayed and report late replies."""
         self._now = now
@@ -324,7 +342,7 @@ class ServerSession:
                 events += self._lose(conn, f'a message of {conn.decoder.message_bytes} bytes is arriving too '
                                            f'slowly (started {waited:.1f} s ago)')
                 continue
-            late = [r for r in conn.requests if now >= r.deadline]
+            late = [r for r in conn.requests if now >= r.deadline] if conn.paused_at is None else []
             for request in late:
                 conn.requests.remove(request)
                 if conn.info.role == IN_CONTROL:
@@ -344,7 +362,7 @@ class ServerSession:
     def _deadline(self, conn: Connection) -> Optional[float]:
         if not conn.info.client_type:
             return conn.hello_deadline
-        if conn.message_started is None:
+        if conn.message_started is None or conn.paused_at is not None:
             return None
         return conn.message_started + self.config.message_timeout + conn.decoder.message_bytes / self.config.min_rate
 
@@ -355,7 +373,7 @@ class ServerSession:
         conn.info = replace(conn.info, **changes)
         return conn.info
 
-    def _handle(self, conn: Connection, message: Message) -> List[Event]:
+    def _handle(self, conn: Connection, message: Message, size: int) -> List[Event]:
         if isinstance(message, ClientType):
             if self.config.auth_secret:  # the hello counts once the client has authenticated
                 return self._await_authentication(conn, message)
@@ -388,7 +406,7 @@ class ServerSession:
             conn.requests.remove(settled)
             conn.missed_replies = 0
         if info.role == IN_CONTROL:
-            events.append(MessageReceived(info, message))
+            events.append(MessageReceived(info, message, size))
             if isinstance(message, (Done, PositionIs, MoveDone)):
                 events += self._share(message)
         elif not isinstance(message, (Infos, InfoXml)):
