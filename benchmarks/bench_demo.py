@@ -1,6 +1,7 @@
 """The demo camera as a user runs it: ``tcpbridge grabber --dim 2D --shape 2048x2048 --dtype uint16``
 (a separate process) into the real DAQ_2DViewer_TCPServer plugin, frames/s from ``grab_data`` to
-``dte_signal``; side by side in each repeat, a bare loopback socket moving the same 8 MiB.
+``dte_signal``, as snaps (each frame asked when the previous one arrived) and as a live grab (PyMoDAQ's
+Grab); side by side in each repeat, a bare loopback socket moving the same 8 MiB.
 
     python benchmarks/bench_demo.py [--frames 100] [--repeats 5]
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tempfile
 from pathlib import Path
+from typing import Dict, List
 
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
 sys.path.insert(0, str(Path(__file__).parent))
@@ -33,6 +36,9 @@ from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPSer
 )
 from tcpbridge import ClientProcess  # noqa: E402
 
+#: measured side by side, in a new random order in each repeat
+KINDS = ('bare', 'snaps', 'live')
+
 
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -47,19 +53,26 @@ def main() -> dict:
         run_until(lambda: plugin.client_connected, 30)
         grabs = ChainedGrabs(plugin)
         grabs.seconds(8)  # warm-up: the demo computes its first frames
-        demo, socket_rate, ratio = [], [], []
+        rates: Dict[str, List[float]] = {kind: [] for kind in KINDS}
+        order = list(KINDS)
         for _ in range(args.repeats):
-            demo.append(args.frames / grabs.seconds(args.frames))
-            socket_rate.append(_bare_frames_per_second(args.frames))
-            ratio.append(demo[-1] / socket_rate[-1])
+            random.shuffle(order)
+            for kind in order:
+                if kind == 'bare':
+                    rates[kind].append(_bare_frames_per_second(args.frames))
+                else:
+                    rates[kind].append(args.frames / grabs.seconds(args.frames, live=kind == 'live'))
     finally:
         client.stop()
         plugin.close()
 
     case = f'demo camera process (tcpbridge grabber --dim 2D --shape 2048x2048 --dtype uint16) -> ' \
            f'DAQ_2DViewer_TCPServer, {args.repeats}x{args.frames} frames'
-    return {'rows': [row('bare loopback socket, 8 MiB per frame', case, 'frames/s', socket_rate),
-                     row('tcpbridge demo camera', case, 'frames/s', demo, ratio, 'bare loopback socket')]}
+    rows = [row('bare loopback socket, 8 MiB per frame', case, 'frames/s', rates['bare'])]
+    for kind, system in (('snaps', 'tcpbridge demo camera, snaps'), ('live', 'tcpbridge demo camera, live grab')):
+        ratios = [r / bare_rate for r, bare_rate in zip(rates[kind], rates['bare'])]
+        rows.append(row(system, case, 'frames/s', rates[kind], ratios, 'bare loopback socket'))
+    return {'rows': rows}
 
 def _bare_frames_per_second(frames: int) -> float:
     """A bare loopback socket moving ``frames`` times the 8 MiB of one frame (a fresh receive

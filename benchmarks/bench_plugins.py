@@ -1,7 +1,8 @@
 """The real PyMoDAQ 5 plugins on loopback (Qt offscreen, clients as threads of this process).
 
 * 8 MiB frames (2048x2048 uint16) from a fixed-frame GrabberClient to the DAQ_2DViewer_TCPServer's
-  ``dte_signal``, each frame requested (``grab_data``) when the previous one arrived, both dialects,
+  ``dte_signal``, snaps (``grab_data``, each frame requested when the previous one arrived, as a scan
+  does) and live grabs (PyMoDAQ's Grab: the next frame asked as one arrives), both dialects,
   against a bare loopback socket moving the same bytes into a new array per frame; interleaved
   repeats, the ratio taken within each repeat.  The process's resident memory is read after every
   frame: the row "resident frames" is the largest excess over the level after the warm-up, in frames.
@@ -52,14 +53,16 @@ def run_until(done: Callable[[], bool], timeout_s: float) -> None:
 
 
 class ChainedGrabs:
-    """Grabs one after the other (each asked when the previous one arrived) of data of ``shape``,
-    with the process's RSS read after each."""
+    """Grabs one after the other of data of ``shape``, with the process's RSS read after each:
+    snaps (``grab_data``, each asked when the previous one arrived: what a scan does) or a live
+    grab (PyMoDAQ's Grab: the plugin asks the next one as soon as one arrives, before handing it on)."""
 
     def __init__(self, plugin, shape: tuple = FRAME.shape) -> None:
         self.plugin = plugin
         self.shape = shape
         self.peak_rss = 0.0
         self._left = 0
+        self._live = False
         self._loop = QEventLoop()
         plugin.dte_signal.connect(self._on_data)
 
@@ -70,22 +73,27 @@ class ChainedGrabs:
         self.peak_rss = max(self.peak_rss, rss_mib())
         self._left -= 1
         if self._left > 0:
-            self.plugin.grab_data()
-        else:
+            if not self._live:
+                self.plugin.grab_data()
+        elif self._left == 0:
             self._loop.quit()
 
-    def seconds(self, frames: int) -> float:
-        self._left = frames
+    def seconds(self, frames: int, live: bool = False) -> float:
+        """Seconds for ``frames`` grabs, from the first request to the last ``dte_signal``."""
+        self._left, self._live = frames, live
         guard = QTimer(singleShot=True)
         guard.timeout.connect(self._loop.quit)
         guard.start(120_000)
         start = time.perf_counter()
-        self.plugin.grab_data()
+        self.plugin.grab_data(live=live)
         self._loop.exec()
         elapsed = time.perf_counter() - start
         guard.stop()
         if self._left > 0:
             raise RuntimeError(f'{self._left} of {frames} frames missing after 120 s')
+        if live:  # the request in flight at the stop is answered: let that frame come before going on
+            self.plugin.stop()
+            run_until(lambda: self._left < 0, 10)
         return elapsed
 
 
@@ -103,15 +111,16 @@ def frames(repeats: int, per_repeat: int) -> List[Dict[str, object]]:
     for grab in grabs.values():
         grab.peak_rss = baseline
     mib = FRAME.nbytes / (1 << 20)
-    speeds: Dict[str, List[float]] = {kind: [] for kind in ('bare', *DIALECTS)}
-    order = ['bare', *DIALECTS]
+    order = ['bare', *DIALECTS, *(f'{dialect} live' for dialect in DIALECTS)]
+    speeds: Dict[str, List[float]] = {kind: [] for kind in order}
     for _ in range(repeats):
         random.shuffle(order)
         for kind in order:
             if kind == 'bare':
                 seconds = sum(bare(a, b, fresh=True) for _ in range(per_repeat))
             else:
-                seconds = grabs[kind].seconds(per_repeat)
+                dialect, _, mode = kind.partition(' ')
+                seconds = grabs[dialect].seconds(per_repeat, live=mode == 'live')
             speeds[kind].append(per_repeat * mib / seconds)
     for client, thread in clients:
         client.stop()
@@ -122,8 +131,10 @@ def frames(repeats: int, per_repeat: int) -> List[Dict[str, object]]:
     case = f'8 MiB frame (2048x2048 uint16) grab_data -> dte_signal, {repeats}x{per_repeat} frames'
     rows = [row('bare loopback socket', case, 'MiB/s', speeds['bare'])]
     for dialect in DIALECTS:
-        ratios = [s / r for s, r in zip(speeds[dialect], speeds['bare'])]
-        rows.append(row(SYSTEM.format(dialect), case, 'MiB/s', speeds[dialect], ratios, 'bare loopback socket'))
+        for kind, how in ((dialect, 'snaps'), (f'{dialect} live', 'live grab')):
+            ratios = [s / r for s, r in zip(speeds[kind], speeds['bare'])]
+            rows.append(row(f'{SYSTEM.format(dialect)}, {how}', case, 'MiB/s', speeds[kind], ratios,
+                            'bare loopback socket'))
         rows.append(row(SYSTEM.format(dialect), 'resident frames beyond the level after warm-up, at worst',
                         'frames', [(grabs[dialect].peak_rss - baseline) / mib]))
     return rows

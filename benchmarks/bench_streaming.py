@@ -15,6 +15,11 @@ Reported per case: sent / received counts, p50 and p99 latency at both points, t
 fifth of the run against the first (accumulation shows as a growing ratio), the viewer's display
 updates, and the growth of the process's resident memory.
 
+Side by side, the same DAQ_Viewer fed *without network* (mode ``local``): a thread of the process
+emits the plugin's ``dte_signal`` at the same rate, as a local instrument plugin would; what PyMoDAQ's
+viewer absorbs then is the ceiling of any bridge.  The bridge's back-pressure (README, *Connections
+and limits*) slows a client that outpaces the viewer: "sent" is then below rate x seconds.
+
     python benchmarks/bench_streaming.py [--seconds 60]
 """
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -44,6 +50,8 @@ from qtpy.QtCore import QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 from report import percentile, row, rss_mib  # noqa: E402
 
+from pymodaq_plugins_tcpbridge.acyclic import detach_slicers  # noqa: E402
+from pymodaq_plugins_tcpbridge.convert import legacy_to_dte  # noqa: E402
 from pymodaq_plugins_tcpbridge.viewer import DAQ_xDViewer_TCPServer  # noqa: E402
 
 CASES = {'0D': (1000.0, (1,), 'float64'), '1D': (500.0, (1000,), 'float64'), '2D': (100.0, (512, 512), 'uint16')}
@@ -102,7 +110,35 @@ class MainThreadProbe(QObject):
         self.records.append((sent, time.monotonic() - sent))
 
 
-def run_case(dim: str, seconds: float, live: bool) -> Dict[str, object]:
+class LocalSource:
+    """Emits ``dte_signal`` of ``plugin`` at ``rate`` from a thread of this process, data built as the
+    plugin builds them (a DataToExport whose first 8 bytes are the send time), no network."""
+
+    def __init__(self, plugin, rate: float, shape: tuple, dtype: str, seconds: float) -> None:
+        self.plugin, self.rate, self.seconds = plugin, rate, seconds
+        self.frames = [np.random.default_rng(i).random(shape).astype(dtype) for i in range(8)]
+        self.sent, self.go, self.until = 0, 0.0, 0.0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        period = 1.0 / self.rate
+        self.go = deadline = time.monotonic()
+        while time.monotonic() - self.go < self.seconds:
+            frame = self.frames[self.sent % len(self.frames)].copy()
+            frame.reshape(-1).view(np.uint8)[:8] = np.frombuffer(np.float64(time.monotonic()).tobytes(), np.uint8)
+            dte = legacy_to_dte([frame], self.plugin._title)
+            detach_slicers(dte)
+            self.plugin.dte_signal.emit(dte)
+            self.sent += 1
+            deadline += period
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        self.until = time.monotonic()
+
+
+def run_case(dim: str, seconds: float, mode: str) -> Dict[str, object]:
+    live = mode != 'idle'
     rate, shape, dtype = CASES[dim]
     _, viewer = create_load_daq_viewer(f'stream {dim}')
     viewer.daq_type = f'DAQ{dim}'
@@ -130,26 +166,39 @@ def run_case(dim: str, seconds: float, live: bool) -> Dict[str, object]:
     displayed = [0]
     for data_viewer in viewer.viewers:
         data_viewer.data_to_export_signal.connect(lambda *args: displayed.__setitem__(0, displayed[0] + 1))
-    client = subprocess.Popen([sys.executable, '-c', CLIENT, str(port), str(rate), str(seconds),
-                               'x'.join(map(str, shape)), dtype], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    wait(lambda: plugin.client_connected, 30)
-    if live:
+    if mode == 'local':
+        source = LocalSource(plugin, rate, shape, dtype, seconds)
         viewer.grab()
-        wait(lambda: plugin._live, 10)
+        wait(lambda: viewer.grab_state, 10)
+        running = source.thread.is_alive
+    else:
+        client = subprocess.Popen([sys.executable, '-c', CLIENT, str(port), str(rate), str(seconds),
+                                   'x'.join(map(str, shape)), dtype], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        wait(lambda: plugin.client_connected, 30)
+        if live:
+            viewer.grab()
+            wait(lambda: plugin._live, 10)
+        running = lambda: client.poll() is None  # noqa: E731
     rss_start = rss_mib()
-    client.stdin.write('go\n')
-    client.stdin.flush()
+    if mode == 'local':
+        source.thread.start()
+    else:
+        client.stdin.write('go\n')
+        client.stdin.flush()
     rss_peak = rss_start
     end = time.monotonic() + seconds + 30
-    heartbeat = QTimer()  # the GUI thread waits for events as in app.exec(), checking the client every 50 ms
+    heartbeat = QTimer()  # the GUI thread waits for events as in app.exec(), checking the source every 50 ms
     heartbeat.start(50)
-    while client.poll() is None and time.monotonic() < end:
+    while running() and time.monotonic() < end:
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         rss_peak = max(rss_peak, rss_mib())
     heartbeat.stop()
-    sent_text, go_text, until_text = (client.communicate(timeout=10)[0] or '0 0 0').split()[:3]
-    sent, go, until = int(sent_text), float(go_text), float(until_text)
+    if mode == 'local':
+        sent, go, until = source.sent, source.go, source.until
+    else:
+        sent_text, go_text, until_text = (client.communicate(timeout=10)[0] or '0 0 0').split()[:3]
+        sent, go, until = int(sent_text), float(go_text), float(until_text)
     try:  # what is still queued for the GUI thread 10 s after the end: the lag left
         wait(lambda: len(probe.records) >= len(sent_times), 10)
     except TimeoutError:
@@ -162,7 +211,7 @@ def run_case(dim: str, seconds: float, live: bool) -> Dict[str, object]:
     in_plugin = [plugin_latencies[i] for i in timed]
     in_gui = [latency for sent, latency in probe.records if go <= sent <= until]
     fifth = max(1, len(in_gui) // 5)
-    return {'dim': dim, 'mode': 'live grab' if live else 'idle', 'rate_hz': rate, 'shape': shape, 'dtype': dtype,
+    return {'dim': dim, 'mode': mode, 'rate_hz': rate, 'shape': shape, 'dtype': dtype, 'seconds': until - go,
             'sent': sent, 'received_plugin': len(in_plugin), 'received_main_thread': len(in_gui),
             'viewer_grab_done': saved[0], 'display_updates': displayed[0],
             'plugin_p50_ms': ms(in_plugin, 0.5), 'plugin_p99_ms': ms(in_plugin, 0.99),
@@ -170,6 +219,8 @@ def run_case(dim: str, seconds: float, live: bool) -> Dict[str, object]:
             'main_p50_ms': ms(in_gui, 0.5), 'main_p99_ms': ms(in_gui, 0.99),
             'main_p99_first_fifth_ms': ms(in_gui[:fifth], 0.99),
             'main_p99_last_fifth_ms': ms(in_gui[-fifth:], 0.99),
+            'gui_rate_hz': sum(1 for sent, latency in probe.records if go <= sent and sent + latency <= until)
+            / max(until - go, 1e-9),
             'rss_growth_mib': rss_peak - rss_start}
 
 
@@ -202,23 +253,40 @@ def main() -> Dict[str, object]:
     args = parser.parse_args()
     if args.one:
         app = mkQApp('tcpbridge streaming benchmark')  # noqa: F841 (kept alive for the run; PyMoDAQ's theme)
-        print(json.dumps(run_case(args.one[0], float(args.one[2]), live=args.one[1] == 'live')), flush=True)
+        print(json.dumps(run_case(args.one[0], float(args.one[2]), args.one[1])), flush=True)
         os._exit(0)
-    cases = [one_case(dim, 'live', args.seconds) for dim in args.cases.split(',')]
-    if args.idle_seconds > 0:
-        cases += [one_case(dim, 'idle', args.idle_seconds) for dim in args.cases.split(',')]
+    dims = args.cases.split(',')
+    live = {dim: {mode: one_case(dim, mode, args.seconds) for mode in ('local', 'live')} for dim in dims}
+    idle = [one_case(dim, 'idle', args.idle_seconds) for dim in dims] if args.idle_seconds > 0 else []
     rows = []
-    system = 'tcpbridge pymodaq4'
-    for case in cases:
-        seconds = args.seconds if case['mode'] == 'live grab' else args.idle_seconds
-        name = f'{case["dim"]} {"x".join(map(str, case["shape"]))} {case["dtype"]} pushed at {case["rate_hz"]:g} Hz ' \
-               f'into DAQ_Viewer ({case["mode"]}, displaying), {seconds:g} s'
-        rows.append(row(system, f'{name}: latency to dte_signal p99', 'ms', [case['plugin_p99_ms']]))
-        rows.append(row(system, f'{name}: latency to the GUI thread p99, last fifth of the run', 'ms',
-                        [case['main_p99_last_fifth_ms']]))
-        emitted = 'emitted within 10 s of the end' if case['mode'] == 'live grab' else 'shown (newest wins)'
-        rows.append(row(system, f'{name}: {emitted} / sent', 'ratio', [case['received_plugin'] / case['sent']]))
-    return {'rows': rows, 'cases': cases}
+    local, bridge = 'PyMoDAQ DAQ_Viewer fed in-process (no network)', 'tcpbridge pymodaq4'
+
+    def name(case: Dict[str, object], seconds: float, how: str) -> str:
+        return f'{case["dim"]} {"x".join(map(str, case["shape"]))} {case["dtype"]} at {case["rate_hz"]:g} Hz ' \
+               f'into DAQ_Viewer ({how}, displaying), {seconds:g} s'
+    for dim in dims:
+        ours, ceiling = live[dim]['live'], live[dim]['local']
+        case = name(ours, args.seconds, 'live grab')
+        rows.append(row(local, f'{case}: data sets through the GUI thread per s', 'Hz', [ceiling['gui_rate_hz']]))
+        rows.append(row(bridge, f'{case}: data sets through the GUI thread per s', 'Hz', [ours['gui_rate_hz']],
+                        [ours['gui_rate_hz'] / max(ceiling['gui_rate_hz'], 1e-9)], local))
+        for system, result in ((local, ceiling), (bridge, ours)):
+            rows.append(row(system, f'{case}: latency to the GUI thread p99, last fifth of the run', 'ms',
+                            [result['main_p99_last_fifth_ms']]))
+            rows.append(row(system, f'{case}: resident memory growth', 'MiB', [result['rss_growth_mib']]))
+        rows.append(row(bridge, f'{case}: latency to dte_signal p99', 'ms', [ours['plugin_p99_ms']]))
+        rows.append(row(bridge, f'{case}: sent by the client / rate x duration (back-pressure)', 'ratio',
+                        [ours['sent'] / (ours['rate_hz'] * ours['seconds'])]))
+        rows.append(row(bridge, f'{case}: emitted within 10 s of the end / sent', 'ratio',
+                        [ours['received_plugin'] / ours['sent']]))
+    for result in idle:
+        case = name(result, args.idle_seconds, 'idle')
+        rows.append(row(bridge, f'{case}: latency to dte_signal p99', 'ms', [result['plugin_p99_ms']]))
+        rows.append(row(bridge, f'{case}: latency to the GUI thread p99, last fifth of the run', 'ms',
+                        [result['main_p99_last_fifth_ms']]))
+        rows.append(row(bridge, f'{case}: shown (newest wins) / sent', 'ratio',
+                        [result['received_plugin'] / result['sent']]))
+    return {'rows': rows, 'cases': [*(c for pair in live.values() for c in pair.values()), *idle]}
 
 if __name__ == '__main__':
     print(json.dumps(main(), indent=2))

@@ -95,8 +95,8 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             self._request()
 
     def _next_live_request(self) -> None:
-        """Ask for the next data set of a live grab, from the event loop: a push already queued is
-        seen first, without a request pending, and the client is then left to stream."""
+        """Ask an answering client for the next data set of a live grab (one request in flight: a
+        stop leaves at most one answer to come); a client that pushes is left to stream."""
         if self._live and not self._requests and not self._client_pushes():
             self._request()
 
@@ -126,27 +126,30 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         else:
             self._last_push = self._last_done
         if requested or self._live:
-            self._emit(message)
             if self._live and requested:
-                QTimer.singleShot(0, self._next_live_request)
+                self._next_live_request()  # before this data set is converted and handed on: both overlap
+            self._emit(message)
             return
         self._idle_pending = message  # the newest wins
-        wait = self._idle_shown + IDLE_PUSH_INTERVAL_S - time.monotonic()
-        if wait <= 0:
-            self._show_idle_push()
-        elif self._idle_timer is None:
-            self._idle_timer = QTimer()
-            self._idle_timer.setSingleShot(True)
-            self._idle_timer.timeout.connect(self._show_idle_push)
-            self._idle_timer.start(int(wait * 1000) + 1)
-        elif not self._idle_timer.isActive():
-            self._idle_timer.start(int(wait * 1000) + 1)
+        self._show_idle_push()
 
     def _show_idle_push(self) -> None:
+        """Show the newest pushed data set if the last one shown is IDLE_PUSH_INTERVAL_S old, else
+        come back then (from a timer, or from the next push, whichever is first)."""
+        if self._idle_pending is None or self.bridge is None:
+            return
+        wait = self._idle_shown + IDLE_PUSH_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            if self._idle_timer is None:
+                self._idle_timer = QTimer()
+                self._idle_timer.setSingleShot(True)
+                self._idle_timer.timeout.connect(self._show_idle_push)
+            if not self._idle_timer.isActive():
+                self._idle_timer.start(int(wait * 1000) + 1)
+            return
         message, self._idle_pending = self._idle_pending, None
-        if message is not None and self.bridge is not None:
-            self._idle_shown = time.monotonic()
-            self._emit(message)
+        self._idle_shown = time.monotonic()
+        self._emit(message)
 
     def _emit(self, message: Done) -> None:
         dte = payload_to_dte(message.data, self._title)
