@@ -344,8 +344,8 @@ class BridgeServer:
         with self._lock:
             cid, events = self._session.connection_made(peer, time.monotonic())
             self._sockets[cid] = sock
-            self._mask[cid] = selectors.EVENT_READ
-        self._selector.register(sock, selectors.EVENT_READ, cid)
+            self._mask[cid] = 0
+        self._watch(cid, sock, selectors.EVENT_READ)
         self._emit_all(events)
         log.debug('connection from %s', peer)
         if self.tls is not None:
@@ -409,15 +409,16 @@ class BridgeServer:
             if error is not None or nbytes == 0 or not isinstance(sock, ssl.SSLSocket) or not sock.pending():
                 return
             with self._lock:
-                if self._paused(cid):
+                if self._paused_cid() == cid:
                     return
 
-    def _paused(self, cid: int) -> bool:
-        """True while ``cid`` is the client in control and the backlog is over its bounds (lock held)."""
+    def _paused_cid(self) -> Optional[int]:
+        """The connection not read for the backlog: the client in control while the backlog is over
+        its bounds, else None (lock held)."""
         if self._backlog is None or not self._backlog.over:
-            return False
+            return None
         controller = self._session.controller
-        return controller is not None and controller.id == cid
+        return None if controller is None else controller.id
 
     def _write(self, cid: int) -> None:
         sock = self._sockets.get(cid)
@@ -453,10 +454,11 @@ class BridgeServer:
                     close_quietly(sock)
                 if self.dial and not self._closing:  # the instrument's connection ended: dial again
                     self._dial_at = time.monotonic() + self._redial_delay
+            paused_cid = self._paused_cid()
             for cid, sock in self._sockets.items():
                 if cid in self._handshaking:
                     continue
-                paused = self._paused(cid)
+                paused = cid == paused_cid
                 self._session.set_reading_paused(cid, paused, now)
                 mask = (0 if paused else selectors.EVENT_READ) | \
                     (selectors.EVENT_WRITE if self._session.wants_write(cid) else 0)
