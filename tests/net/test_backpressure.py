@@ -19,10 +19,11 @@ FRAME = 16 * 1024
 
 @pytest.fixture
 def streaming() -> Iterator:
-    """start(limits, **policies) -> (server, log, pushed: list of the indexes pushed so far, pusher thread)."""
+    """start(limits, count, frame=FRAME, **policies) -> (server, log, pushed: list of the indexes pushed so
+    far, pusher thread); each data set is ``frame`` float64 values."""
     stops: List[Callable[[], object]] = []
 
-    def start(limits: BacklogLimits, count: int, **policies: object) -> tuple:
+    def start(limits: BacklogLimits, count: int, frame: int = FRAME, **policies: object) -> tuple:
         log = EventLog()
         server = BridgeServer('127.0.0.1', 0, GRABBER, log, backlog=limits, **policies)
         client = GrabberClient('127.0.0.1', server.address[1], grab=lambda dim: [np.zeros(1)])
@@ -34,7 +35,7 @@ def streaming() -> Iterator:
         def push() -> None:
             for index in range(count):
                 try:
-                    client.push([np.full(FRAME, float(index))])
+                    client.push([np.full(frame, float(index))])
                 except OSError:  # the test ended with the pusher still blocked (ConnectionLost included)
                     return
                 pushed.append(index)
@@ -102,3 +103,38 @@ def test_the_byte_bound_pauses_too(streaming) -> None:
         event.release()
     wait_until(lambda: not server.backlog[2], what='reading resumed')
     wait_until(lambda: len(data_received(log)) > messages, what='data after the pause')
+
+
+def test_small_data_sets_stay_within_the_count_bound(streaming) -> None:
+    """0D data sets are ~50 bytes: one receive completes thousands of them; no more than there is room for
+    are handed over, the others wait decoded until reading resumes, in order."""
+    limits = BacklogLimits(max_messages=20, max_bytes=1 << 30, max_hold_s=600)
+    server, log, pushed, pusher = streaming(limits, 200_000, frame=1)
+    wait_until(lambda: server.backlog[2] and len(pushed) > len(data_received(log)) + 2000,
+               what='paused with thousands of data sets waiting in the socket')
+    messages, _, paused = server.backlog
+    assert paused and messages == limits.max_messages + 1
+    log.of_type(MessageReceived)[0].release()  # the client's Infos
+    for _ in range(3):  # resumed at half: each receive again completes no more than there is room for
+        held = data_received(log)
+        for event in held[:len(held) - limits.max_messages // 2]:
+            event.release()
+        before = len(held)
+        wait_until(lambda: server.backlog[2] and len(data_received(log)) > before  # noqa: B023 (waited on here)
+                   and len(pushed) > len(data_received(log)) + 2000, what='paused again, thousands waiting')
+        assert server.backlog[0] == limits.max_messages + 1
+    assert [index_of(e) for e in data_received(log)] == list(range(len(data_received(log))))
+
+
+def test_room_counts_down_to_the_bound_and_is_none_while_over() -> None:
+    from tcpbridge.net.backlog import DeliveryBacklog
+    resumed: List[bool] = []
+    backlog = DeliveryBacklog(BacklogLimits(max_messages=4, max_bytes=10_000), on_resume=lambda: resumed.append(True))
+    assert backlog.room() == 5  # reading stops at more than 4
+    releases = [backlog.hold(10, 0.0) for _ in range(5)]
+    assert backlog.over and backlog.room() == 0
+    for release in releases[:3]:
+        release()
+    assert resumed == [True] and not backlog.over and backlog.room() == 3
+    backlog.hold(20_000, 0.0)  # the byte bound
+    assert backlog.over and backlog.room() == 0

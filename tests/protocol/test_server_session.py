@@ -196,6 +196,21 @@ def test_messages_report_their_size_on_the_wire() -> None:
     assert [e.nbytes for e in h.of(MessageReceived)] == [len(data)]
 
 
+def test_a_limit_holds_completed_messages_back_until_they_are_asked_for() -> None:
+    h = Harness()
+    cid = h.hello()
+    stream = b''.join(done(float(i)) for i in range(10))
+    view = memoryview(h.session.receive_buffer(cid))
+    view[:len(stream)] = stream
+    received = h.session.bytes_received(cid, len(stream), h.now, limit=3)  # one receive, ten messages
+    first = [e for e in received if isinstance(e, MessageReceived)]  # (and the dialect learned)
+    assert len(first) == 3 and h.session.pending(cid) == 7
+    rest = h.session.deliver_pending(cid, h.now, limit=5) + h.session.deliver_pending(cid, h.now)
+    assert h.session.pending(cid) == 0 and h.session.deliver_pending(cid, h.now) == []
+    assert [e.message.data[0][0] for e in first + rest] == list(range(10))
+    assert h.session.role(cid) == IN_CONTROL and h.session.role(cid + 1) is None
+
+
 def test_a_client_that_does_not_read_is_dropped_when_a_message_is_queued() -> None:
     h = Harness(max_queued_bytes=10_000)
     h.hello()

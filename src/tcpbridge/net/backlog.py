@@ -6,6 +6,10 @@ handles every data set in its GUI thread).  Without a bound, the difference pile
 memory grows with the backlog.  With one, the engine leaves the bytes in the socket: TCP's own
 flow control then slows the sender (its ``send`` blocks), and nothing is dropped.
 
+One receive can complete many small messages (256 KiB of 0D data sets is thousands of them): the
+engine hands over no more than :meth:`DeliveryBacklog.room` of them, the others wait decoded (as
+bytes would wait in the socket) until there is room again.
+
 The consumer says when a message's data are no longer held (``release``; the viewer plugins tie it
 to the life of the DataToExport they emit, so the bound covers every queue down to PyMoDAQ's GUI
 thread).  A hold released by nobody ends by itself after ``max_hold_s``, so a consumer that keeps
@@ -68,6 +72,11 @@ class DeliveryBacklog:
         """(messages, bytes) delivered and not released."""
         with self._lock:
             return len(self._held), self._bytes
+
+    def room(self) -> int:
+        """How many more messages may be delivered before reading stops: 0 while :attr:`over`."""
+        with self._lock:
+            return 0 if self._over else self.limits.max_messages + 1 - len(self._held)
 
     def hold(self, nbytes: int, now: float) -> Callable[[], None]:
         """Count a message of ``nbytes`` just delivered; returns its release (idempotent, any thread)."""

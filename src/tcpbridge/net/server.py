@@ -26,7 +26,15 @@ import time
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..protocol.events import ClientInfo, ClientRefused, ConnectFailed, EngineStopped, Event, MessageReceived
+from ..protocol.events import (
+    IN_CONTROL,
+    ClientInfo,
+    ClientRefused,
+    ConnectFailed,
+    EngineStopped,
+    Event,
+    MessageReceived,
+)
 from ..protocol.messages import ACTUATOR, Message
 from ..protocol.server_session import ServerSession, SessionConfig
 from .backlog import BacklogLimits, DeliveryBacklog
@@ -391,7 +399,9 @@ class BridgeServer:
         return any(ip in network for network in self.allowed)
 
     def _read(self, cid: int) -> None:
-        while True:
+        """Hand over the messages of ``cid`` the backlog held back, then receive once (TLS: as long as
+        decrypted bytes remain), unless the backlog is full."""
+        while self._deliver_held_back(cid):
             sock = self._sockets.get(cid)
             if sock is None:
                 return
@@ -403,14 +413,35 @@ class BridgeServer:
                     return
                 except Exception as problem:  # socket error, or the decoder cannot take more
                     error = problem
-                events = self._session.bytes_received(cid, nbytes, time.monotonic(), error)
+                events = self._session.bytes_received(cid, nbytes, time.monotonic(), error, self._room(cid))
             self._emit_all(events)
             # TLS keeps decrypted bytes that select() does not see: read them now (or on resuming)
             if error is not None or nbytes == 0 or not isinstance(sock, ssl.SSLSocket) or not sock.pending():
                 return
+
+    def _deliver_held_back(self, cid: int) -> bool:
+        """Hand over the messages of ``cid`` completed but held back while the backlog had no room;
+        returns whether ``cid`` may be read (False: the backlog is full)."""
+        while True:
             with self._lock:
-                if self._paused_cid() == cid:
-                    return
+                room = self._room(cid)
+                if room == 0:
+                    return False
+                if not self._session.pending(cid):
+                    return True
+                events = self._session.deliver_pending(cid, time.monotonic(), room)
+            self._emit_all(events)
+
+    def _room(self, cid: int) -> Optional[int]:
+        """How many messages of ``cid`` may be handed over now (None: no bound): the backlog bounds the
+        client in control, and a client before its hello (which may put it in control), though never
+        to none, as it is not paused (lock held)."""
+        if self._backlog is None:
+            return None
+        role = self._session.role(cid)
+        if role == IN_CONTROL:
+            return self._backlog.room()
+        return max(1, self._backlog.room()) if role == '' else None
 
     def _paused_cid(self) -> Optional[int]:
         """The connection not read for the backlog: the client in control while the backlog is over
@@ -440,8 +471,9 @@ class BridgeServer:
 
     def _sync_sockets(self) -> None:
         """Close what the session closed; watch for writability where bytes wait, for readability
-        unless reading is paused for the backlog (then TLS bytes already decrypted are read on resuming)."""
-        resumed_tls = []
+        unless reading is paused for the backlog (then the messages held back, and TLS bytes already
+        decrypted, are handed over on resuming)."""
+        resumed = []  # messages held back, or TLS bytes decrypted, waiting for the end of a pause
         with self._lock:
             now = time.monotonic()
             for cid in self._session.pop_closed():
@@ -462,11 +494,11 @@ class BridgeServer:
                 self._session.set_reading_paused(cid, paused, now)
                 mask = (0 if paused else selectors.EVENT_READ) | \
                     (selectors.EVENT_WRITE if self._session.wants_write(cid) else 0)
-                if not paused and not self._mask[cid] & selectors.EVENT_READ and isinstance(sock, ssl.SSLSocket) \
-                        and sock.pending():
-                    resumed_tls.append(cid)
+                if not paused and (self._session.pending(cid) or not self._mask[cid] & selectors.EVENT_READ
+                                   and isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                    resumed.append(cid)
                 self._watch(cid, sock, mask)
-        for cid in resumed_tls:
+        for cid in resumed:
             self._read(cid)
 
     def _watch(self, cid: int, sock: socket.socket, mask: int) -> None:

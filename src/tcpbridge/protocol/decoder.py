@@ -277,9 +277,17 @@ class Decoder:
         self._sizes.clear()
         return out
 
-    def pop_sized_messages(self) -> List[Tuple[Message, int]]:
-        """The messages decoded since the last call with their size on the wire (bytes), oldest first."""
-        out = list(zip(self._messages, self._sizes))
-        self._messages.clear()
-        self._sizes.clear()
-        return out
+    @property
+    def pending(self) -> int:
+        """Messages decoded and not popped yet."""
+        return len(self._messages)
+
+    def pop_sized_messages(self, limit: Optional[int] = None) -> List[Tuple[Message, int]]:
+        """The messages decoded and not popped yet with their size on the wire (bytes), oldest first;
+        at most ``limit`` of them (the others wait for the next call; None: all)."""
+        if limit is None or limit >= len(self._messages):
+            out = list(zip(self._messages, self._sizes))
+            self._messages.clear()
+            self._sizes.clear()
+            return out
+        return [(self._messages.popleft(), self._sizes.popleft()) for _ in range(max(0, limit))]

@@ -189,6 +189,12 @@ class ServerSession:
         conn = self._in_control()
         return conn.info if conn else None
 
+    def role(self, cid: int) -> Optional[str]:
+        """The :attr:`~tcpbridge.protocol.events.ClientInfo.role` of connection ``cid`` ('' before its
+        hello counted), None if there is no such connection."""
+        conn = self._connections.get(cid)
+        return None if conn is None else conn.info.role
+
     def wants_write(self, cid: int) -> bool:
         """True if connection ``cid`` has bytes waiting to be sent."""
         conn = self._connections.get(cid)
@@ -238,11 +244,13 @@ class ServerSession:
         """
         return self._connections[cid].decoder.get_buffer()
 
-    def bytes_received(self, cid: int, nbytes: int, now: float,
-                       error: Optional[BaseException] = None) -> List[Event]:
+    def bytes_received(self, cid: int, nbytes: int, now: float, error: Optional[BaseException] = None,
+                       limit: Optional[int] = None) -> List[Event]:
         """``nbytes`` were written into the last :meth:`receive_buffer` of ``cid``; 0: the peer
         closed.  ``error``: receiving failed (a socket error, or the ProtocolError of
-        :meth:`receive_buffer`).  Never raises: whatever goes wrong closes this connection only."""
+        :meth:`receive_buffer`).  ``limit``: handle at most this many of the messages completed (the
+        others wait for :meth:`deliver_pending`; None: all).  Never raises: whatever goes wrong closes
+        this connection only."""
         self._now = now
         conn = self._connections.get(cid)
         if conn is None:
@@ -253,26 +261,51 @@ class ServerSession:
             if nbytes == 0:
                 truncated = ' in the middle of a message' if conn.decoder.in_message else ''
                 return self._lose(conn, f'connection closed by the client{truncated}')
+            completed_before = conn.decoder.pending
             conn.decoder.buffer_updated(nbytes)
-            messages = conn.decoder.pop_sized_messages()
             if not conn.decoder.in_message:
                 conn.message_started = None
-            elif messages or conn.message_started is None:
+            elif conn.decoder.pending > completed_before or conn.message_started is None:
                 conn.message_started = now  # a new message began in these bytes
-            events: List[Event] = []
-            for message, size in messages:
-                if cid not in self._connections:
-                    break
-                events += self._handle(conn, message, size)
-            return events
-        except ProtocolError as problem:
+            return self._handle_completed(conn, limit)
+        except Exception as problem:
+            return self._fault(conn, problem)
+
+    def pending(self, cid: int) -> int:
+        """Messages of ``cid`` completed and not handled yet (a ``limit`` held them back)."""
+        conn = self._connections.get(cid)
+        return 0 if conn is None else conn.decoder.pending
+
+    def deliver_pending(self, cid: int, now: float, limit: Optional[int] = None) -> List[Event]:
+        """Handle at most ``limit`` (None: all) of the :meth:`pending` messages of ``cid``.  Never
+        raises: whatever goes wrong closes this connection only."""
+        self._now = now
+        conn = self._connections.get(cid)
+        if conn is None:
+            return []
+        try:
+            return self._handle_completed(conn, limit)
+        except Exception as problem:
+            return self._fault(conn, problem)
+
+    def _handle_completed(self, conn: Connection, limit: Optional[int]) -> List[Event]:
+        events: List[Event] = []
+        for message, size in conn.decoder.pop_sized_messages(limit):
+            if conn.info.id not in self._connections:
+                break
+            events += self._handle(conn, message, size)
+        return events
+
+    def _fault(self, conn: Connection, problem: Exception) -> List[Event]:
+        """Close ``conn`` for what receiving or handling its bytes raised (the fault barrier: a bug
+        must not reach the I/O loop)."""
+        if isinstance(problem, ProtocolError):
             return self._lose(conn, f'protocol error, connection closed (the stream has no envelope, '
                                     f'it cannot be resynchronised): {problem}')
-        except OSError as problem:
+        if isinstance(problem, OSError):
             return self._lose(conn, f'connection lost: {problem}')
-        except Exception as problem:  # the fault barrier: a bug must not reach the I/O loop
-            log.exception('while handling the bytes of %s', conn.info.peer)
-            return self._lose(conn, f'internal error on this connection, closed: {problem!r}')
+        log.error('while handling the bytes of %s', conn.info.peer, exc_info=problem)
+        return self._lose(conn, f'internal error on this connection, closed: {problem!r}')
 
     def data_sent(self, cid: int, nbytes: int) -> None:
         """``nbytes`` of :meth:`views` went out on ``cid``."""
