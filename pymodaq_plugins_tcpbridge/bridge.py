@@ -175,6 +175,8 @@ class TCPServerBridge:
     #: the release of the message being handled (back-pressure); a handler that hands the data on
     #: takes it (sets None) and ties it to the life of what it emits
     _delivery: Optional[Callable[[], None]] = None
+    #: when the message being handled was received (``MessageReceived.received_at``, time.monotonic())
+    _received_at = 0.0
 
     # -- life cycle -------------------------------------------------------------------------------
     def _start_bridge(self) -> tuple:
@@ -329,7 +331,10 @@ class TCPServerBridge:
     # -- events (plugin thread) -------------------------------------------------------------------
     def _on_bridge_event(self, event: Event) -> None:
         """Qt slot: one engine event.  Nothing a client sends may raise out of a slot."""
-        self._delivery = event.release if isinstance(event, MessageReceived) else None
+        if isinstance(event, MessageReceived):
+            self._delivery, self._received_at = event.release, event.received_at
+        else:
+            self._delivery = None
         try:
             self._handle_event(event)
         except Exception as error:

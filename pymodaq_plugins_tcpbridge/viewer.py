@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Optional
+from collections import deque
+from typing import Deque, Optional
 
 import numpy as np
 from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base, comon_parameters
@@ -48,7 +49,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
 
     def ini_attributes(self) -> None:
         self.controller = None
-        self._requests = 0  # Send Data not yet answered: a Done beyond them was pushed
+        self._requests: Deque[float] = deque()  # when each Send Data not answered yet was sent
         self._live = False
         self._last_push = self._last_done = -PUSH_MEMORY_S
         self._live_timer: Optional[QTimer] = None
@@ -80,8 +81,8 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         self._request()
 
     def _watch_live(self) -> None:
-        """While live, every PUSH_MEMORY_S: ask again if nothing came meanwhile (a client that stopped
-        pushing, or a late answer taken for a push)."""
+        """While live, every PUSH_MEMORY_S: ask again if the client fell silent (it stopped pushing, or
+        a late answer was taken for a push)."""
         if self._live_timer is None:
             self._live_timer = QTimer()
             self._live_timer.timeout.connect(self._on_live_watchdog)
@@ -91,8 +92,20 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         if not self._live:
             if self._live_timer is not None:
                 self._live_timer.stop()
-        elif not self._requests and time.monotonic() - self._last_done >= PUSH_MEMORY_S:
+        elif not self._requests and self._client_silent():
             self._request()
+
+    def _client_silent(self) -> bool:
+        """True if nothing came from the client in control for PUSH_MEMORY_S: none handled here, none
+        received by the engine (waiting to be handled here), and not because back-pressure kept its data
+        in the socket meanwhile (a request then would be answered beside the pushes)."""
+        if self.bridge is None:
+            return False
+        controller = self.bridge.controller
+        if controller is None:
+            return True  # the request says that no client is connected
+        return time.monotonic() - self._last_done >= PUSH_MEMORY_S and \
+            time.time() - controller.last_seen >= PUSH_MEMORY_S and not self.bridge.reading_paused_within(PUSH_MEMORY_S)
 
     def _next_live_request(self) -> None:
         """Ask an answering client for the next data set of a live grab (one request in flight: a
@@ -104,8 +117,9 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         return time.monotonic() - self._last_push < PUSH_MEMORY_S
 
     def _request(self) -> None:
+        sent_at = time.monotonic()
         if self.bridge.send(SendData(self.grabber_type), expect=('Done',), timeout=self.settings['reply_timeout']):
-            self._requests += 1
+            self._requests.append(sent_at)
         else:
             self._live = False
             self._status('no client connected: nothing to grab', error=True)
@@ -119,10 +133,13 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             super()._on_client_message(message)
 
     def _on_done(self, message: Done) -> None:
-        requested = self._requests > 0  # a push that overtakes an answer counts as it: same data
+        # an answer comes after its request; a Done received before the oldest request went out was pushed
+        # (else a client that pushes and answers would be asked again at each of its pushes and owe ever
+        # more answers); one that overtakes an answer counts as it: same data
+        requested = bool(self._requests) and self._received_at >= self._requests[0]
         self._last_done = time.monotonic()
         if requested:
-            self._requests -= 1
+            self._requests.popleft()
         else:
             self._last_push = self._last_done
         if requested or self._live:
@@ -174,7 +191,8 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
         live, self._live = self._live, False
-        self._requests = max(0, self._requests - 1)
+        if self._requests:
+            self._requests.popleft()
         self._status(f'no data from the client within {self.settings["reply_timeout"]:g} s after '
                      f'{event.command!r}; {"live grab ended: " if live else ""}the next grab asks again', error=True)
 
@@ -183,17 +201,20 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         if self._requests or self._live:
             self._status(f'client {client.peer} lost during a {"live " if self._live else ""}grab: no data; '
                          'grab again once a client is connected', error=True)
-            self._requests, self._live = 0, False
+            self._requests.clear()
+            self._live = False
 
     def stop(self) -> str:
         """End a live grab and stop waiting for data (a pending answer is still shown if it comes)."""
-        self._requests, self._live = 0, False
+        self._requests.clear()
+        self._live = False
         return ''
 
     def close(self) -> None:
         """Close every socket and stop the server thread."""
         self._stop_bridge()
-        self._requests, self._live, self._idle_pending = 0, False, None
+        self._requests.clear()
+        self._live, self._idle_pending = False, None
         for timer in (self._idle_timer, self._live_timer):
             if timer is not None:
                 timer.stop()  # here, in the plugin's thread, which owns them

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import EventLog, wait_until
-from tcpbridge import GRABBER, BacklogLimits, BridgeServer, ClientLost, Done, GrabberClient, MessageReceived
+from tcpbridge import GRABBER, BacklogLimits, BridgeServer, ClientLost, Done, Event, GrabberClient, MessageReceived
 
 #: 128 KiB per data set: each is received into a buffer of its own (above the decoder's direct threshold)
 FRAME = 16 * 1024
@@ -126,15 +126,40 @@ def test_small_data_sets_stay_within_the_count_bound(streaming) -> None:
     assert [index_of(e) for e in data_received(log)] == list(range(len(data_received(log))))
 
 
-def test_room_counts_down_to_the_bound_and_is_none_while_over() -> None:
+def test_room_counts_down_to_the_bound_and_is_none_while_over_and_the_pause_is_remembered() -> None:
     from tcpbridge.net.backlog import DeliveryBacklog
     resumed: List[bool] = []
     backlog = DeliveryBacklog(BacklogLimits(max_messages=4, max_bytes=10_000), on_resume=lambda: resumed.append(True))
-    assert backlog.room() == 5  # reading stops at more than 4
+    assert backlog.room() == 5 and not backlog.paused_within(60.0)  # reading stops at more than 4
     releases = [backlog.hold(10, 0.0) for _ in range(5)]
     assert backlog.over and backlog.room() == 0
     for release in releases[:3]:
         release()
     assert resumed == [True] and not backlog.over and backlog.room() == 3
+    assert backlog.paused_within(60.0) and not backlog.paused_within(0.0)  # the pause just ended
     backlog.hold(20_000, 0.0)  # the byte bound
     assert backlog.over and backlog.room() == 0
+
+
+def test_messages_held_back_are_handed_over_when_releases_keep_the_backlog_under_its_bound() -> None:
+    """A consumer as fast as the engine releases each data set as it comes: the backlog never fills, so
+    no resumption wakes the loop; what one receive completed beyond the room must be handed over anyway."""
+    log = EventLog()
+
+    def consume(event: Event) -> None:
+        log(event)
+        if isinstance(event, MessageReceived):
+            event.release()
+    server = BridgeServer('127.0.0.1', 0, GRABBER, consume,
+                          backlog=BacklogLimits(max_messages=10, max_bytes=1 << 30, max_hold_s=600))
+    client = GrabberClient('127.0.0.1', server.address[1], grab=lambda dim: [np.zeros(1)])
+    client.start()
+    try:
+        assert client.connected.wait(10)
+        for index in range(3000):  # ~150 kB: receives of many data sets each, then the client is silent
+            client.push([np.full(1, float(index))])
+        wait_until(lambda: len(data_received(log)) == 3000, timeout=20, what='every data set')
+        assert [index_of(e) for e in data_received(log)] == list(range(3000))
+    finally:
+        client.stop()
+        server.close()

@@ -83,6 +83,29 @@ def test_live_grab_of_a_client_that_only_answers_streams_until_stop(bridge) -> N
     assert values == [float(i) for i in range(1, asked + 2)]  # in order, none twice
 
 
+def test_a_client_that_pushes_beside_answering_is_no_longer_asked_once_it_is_seen_pushing(bridge) -> None:
+    """Pushes and answers look alike: taking every push for the answer and asking again would keep a
+    client that does both answering ever more requests beside its pushes."""
+    plugin, client = bridge
+    values = received_values(plugin)
+    plugin.grab_data(live=True)  # the plugin does not know yet that this client pushes: it asks
+    wait_until(lambda: len(values) >= 5, 20, 'a stream of answers', qt=True)
+
+    def pushes(first: int, count: int) -> List[float]:
+        for index in range(first, first + count):  # negative: told apart from the answers (1, 2, 3...)
+            client.push([np.full(4, -1.0 - index)])
+        return [-1.0 - index for index in range(first + count)]
+    expected = pushes(0, 300)
+    wait_until(lambda: [v for v in values if v < 0] == expected, 20, 'every push', qt=True)
+    asked = client.requests
+    expected = pushes(300, 100)
+    wait_until(lambda: [v for v in values if v < 0] == expected, 20, 'every push', qt=True)
+    assert client.requests - asked <= 2  # asked once per push, it would be >= 100
+    answers = [v for v in values if v > 0]
+    assert answers == [float(i) for i in range(1, len(answers) + 1)]  # every answer, in order
+    plugin.stop()
+
+
 def test_pushes_while_not_acquiring_are_shown_at_most_25_times_a_second_newest_last(bridge) -> None:
     plugin, client = bridge
     values = received_values(plugin)

@@ -18,6 +18,7 @@ data forever slows the stream instead of stopping it.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
@@ -60,12 +61,18 @@ class DeliveryBacklog:
         self._next_id = 0
         self._bytes = 0
         self._over = False
+        self._resumed_at: Optional[float] = None  # time.monotonic() of the last end of a pause
 
     @property
     def over(self) -> bool:
         """True from the moment a bound is exceeded until the backlog is back to half of both."""
         with self._lock:
             return self._over
+
+    def paused_within(self, seconds: float) -> bool:
+        """True while :attr:`over`, or if it ended less than ``seconds`` ago."""
+        with self._lock:
+            return self._over or self._resumed_at is not None and time.monotonic() - self._resumed_at < seconds
 
     @property
     def held(self) -> Tuple[int, int]:
@@ -110,5 +117,6 @@ class DeliveryBacklog:
                 and self._bytes <= self.limits.max_bytes // 2
             if resume:
                 self._over = False
+                self._resumed_at = time.monotonic()
         if resume:
             self._on_resume()

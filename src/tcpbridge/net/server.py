@@ -183,6 +183,11 @@ class BridgeServer:
             return None
         return (*self._backlog.held, self._backlog.over)
 
+    def reading_paused_within(self, seconds: float) -> bool:
+        """True if reading the client in control is paused for the backlog, or was less than ``seconds``
+        ago (what it sent meanwhile is still coming: it is not silent); False without a backlog bound."""
+        return self._backlog is not None and self._backlog.paused_within(seconds)
+
     @property
     def budget_used(self) -> int:
         """Bytes of large fields being received now, across connections."""
@@ -400,7 +405,8 @@ class BridgeServer:
 
     def _read(self, cid: int) -> None:
         """Hand over the messages of ``cid`` the backlog held back, then receive once (TLS: as long as
-        decrypted bytes remain), unless the backlog is full."""
+        decrypted bytes remain), unless the backlog is full; returns with none held back unless the
+        backlog is full (its resumption wakes the loop)."""
         while self._deliver_held_back(cid):
             sock = self._sockets.get(cid)
             if sock is None:
@@ -415,8 +421,12 @@ class BridgeServer:
                     error = problem
                 events = self._session.bytes_received(cid, nbytes, time.monotonic(), error, self._room(cid))
             self._emit_all(events)
-            # TLS keeps decrypted bytes that select() does not see: read them now (or on resuming)
-            if error is not None or nbytes == 0 or not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+            if error is not None or nbytes == 0:
+                return
+            # messages held back (their room was taken meanwhile by releases: the backlog may not be full)
+            # are handed over now, else nothing would wake the loop for them; TLS keeps decrypted bytes
+            # that select() does not see: read them now (or on resuming)
+            if not self._session.pending(cid) and (not isinstance(sock, ssl.SSLSocket) or not sock.pending()):
                 return
 
     def _deliver_held_back(self, cid: int) -> bool:

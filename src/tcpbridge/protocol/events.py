@@ -89,7 +89,9 @@ class ControllerChanged(Event):
 
 @dataclass(frozen=True)
 class MessageReceived(Event):
-    """A message from the client in control, ``nbytes`` long on the wire.
+    """A message from the client in control, ``nbytes`` long on the wire, received at ``received_at``
+    (``time.monotonic()`` just after the receive that completed it: an answer's is always later than
+    the time its request was sent).
 
     ``release``: set by a :class:`~tcpbridge.net.server.BridgeServer` with a backlog bound
     (``max_backlog_bytes``): call it once the message's data are no longer held (any thread; once is
@@ -100,6 +102,7 @@ class MessageReceived(Event):
     client: ClientInfo
     message: Message
     nbytes: int = 0
+    received_at: float = 0.0
     release: Optional[Callable[[], None]] = field(default=None, compare=False, repr=False)
 
 

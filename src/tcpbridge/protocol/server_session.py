@@ -107,6 +107,7 @@ class Connection:
     hello: Optional[ClientType] = None  # a hello awaiting authentication
     nonce: Optional[str] = None         # the challenge sent to it
     paused_at: Optional[float] = None   # reading paused by the I/O loop (back-pressure) since then
+    received_at: float = 0.0            # the last receive (of the messages completed and not handled too)
 
     @property
     def id(self) -> int:
@@ -262,6 +263,7 @@ class ServerSession:
                 truncated = ' in the middle of a message' if conn.decoder.in_message else ''
                 return self._lose(conn, f'connection closed by the client{truncated}')
             completed_before = conn.decoder.pending
+            conn.received_at = now
             conn.decoder.buffer_updated(nbytes)
             if not conn.decoder.in_message:
                 conn.message_started = None
@@ -439,7 +441,7 @@ class ServerSession:
             conn.requests.remove(settled)
             conn.missed_replies = 0
         if info.role == IN_CONTROL:
-            events.append(MessageReceived(info, message, size))
+            events.append(MessageReceived(info, message, size, conn.received_at))
             if isinstance(message, (Done, PositionIs, MoveDone)):
                 events += self._share(message)
         elif not isinstance(message, (Infos, InfoXml)):
