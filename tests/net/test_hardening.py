@@ -16,6 +16,7 @@ from corpus import client_streams, mutate, server_streams
 from helpers import EventLog, wait_until
 from tcpbridge import (
     GRABBER,
+    BacklogLimits,
     BridgeServer,
     ClientConnected,
     ClientLost,
@@ -79,8 +80,12 @@ def raw(server: BridgeServer) -> socket.socket:
     return socket.create_connection(server.address[:2], timeout=5)
 
 
-def test_mutated_messages_from_many_connections_leave_the_controller_served(engine, grabber) -> None:
-    server, log = engine()
+@pytest.mark.parametrize('backlog', [None, BacklogLimits(max_messages=4, max_hold_s=0.05)],
+                         ids=['no-backlog', 'backlog-holding-messages-back'])
+def test_mutated_messages_from_many_connections_leave_the_controller_served(engine, grabber, backlog) -> None:
+    """With a backlog bound nobody releases (holds expire), messages are held back and handed over
+    later: that path takes the mutated messages too."""
+    server, log = engine(backlog=backlog)
     grabber(server.address[1])
     wait_until(lambda: server.controller is not None, 10, 'the legitimate client')
     rng = random.Random(11)
