@@ -205,8 +205,9 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             self._live = False
 
     def stop(self) -> str:
-        """End a live grab and stop waiting for data (a pending answer is still shown if it comes)."""
-        self._requests.clear()
+        """End a live grab; the answer to a request in flight is still shown when it comes, and counted
+        as that answer (taken for a push, it would make the next live grab wait for pushes that never
+        come, up to the watchdog's 1-2 s)."""
         self._live = False
         return ''
 

@@ -83,6 +83,22 @@ def test_live_grab_of_a_client_that_only_answers_streams_until_stop(bridge) -> N
     assert values == [float(i) for i in range(1, asked + 2)]  # in order, none twice
 
 
+def test_a_live_grab_after_a_stop_asks_at_once_the_answer_in_flight_being_no_push(bridge) -> None:
+    """The answer to the request in flight at a stop is that answer, not a push: else the next live grab
+    would wait for pushes from a client that only answers (the watchdog asks after 1-2 s)."""
+    plugin, client = bridge
+    values = received_values(plugin)
+    for round_ in range(3):
+        shown = len(values)
+        plugin.grab_data(live=True)
+        assert len(plugin._requests) == 1, f'round {round_}: not asked at once'
+        wait_until(lambda: len(values) >= shown + 10, 20, 'a stream of answers', qt=True)
+        plugin.stop()
+        wait_until(lambda: len(values) == client.requests, 10, 'the answer in flight at the stop', qt=True)
+        assert not plugin._requests and not plugin._client_pushes()
+    assert values == [float(i) for i in range(1, len(values) + 1)]  # every answer once, in order
+
+
 def test_a_client_that_pushes_beside_answering_is_no_longer_asked_once_it_is_seen_pushing(bridge) -> None:
     """Pushes and answers look alike: taking every push for the answer and asking again would keep a
     client that does both answering ever more requests beside its pushes."""
