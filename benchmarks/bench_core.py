@@ -1,19 +1,25 @@
 """Protocol core and transport on loopback, against a bare socket moving the same bytes (same run).
 
 * 8 MiB frame (2048x2048 uint16): encoder + socket + decoder vs ``sendall`` + ``recv_into`` of the
-  same bytes, both dialects, interleaved repeats, median throughputs and their ratio;
+  same bytes, both dialects, interleaved repeats, median throughputs and their ratio (one encoder and
+  decoder per dialect, as one connection has: the first frame of a connection is a row of its own, its
+  buffer fresh from the OS);
+* the same frame asked by the server engine (``BridgeServer``, its thread) of a ``GrabberClient`` (its
+  thread), with and without the receive low-water mark (:mod:`tcpbridge.net.low_water`);
 * peak memory (tracemalloc) while receiving one frame, in frames;
 * tiny command round trip (``move_abs`` -> ``move_done``) through the core, and through the server
   engine + ActuatorClient (threads included).
 """
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import threading
 import time
 import tracemalloc
 from typing import Dict, List
+from unittest import mock
 
 import numpy as np
 from baseline import bare_transfer, socket_pair, timed_transfer
@@ -29,12 +35,15 @@ from tcpbridge import (
     Dialect,
     Done,
     Encoder,
+    GrabberClient,
     MessageReceived,
     MoveAbs,
     MoveDone,
     Role,
+    SendData,
     data_actuator,
 )
+from tcpbridge.net.low_water import ReceiveLowWater
 from tcpbridge.net.transport import send_buffers
 
 FRAME = (np.arange(2048 * 2048, dtype=np.uint16) * 7).reshape(2048, 2048)
@@ -50,22 +59,67 @@ def bare(a: socket.socket, b: socket.socket, fresh: bool = False) -> float:
     return bare_transfer(a, b, PAYLOAD, None if fresh else REUSED)
 
 
-def bridge(a: socket.socket, b: socket.socket, dialect: Dialect) -> float:
-    encoder = Encoder(dialect)
-    decoder = Decoder(Role.SERVER)
-    decoder.feed(encoder.encode_bytes(ClientType(GRABBER)))
+class CoreFrames:
+    """Frames of one connection through the core: one encoder and one decoder (whose buffer pool
+    reuses a frame's buffer once the frame is dropped)."""
 
-    def receive() -> None:
-        while True:
-            n = b.recv_into(decoder.get_buffer())
-            decoder.buffer_updated(n)
-            messages = decoder.pop_messages()
-            if messages:
-                data = messages[0].data
-                array = data[0] if dialect is Dialect.LEGACY else data.data[0].data[0]
-                assert array.shape == FRAME.shape
-                return
-    return timed_transfer(lambda: send_buffers(a, encoder.encode(Done([FRAME]))), receive)
+    def __init__(self, a: socket.socket, b: socket.socket, dialect: Dialect) -> None:
+        self.a, self.b, self.dialect = a, b, dialect
+        self.encoder = Encoder(dialect)
+        self.decoder = Decoder(Role.SERVER)
+        self.decoder.feed(self.encoder.encode_bytes(ClientType(GRABBER)))
+
+    def seconds(self) -> float:
+        """Seconds to move one frame, from encoding to the decoded array."""
+        def receive() -> None:
+            while True:
+                n = self.b.recv_into(self.decoder.get_buffer())
+                self.decoder.buffer_updated(n)
+                messages = self.decoder.pop_messages()
+                if messages:
+                    data = messages[0].data
+                    array = data[0] if self.dialect is Dialect.LEGACY else data.data[0].data[0]
+                    assert array.shape == FRAME.shape
+                    return
+        return timed_transfer(lambda: send_buffers(self.a, self.encoder.encode(Done([FRAME]))), receive)
+
+
+def first_frames(a: socket.socket, b: socket.socket, dialect: Dialect) -> float:
+    """Seconds for the first frame of a new connection's decoder (its buffer fresh from the OS)."""
+    return CoreFrames(a, b, dialect).seconds()
+
+
+class EngineFrames:
+    """Frames asked by the server engine (``Send Data 2D``) and sent by a GrabberClient thread."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._done = threading.Event()
+        self.server = BridgeServer('127.0.0.1', 0, GRABBER, self._on_event)
+        self.client = GrabberClient(port=self.server.address[1], dialect=dialect, grab=lambda dim: [FRAME])
+        self.thread = self.client.start()
+        if not self.client.connected.wait(10):
+            raise RuntimeError('the GrabberClient did not connect')
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, MessageReceived) and isinstance(event.message, Done):
+            self._done.set()
+
+    def seconds(self, low_water: bool = True) -> float:
+        """Seconds from the request to the frame received; ``low_water`` False: SO_RCVLOWAT left at 1."""
+        with contextlib.ExitStack() as stack:
+            if not low_water:
+                stack.enter_context(mock.patch.object(ReceiveLowWater, 'follow', lambda self, missing: None))
+            self._done.clear()
+            start = time.perf_counter()
+            self.server.send(SendData('2D'))
+            if not self._done.wait(10):
+                raise RuntimeError('no frame within 10 s')
+            return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.client.stop()
+        self.thread.join(5)
+        self.server.close()
 
 
 def peak_receive_memory(dialect: Dialect) -> float:
@@ -145,8 +199,12 @@ def round_trip_rows(system: str, case: str, times: List[float]) -> List[Dict[str
 
 def main() -> Dict[str, object]:
     a, b = socket_pair()
+    core = {dialect: CoreFrames(a, b, dialect) for dialect in (Dialect.LEGACY, Dialect.PYMODAQ4)}
+    engine = EngineFrames(Dialect.LEGACY)
     kinds = {'bare': lambda: bare(a, b), 'bare_fresh_buffer': lambda: bare(a, b, fresh=True),
-             'legacy': lambda: bridge(a, b, Dialect.LEGACY), 'pymodaq4': lambda: bridge(a, b, Dialect.PYMODAQ4)}
+             'legacy': core[Dialect.LEGACY].seconds, 'pymodaq4': core[Dialect.PYMODAQ4].seconds,
+             'legacy_first': lambda: first_frames(a, b, Dialect.LEGACY),
+             'engine': engine.seconds, 'engine_no_mark': lambda: engine.seconds(low_water=False)}
     runs: Dict[str, List[float]] = {kind: [] for kind in kinds}
     order = list(kinds)
     for kind in order:  # warm-up
@@ -156,14 +214,19 @@ def main() -> Dict[str, object]:
         for kind in order:
             runs[kind].append(kinds[kind]())
     a.close(), b.close()
+    engine.close()
     mib = FRAME.nbytes / (1 << 20)
     case = f'8 MiB frame (2048x2048 uint16) encoder -> socket -> decoder, {REPEATS} repeats'
     speeds = {kind: [mib / t for t in times] for kind, times in runs.items()}
     rows = [row('bare loopback socket', case, 'MiB/s', speeds['bare']),
             row('bare loopback socket, new array per frame', case, 'MiB/s', speeds['bare_fresh_buffer'])]
-    for dialect in ('legacy', 'pymodaq4'):
-        rows.append(row(f'tcpbridge core {dialect}', case, 'MiB/s', speeds[dialect],
-                        [s / b for s, b in zip(speeds[dialect], speeds['bare'])], 'bare loopback socket'))
+    systems = {'legacy': 'tcpbridge core legacy', 'pymodaq4': 'tcpbridge core pymodaq4',
+               'legacy_first': "tcpbridge core legacy, a connection's first frame",
+               'engine': 'tcpbridge engine + GrabberClient threads, legacy',
+               'engine_no_mark': 'tcpbridge engine + GrabberClient threads, legacy, no SO_RCVLOWAT'}
+    for kind, system in systems.items():
+        rows.append(row(system, case, 'MiB/s', speeds[kind],
+                        [s / b for s, b in zip(speeds[kind], speeds['bare'])], 'bare loopback socket'))
     for dialect in (Dialect.LEGACY, Dialect.PYMODAQ4):
         rows.append(row(f'tcpbridge core {dialect.value}', 'peak memory while receiving one 8 MiB frame',
                         'frames', [peak_receive_memory(dialect)]))

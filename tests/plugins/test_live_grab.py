@@ -92,7 +92,7 @@ def test_a_live_grab_after_a_stop_asks_at_once_the_answer_in_flight_being_no_pus
         shown = len(values)
         plugin.grab_data(live=True)
         assert len(plugin._requests) == 1, f'round {round_}: not asked at once'
-        wait_until(lambda: len(values) >= shown + 10, 20, 'a stream of answers', qt=True)
+        wait_until(lambda shown=shown: len(values) >= shown + 10, 20, 'a stream of answers', qt=True)
         plugin.stop()
         wait_until(lambda: len(values) == client.requests, 10, 'the answer in flight at the stop', qt=True)
         assert not plugin._requests and not plugin._client_pushes()

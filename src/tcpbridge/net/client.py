@@ -53,6 +53,7 @@ from ..protocol.messages import (
     StopMotion,
 )
 from ..protocol.settings_xml import Param, settings_to_xml
+from .low_water import ReceiveLowWater
 from .tls import handshake_problem
 from .transport import Waker, close_quietly, configure, connect, format_address, listen, send_buffers
 
@@ -326,6 +327,7 @@ class BridgeClient:
             self._sock = sock
         selector = selectors.DefaultSelector()
         selector.register(sock, selectors.EVENT_READ)
+        low_water = ReceiveLowWater(sock)
         selector.register(self._waker.reader, selectors.EVENT_READ)
         reason, clean = 'stopped', True
         try:
@@ -339,7 +341,7 @@ class BridgeClient:
                     if key.fileobj is self._waker.reader:
                         self._waker.drain()
                         continue
-                    self._receive(sock)
+                    self._receive(sock, low_water)
             self._quit()
         except ProtocolError as error:
             reason, clean = f'protocol error, closing (the stream cannot be resynchronised): {error}', False
@@ -366,14 +368,17 @@ class BridgeClient:
             log.info('disconnected from %s: %s%s', peer, reason, retry)
         return clean
 
-    def _receive(self, sock: socket.socket) -> None:
-        """Read what is there (with TLS, also what the TLS layer decrypted already) and dispatch it."""
+    def _receive(self, sock: socket.socket, low_water: ReceiveLowWater) -> None:
+        """Read what is there (with TLS, also what the TLS layer decrypted already) and dispatch it; a
+        large field is read once much of it came (``low_water``)."""
         while True:
             n = sock.recv_into(self.session.receive_buffer())
             if n == 0:
                 raise ConnectionLost('the server closed the connection'
                                      + (' in the middle of a message' if self.session.in_message else ''))
-            for message in self.session.bytes_received(n):
+            messages = self.session.bytes_received(n)
+            low_water.follow(self.session.field_missing)
+            for message in messages:
                 self._dispatch(message)
             if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
                 return

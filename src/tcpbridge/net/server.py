@@ -38,6 +38,7 @@ from ..protocol.events import (
 from ..protocol.messages import ACTUATOR, Message
 from ..protocol.server_session import ServerSession, SessionConfig
 from .backlog import BacklogLimits, DeliveryBacklog
+from .low_water import ReceiveLowWater
 from .tls import handshake_problem
 from .transport import Waker, close_quietly, configure, format_address, listen
 
@@ -141,6 +142,7 @@ class BridgeServer:
         self._backlog = DeliveryBacklog(backlog, self._waker.wake) if backlog is not None else None
         self._lock = threading.Lock()
         self._sockets: Dict[int, socket.socket] = {}
+        self._low_water: Dict[int, ReceiveLowWater] = {}  # cid -> its SO_RCVLOWAT, kept by _read
         self._mask: Dict[int, int] = {}  # cid -> the selector events watched (0: unregistered)
         self._closing = False
         self.stopped_by: Optional[str] = None
@@ -357,6 +359,7 @@ class BridgeServer:
         with self._lock:
             cid, events = self._session.connection_made(peer, time.monotonic())
             self._sockets[cid] = sock
+            self._low_water[cid] = ReceiveLowWater(sock)
             self._mask[cid] = 0
         self._watch(cid, sock, selectors.EVENT_READ)
         self._emit_all(events)
@@ -420,6 +423,8 @@ class BridgeServer:
                 except Exception as problem:  # socket error, or the decoder cannot take more
                     error = problem
                 events = self._session.bytes_received(cid, nbytes, time.monotonic(), error, self._room(cid))
+                missing = self._session.field_missing(cid)
+            self._low_water[cid].follow(missing)  # a large field is read once much of it came
             self._emit_all(events)
             if error is not None or nbytes == 0:
                 return
@@ -488,6 +493,7 @@ class BridgeServer:
             now = time.monotonic()
             for cid in self._session.pop_closed():
                 sock = self._sockets.pop(cid, None)
+                self._low_water.pop(cid, None)
                 mask = self._mask.pop(cid, 0)
                 self._handshaking.pop(cid, None)
                 if sock is not None:

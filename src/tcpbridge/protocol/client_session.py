@@ -103,6 +103,12 @@ class ClientSession:
         return self._decoder.pop_messages()
 
     @property
+    def field_missing(self) -> int:
+        """Bytes still to come of the large field being received (0: none); see
+        :attr:`~tcpbridge.protocol.decoder.Decoder.field_missing`."""
+        return self._decoder.field_missing
+
+    @property
     def in_message(self) -> bool:
         """True while part of a server message has been received."""
         return self._decoder.in_message

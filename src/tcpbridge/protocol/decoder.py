@@ -139,6 +139,12 @@ class Decoder:
         """Bytes announced so far for the message in progress (0 between messages)."""
         return self._reader.total if self.in_message else 0
 
+    @property
+    def field_missing(self) -> int:
+        """Bytes still to come of the large field being received into its own buffer (an array's
+        bytes), 0 when none is: a transport may wait until that many arrived before reading again."""
+        return self._need - self._big_fill if self._big is not None else 0
+
     def _next_message(self) -> None:
         self._reader.reset()
         reader: Any = self._reader

@@ -273,6 +273,12 @@ class ServerSession:
         except Exception as problem:
             return self._fault(conn, problem)
 
+    def field_missing(self, cid: int) -> int:
+        """Bytes still to come of the large field ``cid`` is receiving (0: none, or no such connection);
+        see :attr:`~tcpbridge.protocol.decoder.Decoder.field_missing`."""
+        conn = self._connections.get(cid)
+        return 0 if conn is None else conn.decoder.field_missing
+
     def pending(self, cid: int) -> int:
         """Messages of ``cid`` completed and not handled yet (a ``limit`` held them back)."""
         conn = self._connections.get(cid)
