@@ -1,4 +1,4 @@
-"""The real PyMoDAQ 5 plugins on loopback (Qt offscreen, clients as threads of this process).
+"""The real PyMoDAQ 5 plugins on loopback (Qt offscreen; clients as threads of this process, or a process).
 
 * 8 MiB frames (2048x2048 uint16) from a fixed-frame GrabberClient to the DAQ_2DViewer_TCPServer's
   ``dte_signal``, snaps (``grab_data``, each frame requested when the previous one arrived, as a scan
@@ -6,7 +6,8 @@
   against a bare loopback socket moving the same bytes into a new array per frame; interleaved
   repeats, the ratio taken within each repeat.  The process's resident memory is read after every
   frame: the row "resident frames" is the largest excess over the level after the warm-up, in frames.
-* ``move_abs`` -> ``move_done`` round trips through DAQ_Move_TCPServer and an ActuatorClient.
+* ``move_abs`` -> ``move_done`` round trips through DAQ_Move_TCPServer and an ActuatorClient thread, or the
+  demo stage in its own process (``tcpbridge actuator --speed 0``), as an instrument PC runs it.
 
     python benchmarks/bench_plugins.py [--frames 100] [--repeats 5] [--moves 2000]
 """
@@ -37,7 +38,7 @@ from report import percentile, row, rss_mib  # noqa: E402
 
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer  # noqa: E402
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import DAQ_2DViewer_TCPServer  # noqa: E402
-from tcpbridge import ActuatorClient, GrabberClient  # noqa: E402
+from tcpbridge import ActuatorClient, ClientProcess, GrabberClient  # noqa: E402
 
 DIALECTS = ('legacy', 'pymodaq4')
 SYSTEM = 'tcpbridge {}'
@@ -140,16 +141,28 @@ def frames(repeats: int, per_repeat: int) -> List[Dict[str, object]]:
     return rows
 
 
-def round_trips(dialect: str, units: str, n: int) -> List[float]:
-    """Seconds of ``n`` move_abs -> move_done round trips through DAQ_Move_TCPServer, the axis in ``units``."""
+def round_trips(dialect: str, units: str, n: int, process: bool = False) -> List[float]:
+    """Seconds of ``n`` move_abs -> move_done round trips through DAQ_Move_TCPServer, the axis in
+    ``units``; the client an ActuatorClient thread of this process (sharing its GIL), or with
+    ``process`` the demo stage as a user runs it, in its own process (``tcpbridge actuator --speed 0``:
+    moves at once), as an instrument PC's client is."""
     plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
-    position = [0.0]
-    client = ActuatorClient(port=plugin.bridge.address[1], dialect=dialect, units=units,
-                            get_position=lambda: position[0],
-                            move_abs=lambda target: position.__setitem__(0, target))
-    thread = client.start()
+    port = plugin.bridge.address[1]
+    if process:
+        client = ClientProcess(['actuator', '--port', str(port), '--dialect', dialect, '--units', units,
+                                '--speed', '0'])
+        stop = client.stop
+    else:
+        position = [0.0]
+        thread_client = ActuatorClient(port=port, dialect=dialect, units=units, get_position=lambda: position[0],
+                                       move_abs=lambda target: position.__setitem__(0, target))
+        thread = thread_client.start()
+
+        def stop() -> None:
+            thread_client.stop()
+            thread.join(5)
     run_until(lambda: plugin.client_connected and plugin.bridge.controller.dialect is not None
-              and plugin.axis_unit == units, 10)
+              and plugin.axis_unit == units, 30)
     loop, times, done = QEventLoop(), [], []
 
     def on_move_done(position) -> None:
@@ -170,8 +183,7 @@ def round_trips(dialect: str, units: str, n: int) -> List[float]:
         if not done or done[0].value() != target:
             raise RuntimeError(f'round trip {i}: no move_done at {target} within 5 s')
     guard.stop()
-    client.stop()
-    thread.join(5)
+    stop()
     plugin.close()
     return times
 
@@ -180,22 +192,26 @@ def moves(repeats: int, n: int) -> List[Dict[str, object]]:
     """Round trips with the axis in mm (pint parses a prefixed unit anew each time PyMoDAQ builds a
     DataActuator: ~0.12 ms each, several per move) and without units (pint's cached path)."""
     rows = []
-    kinds = [(dialect, units) for units in ('mm', '') for dialect in DIALECTS]
+    kinds = [(dialect, units, False) for units in ('mm', '') for dialect in DIALECTS] + \
+        [('legacy', units, True) for units in ('mm', '')]
     p50: Dict[tuple, List[float]] = {k: [] for k in kinds}
     p99: Dict[tuple, List[float]] = {k: [] for k in kinds}
     rate: Dict[tuple, List[float]] = {k: [] for k in kinds}
     for _ in range(repeats):
         for kind in random.sample(kinds, len(kinds)):
-            times = round_trips(*kind, n=n)
+            dialect, units, process = kind
+            times = round_trips(dialect, units, n, process)
             p50[kind].append(1000 * percentile(times, 0.5))
             p99[kind].append(1000 * percentile(times, 0.99))
             rate[kind].append(len(times) / sum(times))
-    for dialect, units in kinds:
+    for kind in kinds:
+        dialect, units, process = kind
         axis = f'in {units}' if units else 'without units'
         case = f'move_abs -> move_done through DAQ_Move_TCPServer, axis {axis}, {repeats}x{n} round trips'
-        rows.append(row(SYSTEM.format(dialect), f'{case}: p50', 'ms', p50[dialect, units]))
-        rows.append(row(SYSTEM.format(dialect), f'{case}: p99', 'ms', p99[dialect, units]))
-        rows.append(row(SYSTEM.format(dialect), f'{case}: rate', 'round trips/s', rate[dialect, units]))
+        system = SYSTEM.format(dialect) + (', demo stage process' if process else ', ActuatorClient thread')
+        rows.append(row(system, f'{case}: p50', 'ms', p50[kind]))
+        rows.append(row(system, f'{case}: p99', 'ms', p99[kind]))
+        rows.append(row(system, f'{case}: rate', 'round trips/s', rate[kind]))
     return rows
 
 

@@ -38,6 +38,7 @@ from tcpbridge import (
     StopMotion,
     data_actuator,
 )
+from tcpbridge.net.server import MAX_WAIT_S
 
 
 def serving(client_type: str):
@@ -204,6 +205,21 @@ def test_reply_timeout_is_reported(grabber_server) -> None:
         server.send(SendData('1D'), expect=('Done',), timeout=0.2)
         timeout = log.wait_for(lambda e: isinstance(e, ReplyTimeout))
         assert timeout.command == 'Send Data 1D' and timeout.expected == ('Done',)
+
+
+@pytest.mark.parametrize('timeout', [0.2, MAX_WAIT_S + 0.5])
+def test_reply_timeouts_before_and_after_the_engines_own_wake_up_are_both_reported(grabber_server, timeout) -> None:
+    """``send`` wakes the engine only for a deadline before the engine's own wake-up (at most MAX_WAIT_S
+    away): a later one is taken up when the engine wakes by itself; neither is reported early."""
+    server, log = grabber_server
+    with socket.create_connection(server.address) as fake:
+        fake.sendall(b'\0\0\0\7GRABBER')
+        log.wait_for(lambda e: isinstance(e, ClientConnected))
+        for round_ in range(2):  # the engine idle in its select (no deadline of its own) both times
+            sent = time.monotonic()
+            server.send(SendData('1D'), expect=('Done',), timeout=timeout)
+            log.wait_for(lambda e: isinstance(e, ReplyTimeout), after=len(log.events), timeout=10)
+            assert time.monotonic() - sent >= timeout, f'round {round_}: reported early'
 
 
 def test_client_reconnects_after_server_restart() -> None:

@@ -206,6 +206,16 @@ class ServerSession:
         conn = self._connections.get(cid)
         return conn.out.views() if conn else []
 
+    @property
+    def writes_pending(self) -> bool:
+        """True if any connection has bytes waiting to be sent."""
+        return any(conn.out for conn in self._connections.values())
+
+    @property
+    def has_closed(self) -> bool:
+        """True if connections were closed since the last :meth:`pop_closed`."""
+        return bool(self._closed)
+
     def pop_closed(self) -> List[int]:
         """Connections the session has closed since the last call: close their sockets."""
         closed, self._closed = self._closed, []
