@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
 sys.path.insert(0, str(Path(__file__).parent))
@@ -141,11 +141,12 @@ def frames(repeats: int, per_repeat: int) -> List[Dict[str, object]]:
     return rows
 
 
-def round_trips(dialect: str, units: str, n: int, process: bool = False) -> List[float]:
-    """Seconds of ``n`` move_abs -> move_done round trips through DAQ_Move_TCPServer, the axis in
-    ``units``; the client an ActuatorClient thread of this process (sharing its GIL), or with
-    ``process`` the demo stage as a user runs it, in its own process (``tcpbridge actuator --speed 0``:
-    moves at once), as an instrument PC's client is."""
+def round_trips(dialect: str, units: str, n: int, process: bool = False) -> Tuple[List[float], float]:
+    """Seconds of each of ``n`` move_abs -> move_done round trips through DAQ_Move_TCPServer, the axis
+    in ``units``, and the CPU seconds this (the plugin's) thread used per round trip.  The client is an
+    ActuatorClient thread of this process (sharing its GIL), or with ``process`` the demo stage as a
+    user runs it, in its own process (``tcpbridge actuator --speed 0``: moves at once), as an
+    instrument PC's client is."""
     plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
     port = plugin.bridge.address[1]
     if process:
@@ -171,6 +172,7 @@ def round_trips(dialect: str, units: str, n: int, process: bool = False) -> List
     plugin.move_done_signal.connect(on_move_done)
     guard = QTimer(singleShot=True)
     guard.timeout.connect(loop.quit)
+    cpu = time.thread_time()
     for i in range(n):
         target = float(i % 100)
         done.clear()
@@ -182,10 +184,11 @@ def round_trips(dialect: str, units: str, n: int, process: bool = False) -> List
         times.append(time.perf_counter() - start)
         if not done or done[0].value() != target:
             raise RuntimeError(f'round trip {i}: no move_done at {target} within 5 s')
+    cpu = (time.thread_time() - cpu) / n
     guard.stop()
     stop()
     plugin.close()
-    return times
+    return times, cpu
 
 
 def moves(repeats: int, n: int) -> List[Dict[str, object]]:
@@ -197,10 +200,12 @@ def moves(repeats: int, n: int) -> List[Dict[str, object]]:
     p50: Dict[tuple, List[float]] = {k: [] for k in kinds}
     p99: Dict[tuple, List[float]] = {k: [] for k in kinds}
     rate: Dict[tuple, List[float]] = {k: [] for k in kinds}
+    cpu: Dict[tuple, List[float]] = {k: [] for k in kinds}
     for _ in range(repeats):
         for kind in random.sample(kinds, len(kinds)):
             dialect, units, process = kind
-            times = round_trips(dialect, units, n, process)
+            times, cpu_seconds = round_trips(dialect, units, n, process)
+            cpu[kind].append(1000 * cpu_seconds)
             p50[kind].append(1000 * percentile(times, 0.5))
             p99[kind].append(1000 * percentile(times, 0.99))
             rate[kind].append(len(times) / sum(times))
@@ -212,6 +217,7 @@ def moves(repeats: int, n: int) -> List[Dict[str, object]]:
         rows.append(row(system, f'{case}: p50', 'ms', p50[kind]))
         rows.append(row(system, f'{case}: p99', 'ms', p99[kind]))
         rows.append(row(system, f'{case}: rate', 'round trips/s', rate[kind]))
+        rows.append(row(system, f"{case}: the plugin thread's CPU time per round trip", 'ms', cpu[kind]))
     return rows
 
 
