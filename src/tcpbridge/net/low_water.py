@@ -5,8 +5,9 @@ on loopback an 8 MiB frame came in ~27 reads of ~300 KiB, each a pass through th
 locks, the decoder) that holds the GIL while the sender's thread wants it.  With ``SO_RCVLOWAT`` set to
 the bytes still missing of the field being received (at most :data:`LOW_WATER_MAX`), ``select`` /
 ``poll`` / ``epoll`` report the socket readable only once that much is there, or at the peer's close
-or an error: the frame comes in ~16 reads, and the engine path went from 0.68 to ~1.0 of a bare socket
-(``benchmarks/bench_core.py``).  Between large fields the mark is 1 again, so that commands and small
+or an error: the frame comes in ~9 reads, and the engine path (engine + GrabberClient threads) went
+from 0.68-0.82 to ~1.0 of a bare socket in side-by-side runs (``benchmarks/bench_core.py`` measures it
+with and without the mark).  Between large fields the mark is 1 again, so that commands and small
 messages are read at once.
 """
 from __future__ import annotations
