@@ -7,7 +7,9 @@
   repeats, the ratio taken within each repeat.  The process's resident memory is read after every
   frame: the row "resident frames" is the largest excess over the level after the warm-up, in frames.
 * ``move_abs`` -> ``move_done`` round trips through DAQ_Move_TCPServer and an ActuatorClient thread, or the
-  demo stage in its own process (``tcpbridge actuator --speed 0``), as an instrument PC runs it.
+  demo stage in its own process (``tcpbridge actuator --speed 0``), as an instrument PC runs it;
+  beside them PyMoDAQ's own share of a round trip (an in-process plugin with no network), so that
+  what the bridge adds is read apart from what PyMoDAQ's DataActuator and pint cost.
 
     python benchmarks/bench_plugins.py [--frames 100] [--repeats 5] [--moves 2000]
 """
@@ -30,7 +32,10 @@ from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config 
 if 'pymodaq_utils.config' not in sys.modules:
     redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-')))
 
+import numpy as np  # noqa: E402
 from bench_core import FRAME, bare, socket_pair  # noqa: E402
+from pymodaq.control_modules.move_utility_classes import DAQ_Move_base, DataActuatorType, comon_parameters_fun  # noqa: E402,E501
+from pymodaq.utils.data import DataActuator  # noqa: E402
 from pymodaq.utils.plugin_testing import make_actuator, make_detector  # noqa: E402
 from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
@@ -141,29 +146,79 @@ def frames(repeats: int, per_repeat: int) -> List[Dict[str, object]]:
     return rows
 
 
-def round_trips(dialect: str, units: str, n: int, process: bool = False) -> Tuple[List[float], float]:
-    """Seconds of each of ``n`` move_abs -> move_done round trips through DAQ_Move_TCPServer, the axis
-    in ``units``, and the CPU seconds this (the plugin's) thread used per round trip.  The client is an
-    ActuatorClient thread of this process (sharing its GIL), or with ``process`` the demo stage as a
-    user runs it, in its own process (``tcpbridge actuator --speed 0``: moves at once), as an
-    instrument PC's client is."""
-    plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
-    port = plugin.bridge.address[1]
-    if process:
-        client = ClientProcess(['actuator', '--port', str(port), '--dialect', dialect, '--units', units,
-                                '--speed', '0'])
-        stop = client.stop
-    else:
-        position = [0.0]
-        thread_client = ActuatorClient(port=port, dialect=dialect, units=units, get_position=lambda: position[0],
-                                       move_abs=lambda target: position.__setitem__(0, target))
-        thread = thread_client.start()
+class InstantStage(DAQ_Move_base):
+    """PyMoDAQ's own floor for a move round trip: an actuator plugin of this process whose controller
+    is there at once and no network, doing per move what PyMoDAQ's plugin template does (bounds,
+    scaling, the target kept, a new DataActuator at the position for ``move_done``)."""
 
-        def stop() -> None:
-            thread_client.stop()
-            thread.join(5)
-    run_until(lambda: plugin.client_connected and plugin.bridge.controller.dialect is not None
-              and plugin.axis_unit == units, 30)
+    _controller_units = ''
+    _axis_names = ['']
+    _epsilons = 0.0
+    data_actuator_type = DataActuatorType.DataActuator
+    params = comon_parameters_fun(axis_names=_axis_names, epsilon=_epsilons)
+
+    def ini_attributes(self) -> None:
+        self.controller = None
+
+    def ini_stage(self, controller=None):
+        return 'instant stage', True
+
+    def get_actuator_value(self) -> DataActuator:
+        return self._current_value
+
+    def move_abs(self, position: DataActuator) -> None:
+        position = self.check_bound(position)
+        self.target_value = position
+        reached = float(self.set_position_with_scaling(position).value())  # "the controller is there"
+        self.move_done(self.get_position_with_scaling(
+            DataActuator(self._title, data=[np.array([reached])], units=self.axis_unit)))
+
+    def move_home(self) -> None:
+        self.move_abs(DataActuator(self._title, data=[np.array([0.])], units=self.axis_unit))
+
+    def stop_motion(self) -> None:
+        self.move_done()
+
+    def commit_settings(self, param) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def round_trips(kind: str, dialect: str, units: str, n: int) -> Tuple[List[float], float]:
+    """Seconds of each of ``n`` move_abs -> move_done round trips through an actuator plugin, the axis
+    in ``units``, and the CPU seconds this (the plugin's) thread used per round trip.  Targets are
+    DataActuators made beforehand, as DAQ_Move hands them to its plugin.
+
+    ``kind``: 'thread' (DAQ_Move_TCPServer and an ActuatorClient thread of this process, sharing its
+    GIL), 'process' (DAQ_Move_TCPServer and the demo stage as a user runs it, in its own process:
+    ``tcpbridge actuator --speed 0`` moves at once, as an instrument PC's client would) or 'instant'
+    (:class:`InstantStage`: PyMoDAQ's share of the round trip; ``dialect`` is then unused)."""
+    stop: Callable[[], None]
+    if kind == 'instant':
+        plugin = make_actuator(InstantStage)
+        plugin.axis_unit = units
+        stop = plugin.close
+    else:
+        plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
+        port = plugin.bridge.address[1]
+        if kind == 'process':
+            client = ClientProcess(['actuator', '--port', str(port), '--dialect', dialect, '--units', units,
+                                    '--speed', '0'])
+            stop = client.stop
+        else:
+            position = [0.0]
+            thread_client = ActuatorClient(port=port, dialect=dialect, units=units, get_position=lambda: position[0],
+                                           move_abs=lambda target: position.__setitem__(0, target))
+            thread = thread_client.start()
+
+            def stop() -> None:
+                thread_client.stop()
+                thread.join(5)
+        run_until(lambda: plugin.client_connected and plugin.bridge.controller.dialect is not None
+                  and plugin.axis_unit == units, 30)
+    targets = [DataActuator('target', data=[np.array([float(i % 100)])], units=units) for i in range(n)]
     loop, times, done = QEventLoop(), [], []
 
     def on_move_done(position) -> None:
@@ -173,8 +228,7 @@ def round_trips(dialect: str, units: str, n: int, process: bool = False) -> Tupl
     guard = QTimer(singleShot=True)
     guard.timeout.connect(loop.quit)
     cpu = time.thread_time()
-    for i in range(n):
-        target = float(i % 100)
+    for i, target in enumerate(targets):
         done.clear()
         guard.start(5000)
         start = time.perf_counter()
@@ -182,8 +236,8 @@ def round_trips(dialect: str, units: str, n: int, process: bool = False) -> Tupl
         if not done:
             loop.exec()
         times.append(time.perf_counter() - start)
-        if not done or done[0].value() != target:
-            raise RuntimeError(f'round trip {i}: no move_done at {target} within 5 s')
+        if not done or done[0].value() != i % 100:
+            raise RuntimeError(f'round trip {i}: no move_done at {i % 100} within 5 s')
     cpu = (time.thread_time() - cpu) / n
     guard.stop()
     stop()
@@ -191,30 +245,42 @@ def round_trips(dialect: str, units: str, n: int, process: bool = False) -> Tupl
     return times, cpu
 
 
+#: (kind, dialect) of the round trip cases, see :func:`round_trips`
+MOVE_KINDS = [('thread', dialect) for dialect in DIALECTS] + [('process', 'legacy'), ('instant', '')]
+
+
 def moves(repeats: int, n: int) -> List[Dict[str, object]]:
     """Round trips with the axis in mm (pint parses a prefixed unit anew each time PyMoDAQ builds a
-    DataActuator: ~0.12 ms each, several per move) and without units (pint's cached path)."""
+    DataActuator: ~0.12 ms each, several per move) and without units (pint's cached path); each
+    bridge case's p50 also as what it adds to PyMoDAQ's own share (:class:`InstantStage`),
+    per repeat."""
     rows = []
-    kinds = [(dialect, units, False) for units in ('mm', '') for dialect in DIALECTS] + \
-        [('legacy', units, True) for units in ('mm', '')]
+    kinds = [(kind, dialect, units) for units in ('mm', '') for kind, dialect in MOVE_KINDS]
     p50: Dict[tuple, List[float]] = {k: [] for k in kinds}
     p99: Dict[tuple, List[float]] = {k: [] for k in kinds}
     rate: Dict[tuple, List[float]] = {k: [] for k in kinds}
     cpu: Dict[tuple, List[float]] = {k: [] for k in kinds}
     for _ in range(repeats):
         for kind in random.sample(kinds, len(kinds)):
-            dialect, units, process = kind
-            times, cpu_seconds = round_trips(dialect, units, n, process)
+            times, cpu_seconds = round_trips(*kind, n)
             cpu[kind].append(1000 * cpu_seconds)
             p50[kind].append(1000 * percentile(times, 0.5))
             p99[kind].append(1000 * percentile(times, 0.99))
             rate[kind].append(len(times) / sum(times))
     for kind in kinds:
-        dialect, units, process = kind
+        how, dialect, units = kind
         axis = f'in {units}' if units else 'without units'
-        case = f'move_abs -> move_done through DAQ_Move_TCPServer, axis {axis}, {repeats}x{n} round trips'
-        system = SYSTEM.format(dialect) + (', demo stage process' if process else ', ActuatorClient thread')
+        case = f'move_abs -> move_done through an actuator plugin, axis {axis}, {repeats}x{n} round trips'
+        if how == 'instant':
+            system = 'PyMoDAQ alone: an in-process plugin, no network (InstantStage)'
+        else:
+            system = f'{SYSTEM.format(dialect)}, DAQ_Move_TCPServer + ' + \
+                ('demo stage process' if how == 'process' else 'ActuatorClient thread')
         rows.append(row(system, f'{case}: p50', 'ms', p50[kind]))
+        if how != 'instant':
+            floor = p50[('instant', '', units)]
+            rows.append(row(system, f'{case}: p50 added to PyMoDAQ alone', 'ms',
+                            [ours - alone for ours, alone in zip(p50[kind], floor)]))
         rows.append(row(system, f'{case}: p99', 'ms', p99[kind]))
         rows.append(row(system, f'{case}: rate', 'round trips/s', rate[kind]))
         rows.append(row(system, f"{case}: the plugin thread's CPU time per round trip", 'ms', cpu[kind]))

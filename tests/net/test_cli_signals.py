@@ -39,3 +39,44 @@ def test_ctrl_c_stops_a_client_cleanly(kind: str, client_type: str, connected: b
     assert process.returncode == 0, output
     assert 'Traceback' not in output and 'reconnecting' not in output, output
     assert output.rstrip().endswith('INFO: stopped'), output
+
+
+#: a client in the main thread; once it waits (listening for a commander, or pausing before it connects
+#: again to a port that refuses), SIGTERM goes to another thread of the process, as the OS may choose
+#: for a process-directed signal (e.g. to the move worker of an ActuatorClient)
+SIGNAL_TO_A_WORKER = '''
+import signal, socket, sys, threading, time
+from tcpbridge import ActuatorClient
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+signal.signal(signal.SIGTERM, interrupt)
+listen = sys.argv[1] == 'listen'
+refusing = socket.socket()
+refusing.bind(('127.0.0.1', 0))  # bound, not listening: connections are refused
+client = ActuatorClient(port=0 if listen else refusing.getsockname()[1], listen=listen, retry_delay=60,
+                        get_position=lambda: 0.0, move_abs=lambda target: target)
+
+def signal_from_a_worker():
+    waiting = client.listening.wait(10) if listen else time.sleep(0.5) is None
+    assert waiting
+    started[0] = time.monotonic()
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+started = [0.0]
+threading.Thread(target=signal_from_a_worker, daemon=True).start()
+try:
+    client.run()
+except KeyboardInterrupt:
+    print(f'interrupted after {time.monotonic() - started[0]:.3f} s')
+'''
+
+
+@pytest.mark.parametrize('waiting', ['listen', 'pause'])
+def test_a_signal_the_os_gives_to_another_thread_still_stops_the_client_at_once(waiting: str) -> None:
+    """CPython runs signal handlers in the main thread only; without a wakeup fd on the client's
+    select, the main thread slept on until the kill (seen as a demo stage ignoring SIGTERM)."""
+    done = subprocess.run([sys.executable, '-c', SIGNAL_TO_A_WORKER, waiting], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith('interrupted after '), done.stdout + done.stderr
+    assert float(done.stdout.split()[2]) < 5.0, done.stdout

@@ -165,9 +165,13 @@ class BridgeClient:
             ConnectionError: ``max_attempts`` connection attempts failed in a row.
             OSError: ``listen`` and the address cannot be listened on.
         """
-        if self.listen:
-            self._run_listening()
-            return
+        with self._waker.signals_wake():
+            if self.listen:
+                self._run_listening()
+            else:
+                self._run_connecting()
+
+    def _run_connecting(self) -> None:
         delay, failures, waiting_logged = self.retry_delay, 0, False
         try:
             while not self._stopping.is_set():
@@ -183,7 +187,7 @@ class BridgeClient:
                     elif not waiting_logged:
                         log.info('waiting for the server at %s (%s)', self.address, error)
                         waiting_logged = True
-                    self._stopping.wait(delay)
+                    self._pause(delay)
                     delay = min(delay * 2, self.max_retry_delay)
                     continue
                 failures, waiting_logged = 0, False
@@ -193,12 +197,17 @@ class BridgeClient:
                 elif self.reconnect and not self._stopping.is_set():
                     # it ended on an error, or at once (a server that refuses us): do not hammer it
                     log.info('connecting again in %g s', delay)
-                    self._stopping.wait(delay)
+                    self._pause(delay)
                     delay = min(delay * 2, self.max_retry_delay)
                 if not self.reconnect:
                     break
         finally:
             self.connected.clear()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before connecting again: ``seconds``, or until :meth:`stop` or a signal."""
+        if not self._stopping.is_set():
+            self._waker.wait(seconds)
 
     def _run_listening(self) -> None:
         self._listener = listen(self.host, self.port, backlog=1)

@@ -5,9 +5,13 @@ write the encoder's buffers with ``sendmsg`` so that an array is never concatena
 """
 from __future__ import annotations
 
+import contextlib
+import select
+import signal
 import socket
 import ssl
-from typing import Optional, Sequence, Tuple
+import threading
+from typing import Iterator, Optional, Sequence, Tuple
 
 from ..protocol.buffers import OutQueue
 from ..protocol.grammar import Buffer
@@ -119,8 +123,37 @@ class Waker:
         except OSError:
             pass
 
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, less if :meth:`wake` is called (or a signal comes, see
+        :meth:`signals_wake`); what woke it is drained."""
+        readable, _, _ = select.select([self.reader], [], [], seconds)
+        if readable:
+            self.drain()
+
+    @contextlib.contextmanager
+    def signals_wake(self) -> Iterator[None]:
+        """Within the block, a signal wakes the loop's ``select`` (Python's wakeup fd,
+        ``signal.set_wakeup_fd``, is this waker), so that its Python handler (e.g. Ctrl+C's
+        KeyboardInterrupt) runs at once.  Without it, a signal the OS hands to another thread (a
+        worker of the client) leaves the main thread asleep in ``select`` until something else
+        comes (CPython issue 85300).  Python runs handlers in the main thread only: elsewhere, and
+        when the wakeup fd is in use (e.g. an asyncio loop's), this does nothing.  The previous
+        wakeup fd is restored after the block."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        if previous != -1:  # someone else's: leave it
+            signal.set_wakeup_fd(previous)
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.set_wakeup_fd(-1)
+
     def drain(self) -> None:
-        """Read what :meth:`wake` wrote."""
+        """Read what :meth:`wake` (or a signal) wrote."""
         try:
             while self.reader.recv(4096):
                 pass

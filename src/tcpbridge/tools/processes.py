@@ -33,8 +33,9 @@ class ClientProcess:
             self.process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.communicate()
-            raise TimeoutError(f'tcpbridge {" ".join(self.args)} ignored SIGTERM for {timeout} s: killed') from None
+            output = ''.join(text or '' for text in self.process.communicate())
+            raise TimeoutError(f'tcpbridge {" ".join(self.args)} ignored SIGTERM for {timeout} s: killed; '
+                               f'its last output:\n{output[-2000:]}') from None
         finally:
             if self._log:
                 self._log.close()
