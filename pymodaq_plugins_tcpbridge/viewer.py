@@ -143,9 +143,9 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         else:
             self._last_push = self._last_done
         if requested or self._live:
-            if self._live and requested:
-                self._next_live_request()  # before this data set is converted and handed on: both overlap
             self._emit(message)
+            if self._live and requested:
+                self._next_live_request()
             return
         self._idle_pending = message  # the newest wins
         self._show_idle_push()
