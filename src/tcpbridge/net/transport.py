@@ -6,7 +6,7 @@ write the encoder's buffers with ``sendmsg`` so that an array is never concatena
 from __future__ import annotations
 
 import contextlib
-import select
+import selectors
 import signal
 import socket
 import ssl
@@ -126,9 +126,10 @@ class Waker:
     def wait(self, seconds: float) -> None:
         """Sleep up to ``seconds``, less if :meth:`wake` is called (or a signal comes, see
         :meth:`signals_wake`); what woke it is drained."""
-        readable, _, _ = select.select([self.reader], [], [], seconds)
-        if readable:
-            self.drain()
+        with selectors.DefaultSelector() as selector:  # not select.select: fds above 1023 are fine
+            selector.register(self.reader, selectors.EVENT_READ)
+            if selector.select(seconds):
+                self.drain()
 
     @contextlib.contextmanager
     def signals_wake(self) -> Iterator[None]:
