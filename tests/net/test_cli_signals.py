@@ -45,7 +45,7 @@ def test_ctrl_c_stops_a_client_cleanly(kind: str, client_type: str, connected: b
 #: again to a port that refuses), SIGTERM goes to another thread of the process, as the OS may choose
 #: for a process-directed signal (e.g. to the move worker of an ActuatorClient)
 SIGNAL_TO_A_WORKER = '''
-import signal, socket, sys, threading, time
+import logging, signal, socket, sys, threading, time
 from tcpbridge import ActuatorClient
 
 def interrupt(signum, frame):
@@ -56,10 +56,17 @@ refusing = socket.socket()
 refusing.bind(('127.0.0.1', 0))  # bound, not listening: connections are refused
 client = ActuatorClient(port=0 if listen else refusing.getsockname()[1], listen=listen, retry_delay=60,
                         get_position=lambda: 0.0, move_abs=lambda target: target)
+paused = threading.Event()  # set when the client logs that it waits before connecting again
+
+class PauseSeen(logging.Handler):
+    def emit(self, record):
+        if 'waiting for the server' in record.getMessage():
+            paused.set()
+logging.getLogger('tcpbridge').addHandler(PauseSeen())
+logging.getLogger('tcpbridge').setLevel(logging.INFO)
 
 def signal_from_a_worker():
-    waiting = client.listening.wait(10) if listen else time.sleep(0.5) is None
-    assert waiting
+    assert (client.listening if listen else paused).wait(10)
     started[0] = time.monotonic()
     signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 started = [0.0]
