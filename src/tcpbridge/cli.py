@@ -292,18 +292,26 @@ def _interrupt(signum: int, frame: Optional[FrameType]) -> None:
     raise KeyboardInterrupt
 
 
-def _run_client(client: object) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
+def _run_client(client: BridgeClient) -> int:
+    """Run ``client`` until Ctrl+C / SIGTERM: their handler only calls :meth:`BridgeClient.interrupt`
+    (raising KeyboardInterrupt in the middle of the client's code could leave one of its locks
+    taken, and the process would hang instead of exiting)."""
+    def on_signal(signum: int, frame: Optional[FrameType]) -> None:
+        client.interrupt()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
     try:
-        client.run()  # type: ignore[attr-defined]
-    except KeyboardInterrupt:
-        log.info('stopped')
+        client.run()
     except ConnectionError as error:
         log.error('%s', error)
         return 1
     except OSError as error:  # --listen on an address in use or not of this machine
         log.error('cannot listen: %s', error)
         return 2
+    finally:
+        client.stop()  # a move still running is stopped (the run loop has returned)
+    if client.interrupted:
+        log.info('stopped')
     return 0
 
 

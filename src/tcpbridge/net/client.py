@@ -124,6 +124,7 @@ class BridgeClient:
         self.max_attempts = max_attempts
         self.connected = threading.Event()
         self._stopping = threading.Event()
+        self._interrupted = False
         self._send_lock = threading.Lock()
         self._sock: Optional[socket.socket] = None
         self._waker = Waker()
@@ -208,6 +209,7 @@ class BridgeClient:
         """Wait before connecting again: ``seconds``, or until :meth:`stop` or a signal."""
         if not self._stopping.is_set():
             self._waker.wait(seconds)
+            self._woken()
 
     def _run_listening(self) -> None:
         self._listener = listen(self.host, self.port, backlog=1)
@@ -221,7 +223,7 @@ class BridgeClient:
             while not self._stopping.is_set():
                 for key, _ in selector.select():
                     if key.fileobj is self._waker.reader:
-                        self._waker.drain()
+                        self._woken()
                         continue
                     try:
                         sock, peer = self._listener.accept()
@@ -265,6 +267,26 @@ class BridgeClient:
         """Send ``Quit``, close the connection and make :meth:`run` return (thread-safe)."""
         self._stopping.set()
         self._waker.wake()
+
+    def interrupt(self) -> None:
+        """Make :meth:`run` return as after :meth:`stop`, from a signal handler: this sets a plain
+        flag and wakes the loop, taking no lock.  A handler runs between two bytecodes of the main
+        thread, maybe one holding a lock :meth:`stop` takes (it would wait for itself), and an
+        exception raised there (KeyboardInterrupt) can fall between a lock's acquire and its
+        release and leave the lock taken."""
+        self._interrupted = True
+        self._waker.wake()
+
+    @property
+    def interrupted(self) -> bool:
+        """True once :meth:`interrupt` was called."""
+        return self._interrupted
+
+    def _woken(self) -> None:
+        """The loop's waker was readable: drain it, and stop if interrupted."""
+        self._waker.drain()
+        if self._interrupted:
+            self._stopping.set()
 
     def send(self, message: Message) -> None:
         """Send one message (thread-safe).
@@ -348,7 +370,7 @@ class BridgeClient:
             while not self._stopping.is_set():
                 for key, _ in selector.select():
                     if key.fileobj is self._waker.reader:
-                        self._waker.drain()
+                        self._woken()
                         continue
                     self._receive(sock, low_water)
             self._quit()
