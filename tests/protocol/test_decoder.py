@@ -241,3 +241,20 @@ def test_a_view_of_a_frame_keeps_its_buffer() -> None:
         assert not np.shares_memory(other, rows)
         del other
     np.testing.assert_array_equal(rows, frame[100:200].T)
+
+
+@pytest.mark.parametrize('dialect', [Dialect.LEGACY, Dialect.PYMODAQ4])
+def test_thousands_of_small_messages_in_one_chunk_decode_in_order_with_their_sizes(dialect: Dialect) -> None:
+    """Messages already received are read in one pass each (the reader takes buffered fields without
+    yielding) and one after the other, not by recursion: more of them than the receive buffer holds."""
+    encoder = Encoder(dialect)
+    moves = [encoder.encode_bytes(MoveDone(data_actuator(float(i), 'mm') if dialect is Dialect.PYMODAQ4
+                                           else float(i))) for i in range(10000)]
+    assert sum(map(len, moves)) > Decoder.BUFFER_SIZE
+    decoder = Decoder(Role.SERVER)
+    decoder.feed(encoder.encode_bytes(ClientType('ACTUATOR')))
+    decoded = decoder.feed_sized(b''.join(moves) + moves[0][:7])  # and the start of one more
+    assert [message.value for message, _ in decoded] == [float(i) for i in range(10000)]
+    assert [size for _, size in decoded] == [len(m) for m in moves]
+    assert decoder.in_message
+    assert decoder.feed(moves[0][7:])[0].value == 0.0
