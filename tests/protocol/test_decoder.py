@@ -245,8 +245,8 @@ def test_a_view_of_a_frame_keeps_its_buffer() -> None:
 
 @pytest.mark.parametrize('dialect', [Dialect.LEGACY, Dialect.PYMODAQ4])
 def test_thousands_of_small_messages_in_one_chunk_decode_in_order_with_their_sizes(dialect: Dialect) -> None:
-    """Messages already received are read in one pass each (the reader takes buffered fields without
-    yielding) and one after the other, not by recursion: more of them than the receive buffer holds."""
+    """Messages received in one chunk, more than the receive buffer holds, all come out in order with
+    their sizes on the wire, and the start of the next one waits for its end."""
     encoder = Encoder(dialect)
     moves = [encoder.encode_bytes(MoveDone(data_actuator(float(i), 'mm') if dialect is Dialect.PYMODAQ4
                                            else float(i))) for i in range(10000)]

@@ -103,7 +103,6 @@ class Decoder:
         self.role = Role(role)
         self._reader: Reader = Pymodaq5Reader(limits) if dialect is Dialect.PYMODAQ5 else \
             MessageReader(limits, old_layout)
-        self._reader.source = self._grab
         self._budget = budget
         self._reserved = 0
         self._buf = bytearray(self.BUFFER_SIZE)
@@ -118,8 +117,7 @@ class Decoder:
         self._hello_pending = self.role is Role.SERVER
         self._gen: Parse
         self._need = 0
-        self._start_message()
-        self._deliver(None)
+        self._next_message()
 
     @property
     def limits(self) -> Limits:
@@ -147,7 +145,7 @@ class Decoder:
         bytes), 0 when none is: a transport may wait until that many arrived before reading again."""
         return self._need - self._big_fill if self._big is not None else 0
 
-    def _start_message(self) -> None:
+    def _next_message(self) -> None:
         self._reader.reset()
         reader: Any = self._reader
         if self._hello_pending:
@@ -158,40 +156,24 @@ class Decoder:
             self._gen = reader.observed_message()
         else:
             self._gen = reader.server_message()
-
-    def _grab(self, n: int) -> Optional[bytearray]:
-        """The reader's ``source``: the next ``n`` bytes if the buffer holds them all (a copy, so
-        that decoded arrays stay writable and the buffer can be reused), else None."""
-        start = self._start
-        if self._end - start < n:
-            return None
-        self._start = start + n
-        return self._buf[start:start + n]
+        self._need = next(self._gen)
 
     def _deliver(self, chunk: Any) -> None:
-        """Send ``chunk`` (the bytes asked for; None primes a new message's generator) and go on
-        until the reader needs bytes that are not here yet; every message completed meanwhile is
-        kept."""
-        while True:
-            try:
-                self._need = self._gen.send(chunk)
-                return
-            except StopIteration as done:
-                self._messages.append(done.value)
-                self._sizes.append(self._reader.total)
-                if self._hello_pending and isinstance(done.value, ClientType) and \
-                        done.value.dialect is Dialect.PYMODAQ5:
-                    self._reader = Pymodaq5Reader(self._reader.limits)  # that framing from now on
-                    self._reader.source = self._grab
-                self._hello_pending = False
-                self._start_message()
-                chunk = None
-            except ProtocolError as error:
-                self._fail(error)
-            except (ArithmeticError, ValueError, TypeError, IndexError, MemoryError) as error:
-                # a validation the grammar lacks: still a bad message, never a crash of the caller
-                near = f' near {preview(bytes(chunk[:40]))}' if chunk is not None else ''
-                self._fail(MalformedPayload(f'undecodable payload ({type(error).__name__}: {error}){near}'))
+        try:
+            self._need = self._gen.send(chunk)
+        except StopIteration as done:
+            self._messages.append(done.value)
+            self._sizes.append(self._reader.total)
+            if self._hello_pending and isinstance(done.value, ClientType) and done.value.dialect is Dialect.PYMODAQ5:
+                self._reader = Pymodaq5Reader(self._reader.limits)  # that framing from now on
+            self._hello_pending = False
+            self._next_message()
+        except ProtocolError as error:
+            self._fail(error)
+        except (ArithmeticError, ValueError, TypeError, IndexError, MemoryError) as error:
+            # a validation the grammar lacks: still a bad message, never a crash of the caller
+            self._fail(MalformedPayload(f'undecodable payload ({type(error).__name__}: {error}) '
+                                        f'near {preview(bytes(chunk[:40]))}'))
 
     def _fail(self, error: ProtocolError) -> None:
         self._error = error

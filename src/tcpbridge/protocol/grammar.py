@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Callable, Generator, List, Optional, Tuple, Union
+from typing import Any, Generator, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -59,9 +59,7 @@ class Reader:
         old_layout: layout assumed for a DWA without units (4.1-4.3 are not told apart by bytes).
 
     ``total`` counts the bytes of the current message (checked against ``max_payload_bytes``),
-    ``layout`` is the DWA layout seen in it (None before any DWA).  ``source``, if set, is asked
-    for each field's ``n`` bytes first: it returns them if it has them all at hand (the generator
-    then goes on without yielding: a small message already received is read in one pass) or None.
+    ``layout`` is the DWA layout seen in it (None before any DWA).
     """
 
     def __init__(self, limits: Limits, old_layout: DwaLayout = DwaLayout.V4_2) -> None:
@@ -70,7 +68,6 @@ class Reader:
         self.total = 0
         self.depth = 0
         self.layout: Optional[DwaLayout] = None
-        self.source: Optional[Callable[[int], Union[Buffer, bytearray, None]]] = None
 
     def reset(self) -> None:
         """Start a new message."""
@@ -86,10 +83,6 @@ class Reader:
             raise PayloadTooLarge(f'message would reach {total} bytes ({n} announced for one field), '
                                   f'over the limit of {self.limits.max_payload_bytes} bytes')
         self.total = total
-        if self.source is not None:
-            data = self.source(n)
-            if data is not None:
-                return data
         return (yield n)
 
     def u32(self) -> Parse:
