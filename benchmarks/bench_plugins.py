@@ -6,8 +6,10 @@
   against a bare loopback socket moving the same bytes into a new array per frame; interleaved
   repeats, the ratio taken within each repeat.  The process's resident memory is read after every
   frame: the row "resident frames" is the largest excess over the level after the warm-up, in frames.
-* ``move_abs`` -> ``move_done`` round trips through DAQ_Move_TCPServer and an ActuatorClient thread, or the
-  demo stage in its own process (``tcpbridge actuator --speed 0``), as an instrument PC runs it;
+* ``move_abs`` -> ``move_done`` round trips through DAQ_Move_TCPServer and an ActuatorClient thread (its
+  instant moves run in its connection thread; for one dialect also handed to its move worker, as moves
+  that take time are), or the demo stage in its own process (``tcpbridge actuator --speed 0``), as an
+  instrument PC runs it;
   beside them PyMoDAQ's own share of a round trip (an in-process plugin with no network), so that
   what the bridge adds is read apart from what PyMoDAQ's DataActuator and pint cost.
 
@@ -192,7 +194,9 @@ def round_trips(kind: str, dialect: str, units: str, n: int) -> Tuple[List[float
     DataActuators made beforehand, as DAQ_Move hands them to its plugin.
 
     ``kind``: 'thread' (DAQ_Move_TCPServer and an ActuatorClient thread of this process, sharing its
-    GIL), 'process' (DAQ_Move_TCPServer and the demo stage as a user runs it, in its own process:
+    GIL; its moves return at once and it says so, ``instant_moves=True``: they run in its connection
+    thread), 'worker' (the same client without saying so: each move is handed to its move worker
+    thread), 'process' (DAQ_Move_TCPServer and the demo stage as a user runs it, in its own process:
     ``tcpbridge actuator --speed 0`` moves at once, as an instrument PC's client would) or 'instant'
     (:class:`InstantStage`: PyMoDAQ's share of the round trip; ``dialect`` is then unused)."""
     stop: Callable[[], None]
@@ -210,7 +214,8 @@ def round_trips(kind: str, dialect: str, units: str, n: int) -> Tuple[List[float
         else:
             position = [0.0]
             thread_client = ActuatorClient(port=port, dialect=dialect, units=units, get_position=lambda: position[0],
-                                           move_abs=lambda target: position.__setitem__(0, target))
+                                           move_abs=lambda target: position.__setitem__(0, target),
+                                           instant_moves=kind == 'thread')
             thread = thread_client.start()
 
             def stop() -> None:
@@ -246,7 +251,11 @@ def round_trips(kind: str, dialect: str, units: str, n: int) -> Tuple[List[float
 
 
 #: (kind, dialect) of the round trip cases, see :func:`round_trips`
-MOVE_KINDS = [('thread', dialect) for dialect in DIALECTS] + [('process', 'legacy'), ('instant', '')]
+MOVE_KINDS = [('thread', dialect) for dialect in DIALECTS] + [('worker', 'legacy'), ('process', 'legacy'),
+                                                               ('instant', '')]
+#: how each kind's client runs, for the system column
+CLIENTS = {'thread': 'ActuatorClient thread, instant moves', 'worker': 'ActuatorClient thread, moves in its worker',
+           'process': 'demo stage process'}
 
 
 def moves(repeats: int, n: int) -> List[Dict[str, object]]:
@@ -274,8 +283,7 @@ def moves(repeats: int, n: int) -> List[Dict[str, object]]:
         if how == 'instant':
             system = 'PyMoDAQ alone: an in-process plugin, no network (InstantStage)'
         else:
-            system = f'{SYSTEM.format(dialect)}, DAQ_Move_TCPServer + ' + \
-                ('demo stage process' if how == 'process' else 'ActuatorClient thread')
+            system = f'{SYSTEM.format(dialect)}, DAQ_Move_TCPServer + {CLIENTS[how]}'
         rows.append(row(system, f'{case}: p50', 'ms', p50[kind]))
         if how != 'instant':
             floor = p50[('instant', '', units)]

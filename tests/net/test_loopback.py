@@ -15,6 +15,7 @@ from tcpbridge import (
     GRABBER,
     IN_CONTROL,
     WAITING,
+    ActuatorClient,
     BridgeServer,
     CheckPosition,
     ClientConnected,
@@ -24,6 +25,7 @@ from tcpbridge import (
     Dialect,
     DialectDetected,
     Done,
+    Info,
     Infos,
     MoveAbs,
     MoveDone,
@@ -132,6 +134,73 @@ def test_actuator_reports_while_moving_and_stops(actuator_server) -> None:
         stage.stop()
         thread.join(10)
     assert not thread.is_alive()
+
+
+class ThreadRecordingStage(SimulatedStage):
+    """A SimulatedStage that notes the thread each move ran in."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.move_threads: list = []
+
+    def move_abs(self, target: float) -> float:
+        self.move_threads.append(threading.current_thread().name)
+        return super().move_abs(target)
+
+
+def test_instant_moves_run_in_the_connection_thread_and_others_in_the_worker(actuator_server) -> None:
+    """At speed 0 the stage's moves return at once: they run where they are read (no hand-over to the
+    worker); once the server sets a speed, moves run in the worker again and stop_motion stops them."""
+    server, log = actuator_server
+    stage = ThreadRecordingStage(port=server.address[1], speed=0.0, units='mm')
+    thread = stage.start()
+    try:
+        log.wait_for(received(PositionIs))  # probe answer
+        for target in (1.0, 2.0, 3.0):
+            mark = len(log.events)
+            server.send(MoveAbs(target), expect=('move_done',), timeout=10)
+            assert log.wait_for(received(MoveDone), after=mark).message.value == target
+        assert stage.move_threads == [thread.name] * 3
+        mark = len(log.events)
+        server.send(SetInfo(('move_settings', 'speed'), '<speed type="float" title="Speed (units/s):" visible="1" '
+                                                        'removable="0" readonly="0">5.0</speed>'))
+        wait_until(lambda: stage.setting('speed') == 5.0, 10, 'the new speed')
+        server.send(MoveAbs(100.0), expect=('move_done',), timeout=30)
+        log.wait_for(lambda e: received(PositionIs)(e) and e.message.value > 3.0, after=mark)
+        server.send(StopMotion())
+        done = log.wait_for(received(MoveDone), after=mark).message
+        assert 3.0 < done.value < 100
+        assert stage.move_threads[3].startswith('tcpbridge-move')
+    finally:
+        stage.stop()
+        thread.join(10)
+    assert not thread.is_alive() and not log.of_type(ReplyTimeout)
+
+
+def test_a_failing_instant_move_is_reported_and_the_connection_stays(actuator_server) -> None:
+    server, log = actuator_server
+    position = [0.0]
+
+    def move_abs(target: float) -> None:
+        if target < 0:
+            raise ValueError('below the lower limit')
+        position[0] = target
+    client = ActuatorClient(port=server.address[1], units='mm', get_position=lambda: position[0],
+                            move_abs=move_abs, instant_moves=True)
+    thread = client.start()
+    try:
+        log.wait_for(received(PositionIs))
+        for target, expected in ((2.0, 2.0), (-1.0, 2.0), (4.0, 4.0)):
+            mark = len(log.events)
+            server.send(MoveAbs(target), expect=('move_done',), timeout=10)
+            assert log.wait_for(received(MoveDone), after=mark).message.value == expected
+            if target < 0:
+                error = [e.message for e in log.events[mark:] if received(Info)(e)]
+                assert error and 'below the lower limit' in error[0].value
+    finally:
+        client.stop()
+        thread.join(10)
+    assert not log.of_type(ClientLost)[:-1] and log.of_type(ClientLost)[-1].reason == 'the client quit'
 
 
 def test_set_info_reaches_the_client_with_root_prefix(grabber_server) -> None:

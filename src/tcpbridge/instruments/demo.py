@@ -263,3 +263,7 @@ class SimulatedStage(ActuatorClient):
 
     def stop_motion(self) -> None:
         self._stop_requested.set()
+
+    def moves_are_instant(self) -> bool:
+        """At speed 0 (a setting the server may change) a move returns at once."""
+        return self.setting('speed') <= 0
