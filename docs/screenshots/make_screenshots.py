@@ -28,6 +28,7 @@ redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-screenshots-')))
 from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move, create_load_daq_viewer  # noqa: E402
 from pymodaq_gui.qt_utils import mkQApp  # noqa: E402
 from pyqtgraph.parametertree import ParameterTree  # noqa: E402
+from qtpy.QtCore import QCoreApplication, QEvent  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 
 from tcpbridge import ClientProcess  # noqa: E402
@@ -110,6 +111,16 @@ def module_states(recorder: Recorder, logs: Path, prefix: str, module, window, g
     settle(0.5)
     recorder.shot(f'{prefix}-5-{"grab" if prefix == "viewer" else "move"}-without-client', window, module, group)
     module.quit_fun()
+    close_now(window)
+
+
+def close_now(window) -> None:
+    """Close and delete ``window`` now: left to the interpreter's exit, PyQt destroyed PyMoDAQ's windows
+    in no set order and crashed about one run in ten (segmentation fault after the last line)."""
+    window.close()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QApplication.processEvents()
 
 
 def viewer_states(recorder: Recorder, logs: Path) -> None:
