@@ -177,6 +177,29 @@ def test_instant_moves_run_in_the_connection_thread_and_others_in_the_worker(act
     assert not thread.is_alive() and not log.of_type(ReplyTimeout)
 
 
+class UndecidedStage(SimulatedStage):
+    """A stage whose moves_are_instant override raises."""
+
+    def moves_are_instant(self) -> bool:
+        raise RuntimeError('cannot tell')
+
+
+def test_a_failing_moves_are_instant_override_leaves_the_move_to_the_worker(actuator_server) -> None:
+    server, log = actuator_server
+    stage = UndecidedStage(port=server.address[1], speed=0.0, units='mm')
+    thread = stage.start()
+    try:
+        log.wait_for(received(PositionIs))
+        for target in (1.0, 2.0):
+            mark = len(log.events)
+            server.send(MoveAbs(target), expect=('move_done',), timeout=10)
+            assert log.wait_for(received(MoveDone), after=mark).message.value == target
+    finally:
+        stage.stop()
+        thread.join(10)
+    assert [e.reason for e in log.of_type(ClientLost)] == ['the client quit']
+
+
 def test_a_failing_instant_move_is_reported_and_the_connection_stays(actuator_server) -> None:
     server, log = actuator_server
     position = [0.0]

@@ -622,9 +622,14 @@ class ActuatorClient(BridgeClient):
     def _start_move(self, move: Callable[..., Optional[float]], *args: float) -> None:
         """Run the move in the worker, or here if it is instant and no other move is pending (moves
         run one after the other, in the order received)."""
+        try:
+            instant = self.moves_are_instant()
+        except Exception:  # a faulty override must not end the connection: the worker is always safe
+            log.exception('moves_are_instant failed: the move runs in the worker')
+            instant = False
         with self._moves_lock:
             self._moves_pending += 1
-            here = self._moves_pending == 1 and self.moves_are_instant()
+            here = instant and self._moves_pending == 1
         if here:
             self._run_move(move, *args)
         else:
