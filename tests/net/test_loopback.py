@@ -2,9 +2,11 @@
 same core (tcpbridge.net.server), on 127.0.0.1 with OS-chosen ports."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -148,18 +150,33 @@ class ThreadRecordingStage(SimulatedStage):
         return super().move_abs(target)
 
 
+@contextlib.contextmanager
+def running(client, log: EventLog) -> Iterator[threading.Thread]:
+    """``client`` connected (its probe answered) for the block; stopped after it, and its thread joined."""
+    thread = client.start()
+    try:
+        log.wait_for(received(PositionIs))  # probe answer
+        yield thread
+    finally:
+        client.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def move_and_wait(server: BridgeServer, log: EventLog, target: float) -> MoveDone:
+    """Send move_abs to ``target``; the client's move_done."""
+    mark = len(log.events)
+    server.send(MoveAbs(target), expect=('move_done',), timeout=10)
+    return log.wait_for(received(MoveDone), after=mark).message
+
+
 def test_instant_moves_run_in_the_connection_thread_and_others_in_the_worker(actuator_server) -> None:
     """At speed 0 the stage's moves return at once: they run where they are read (no hand-over to the
     worker); once the server sets a speed, moves run in the worker again and stop_motion stops them."""
     server, log = actuator_server
     stage = ThreadRecordingStage(port=server.address[1], speed=0.0, units='mm')
-    thread = stage.start()
-    try:
-        log.wait_for(received(PositionIs))  # probe answer
-        for target in (1.0, 2.0, 3.0):
-            mark = len(log.events)
-            server.send(MoveAbs(target), expect=('move_done',), timeout=10)
-            assert log.wait_for(received(MoveDone), after=mark).message.value == target
+    with running(stage, log) as thread:
+        assert [move_and_wait(server, log, target).value for target in (1.0, 2.0, 3.0)] == [1.0, 2.0, 3.0]
         assert stage.move_threads == [thread.name] * 3
         mark = len(log.events)
         server.send(SetInfo(('move_settings', 'speed'), '<speed type="float" title="Speed (units/s):" visible="1" '
@@ -171,10 +188,7 @@ def test_instant_moves_run_in_the_connection_thread_and_others_in_the_worker(act
         done = log.wait_for(received(MoveDone), after=mark).message
         assert 3.0 < done.value < 100
         assert stage.move_threads[3].startswith('tcpbridge-move')
-    finally:
-        stage.stop()
-        thread.join(10)
-    assert not thread.is_alive() and not log.of_type(ReplyTimeout)
+    assert not log.of_type(ReplyTimeout)
 
 
 class UndecidedStage(SimulatedStage):
@@ -186,17 +200,8 @@ class UndecidedStage(SimulatedStage):
 
 def test_a_failing_moves_are_instant_override_leaves_the_move_to_the_worker(actuator_server) -> None:
     server, log = actuator_server
-    stage = UndecidedStage(port=server.address[1], speed=0.0, units='mm')
-    thread = stage.start()
-    try:
-        log.wait_for(received(PositionIs))
-        for target in (1.0, 2.0):
-            mark = len(log.events)
-            server.send(MoveAbs(target), expect=('move_done',), timeout=10)
-            assert log.wait_for(received(MoveDone), after=mark).message.value == target
-    finally:
-        stage.stop()
-        thread.join(10)
+    with running(UndecidedStage(port=server.address[1], speed=0.0, units='mm'), log):
+        assert [move_and_wait(server, log, target).value for target in (1.0, 2.0)] == [1.0, 2.0]
     assert log.wait_for(lambda e: isinstance(e, ClientLost)).reason == 'the client quit'  # the first loss, at the end
 
 
@@ -210,19 +215,13 @@ def test_a_failing_instant_move_is_reported_and_the_connection_stays(actuator_se
         position[0] = target
     client = ActuatorClient(port=server.address[1], units='mm', get_position=lambda: position[0],
                             move_abs=move_abs, instant_moves=True)
-    thread = client.start()
-    try:
-        log.wait_for(received(PositionIs))
+    with running(client, log):
         for target, expected in ((2.0, 2.0), (-1.0, 2.0), (4.0, 4.0)):
             mark = len(log.events)
-            server.send(MoveAbs(target), expect=('move_done',), timeout=10)
-            assert log.wait_for(received(MoveDone), after=mark).message.value == expected
+            assert move_and_wait(server, log, target).value == expected
             if target < 0:
                 error = [e.message for e in log.events[mark:] if received(Info)(e)]
                 assert error and 'below the lower limit' in error[0].value
-    finally:
-        client.stop()
-        thread.join(10)
     assert log.wait_for(lambda e: isinstance(e, ClientLost)).reason == 'the client quit'  # the first loss, at the end
 
 
