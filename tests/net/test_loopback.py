@@ -114,12 +114,23 @@ def test_demo_actuator_process(actuator_server, dialect: str) -> None:
         assert log.wait_for(received(PositionIs), after=mark).message.value == 0.0
 
 
+@contextlib.contextmanager
+def running(client, log: EventLog) -> Iterator[threading.Thread]:
+    """``client`` connected (its probe answered) for the block; stopped after it, and its thread joined."""
+    thread = client.start()
+    try:
+        log.wait_for(received(PositionIs))  # probe answer
+        yield thread
+    finally:
+        client.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
 def test_actuator_reports_while_moving_and_stops(actuator_server) -> None:
     server, log = actuator_server
     stage = SimulatedStage(port=server.address[1], speed=5.0, units='mm')
-    thread = stage.start()
-    try:
-        log.wait_for(received(PositionIs))  # probe answer
+    with running(stage, log):
         mark = len(log.events)
         server.send(MoveAbs(100.0), expect=('move_done',), timeout=30)
         # intermediate positions come while moving (every 0.1 s at 5 mm/s)
@@ -132,10 +143,6 @@ def test_actuator_reports_while_moving_and_stops(actuator_server) -> None:
         mark = len(log.events)
         server.send(StopMotion())
         assert log.wait_for(received(MoveDone), after=mark).message.value == done.value
-    finally:
-        stage.stop()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 class ThreadRecordingStage(SimulatedStage):
@@ -148,19 +155,6 @@ class ThreadRecordingStage(SimulatedStage):
     def move_abs(self, target: float) -> float:
         self.move_threads.append(threading.current_thread().name)
         return super().move_abs(target)
-
-
-@contextlib.contextmanager
-def running(client, log: EventLog) -> Iterator[threading.Thread]:
-    """``client`` connected (its probe answered) for the block; stopped after it, and its thread joined."""
-    thread = client.start()
-    try:
-        log.wait_for(received(PositionIs))  # probe answer
-        yield thread
-    finally:
-        client.stop()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 def move_and_wait(server: BridgeServer, log: EventLog, target: float) -> MoveDone:
