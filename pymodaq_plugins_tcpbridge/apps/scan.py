@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from pymodaq_data.data import DataDim
@@ -128,6 +128,7 @@ class Session:
         self.deadline = deadline
         self.workdir = workdir
         self.clients: List[ClientProcess] = []
+        self.client_of: Dict[str, ClientProcess] = {}  # module title -> the demo client serving it
         self.dashboard = None
         self.actuators: list = []
         self.detector = None
@@ -192,15 +193,13 @@ class Session:
         for index, stage in enumerate(self.actuators):
             position_file = self.workdir / f'position_{index}.txt'
             position_files += ['--position-file', str(position_file)]
-            self.clients.append(ClientProcess(
-                ['actuator', '--port', str(self.port(stage)), '--dialect', options.dialect, '--units', 'mm',
-                 '--speed', str(options.speed), '--position-file', str(position_file)],
-                self.workdir / f'actuator_{index}.log'))
-        self.clients.append(ClientProcess(
-            ['grabber', '--port', str(self.port(self.detector)), '--dim', options.dim, '--dialect',
-             options.dialect, '--peak-at', str(options.peak_at), '--peak-width', str(options.peak_width),
-             '--noise', str(options.noise), '--seed', '0', *position_files],
-            self.workdir / 'grabber.log'))
+            self.start_client(stage, ['actuator', '--port', str(self.port(stage)), '--dialect', options.dialect,
+                                      '--units', 'mm', '--speed', str(options.speed), '--position-file',
+                                      str(position_file)], f'actuator_{index}.log')
+        self.start_client(self.detector, ['grabber', '--port', str(self.port(self.detector)), '--dim', options.dim,
+                                          '--dialect', options.dialect, '--peak-at', str(options.peak_at),
+                                          '--peak-width', str(options.peak_width), '--noise', str(options.noise),
+                                          '--seed', '0', *position_files], 'grabber.log')
 
     def start_hosted_mocks(self) -> None:
         """PyMoDAQ on the instrument side too: ``tcpbridge module`` hosting the Mock stage (axis Y,
@@ -208,27 +207,54 @@ class Session:
         options = self.options
         home = ['--pymodaq-home', str(self.workdir / 'instrument-pymodaq'), '--dialect', options.dialect]
         for index, stage in enumerate(self.actuators):
-            self.clients.append(ClientProcess(
-                ['module', 'move', 'Mock', '--axis', 'Y', '--set', 'tau=5', '--port', str(self.port(stage)),
-                 '--title', f'Mock stage {index}', *home], self.workdir / f'module_stage_{index}.log'))
-        self.clients.append(ClientProcess(
-            ['module', 'viewer', f'DAQ{options.dim}/Mock', '--port', str(self.port(self.detector)), *home],
-            self.workdir / 'module_detector.log'))
+            self.start_client(stage, ['module', 'move', 'Mock', '--axis', 'Y', '--set', 'tau=5', '--port',
+                                      str(self.port(stage)), '--title', f'Mock stage {index}', *home],
+                              f'module_stage_{index}.log')
+        self.start_client(self.detector, ['module', 'viewer', f'DAQ{options.dim}/Mock', '--port',
+                                          str(self.port(self.detector)), *home], 'module_detector.log')
+
+    def start_client(self, module, args: List[str], log_name: str) -> None:
+        """``tcpbridge <args>`` in its own process for ``module``, its output to ``log_name`` in the
+        work folder."""
+        client = ClientProcess(args, self.workdir / log_name)
+        self.clients.append(client)
+        self.client_of[module.title] = client
 
     def wait_clients(self) -> None:
-        """Until every plugin has its client, with the dialect known (actuators are probed)."""
+        """Until every plugin has its client, with the dialect known (actuators are probed), within
+        the command's time bound; a demo client that exits ends the wait at once.  The ScanError says
+        which module is not ready, why, and for a demo client its state and the end of its log."""
         modules = self.actuators + [self.detector]
-        limit = 90 if self.options.demo else None  # hosted modules import PyMoDAQ first: ~10 s
         if not self.options.demo:
             say('waiting for the remote clients: ' + ', '.join(
                 f'{m.title} on port {self.port(m)}' for m in modules))
 
-        def ready(module) -> bool:
+        def client(module):
             # PyMoDAQ keeps the plugin's controller, our BridgeServer: ask it, not the display
             server = module.controller_and_thread.controller
-            client = server.controller if server is not None else None
-            return client is not None and (client.dialect is not None or module is self.detector)
-        self.deadline.wait(lambda: all(ready(m) for m in modules), 'the clients to connect', limit)
+            return server.controller if server is not None else None
+
+        def ready(module) -> bool:
+            return client(module) is not None and (client(module).dialect is not None or module is self.detector)
+
+        def why_not(module) -> str:
+            state = 'no client connected' if client(module) is None else \
+                'a client connected, its dialect not known yet (no answer to check_position)'
+            process = self.client_of.get(module.title)
+            described = f'; {process.describe()}' if process else ''
+            return f'{module.title} (port {self.port(module)}): {state}{described}'
+
+        def exited(module) -> bool:
+            process = self.client_of.get(module.title)
+            return process is not None and process.process.poll() is not None
+        try:
+            # hosted modules (tcpbridge module) import PyMoDAQ first: ~10 s, more on a loaded machine
+            self.deadline.wait(lambda: all(ready(m) for m in modules) or any(exited(m) for m in modules),
+                               'the clients to connect')
+        except ScanError as error:
+            raise ScanError('\n'.join([str(error), *(why_not(m) for m in modules if not ready(m))])) from None
+        if any(exited(m) for m in modules):
+            raise ScanError('\n'.join(['a demo client exited', *(why_not(m) for m in modules if exited(m))]))
         for module in modules:
             say(f'{module.title}: {", ".join(self.setting(module, "conn_clients").values())}')
 

@@ -187,6 +187,9 @@ def test_scan_gives_up_waiting_for_clients(tmp_path: Path) -> None:
                              '--timeout', '15'], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 1
     assert 'FAILED: timed out waiting for the clients to connect' in result.stdout
+    reasons = result.stdout.split('FAILED: timed out waiting for the clients to connect\n')[1].splitlines()
+    assert [line.split(' (port ')[0] for line in reasons[:2]] == ['Stage', 'Detector']
+    assert all(line.endswith('): no client connected') for line in reasons[:2]), result.stdout
 
 
 def test_scan_of_pymodaq_mock_plugins_hosted_by_tcpbridge_module(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ class ClientProcess:
 
     def __init__(self, args: Sequence[str], log_file: Optional[Path] = None) -> None:
         self.args = list(args)
+        self.log_file = log_file
         self._log: Optional[IO[str]] = open(log_file, 'w') if log_file else None  # noqa: SIM115 (closed by stop)
         output = self._log if self._log else subprocess.PIPE
         self.process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', *self.args],
@@ -40,6 +41,20 @@ class ClientProcess:
             if self._log:
                 self._log.close()
         return self.process.returncode
+
+    def describe(self, lines: int = 15) -> str:
+        """Whether the process runs or with which code it exited, and the last ``lines`` lines of its
+        log file (when it has one): what a user needs when it did not do its job."""
+        code = self.process.poll()
+        state = f'running (pid {self.process.pid})' if code is None else f'exited with code {code}'
+        text = f'tcpbridge {" ".join(self.args)}: {state}'
+        if self.log_file is None:
+            return text
+        try:
+            tail = self.log_file.read_text(errors='replace').splitlines()[-lines:]
+        except OSError as error:
+            return f'{text}; its log {self.log_file} cannot be read ({error.strerror})'
+        return '\n'.join([f'{text}; the end of its log {self.log_file}:', *(f'  | {line}' for line in tail)])
 
     def __enter__(self) -> ClientProcess:
         return self
