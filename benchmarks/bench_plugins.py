@@ -11,7 +11,9 @@
   that take time are), or the demo stage in its own process (``tcpbridge actuator --speed 0``), as an
   instrument PC runs it;
   beside them PyMoDAQ's own share of a round trip (an in-process plugin with no network), so that
-  what the bridge adds is read apart from what PyMoDAQ's DataActuator and pint cost.
+  what the bridge adds is read apart from what PyMoDAQ's DataActuator and pint cost, and the machine's
+  share: the same thread and process wake-ups with nothing else (a bare echo process, see
+  :func:`wake_floor`).
 
     python benchmarks/bench_plugins.py [--frames 100] [--repeats 5] [--moves 2000]
 """
@@ -21,8 +23,12 @@ import argparse
 import json
 import os
 import random
+import selectors
+import socket
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
@@ -39,7 +45,7 @@ from bench_core import FRAME, bare, socket_pair  # noqa: E402
 from pymodaq.control_modules.move_utility_classes import DAQ_Move_base, DataActuatorType, comon_parameters_fun  # noqa: E402,E501
 from pymodaq.utils.data import DataActuator  # noqa: E402
 from pymodaq.utils.plugin_testing import make_actuator, make_detector  # noqa: E402
-from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
+from qtpy.QtCore import QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 from report import percentile, row, rss_mib  # noqa: E402
 
@@ -250,28 +256,105 @@ def round_trips(kind: str, dialect: str, units: str, n: int) -> Tuple[List[float
     return times, cpu
 
 
+#: the echo process of :func:`wake_floor`: sends back what it receives, as it comes
+ECHO = r'''
+import socket, sys
+peer = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while data := peer.recv(65536):
+    peer.sendall(data)
+'''
+
+
+class _Relay(QObject):
+    """Carries the reader thread's news to the main thread (a queued connection, as the plugins')."""
+
+    received = Signal()
+
+
+def wake_floor(n: int, nbytes: int = 32) -> Tuple[List[float], float]:
+    """Seconds of each of ``n`` request/reply round trips that wake the same threads and processes as
+    a round trip through DAQ_Move_TCPServer and a client process, with nothing else done: the main
+    thread sends ``nbytes`` (a legacy ``move_abs``) on a loopback TCP socket, an echo process sends
+    them back, a reader thread waiting in a selector (as the server engine) emits a Qt signal queued
+    to the main thread, whose event loop was waiting for it.  No protocol, no PyMoDAQ: what this
+    machine's scheduler costs.  Also the main thread's CPU seconds per round trip."""
+    listener = socket.create_server(('127.0.0.1', 0))
+    echo = subprocess.Popen([sys.executable, '-c', ECHO, str(listener.getsockname()[1])])
+    listener.settimeout(30)
+    conn, _ = listener.accept()
+    listener.close()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    relay, loop, got = _Relay(), QEventLoop(), []
+
+    def on_received() -> None:
+        got.append(True)
+        loop.quit()
+    relay.received.connect(on_received, Qt.QueuedConnection)
+
+    def read() -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(conn, selectors.EVENT_READ)
+            pending = 0
+            while selector.select(timeout=10):
+                data = conn.recv(65536)
+                if not data:
+                    return
+                pending += len(data)
+                while pending >= nbytes:
+                    pending -= nbytes
+                    relay.received.emit()
+    reader = threading.Thread(target=read, name='wake-floor-reader')
+    reader.start()
+    guard = QTimer(singleShot=True)
+    guard.timeout.connect(loop.quit)
+    request, times = b'x' * nbytes, []
+    cpu = time.thread_time()
+    try:
+        for i in range(n):
+            got.clear()
+            guard.start(5000)
+            start = time.perf_counter()
+            conn.sendall(request)
+            if not got:
+                loop.exec()
+            times.append(time.perf_counter() - start)
+            if not got:
+                raise RuntimeError(f'echo round trip {i}: no reply within 5 s')
+        cpu = (time.thread_time() - cpu) / n
+    finally:
+        guard.stop()
+        conn.shutdown(socket.SHUT_WR)  # the echo process exits at the end of the stream, then the reader
+        echo.wait(10)
+        reader.join(10)
+        conn.close()
+    return times, cpu
+
+
 #: (kind, dialect) of the round trip cases, see :func:`round_trips`
 MOVE_KINDS = [('thread', dialect) for dialect in DIALECTS] + [('worker', 'legacy'), ('process', 'legacy'),
                                                                ('instant', '')]
 #: how each kind's client runs, for the system column
 CLIENTS = {'thread': 'ActuatorClient thread, instant moves', 'worker': 'ActuatorClient thread, moves in its worker',
            'process': 'demo stage process'}
+#: the system column of :func:`wake_floor`
+FLOOR = 'bare echo process: the same wake-ups, no protocol, no PyMoDAQ'
 
 
 def moves(repeats: int, n: int) -> List[Dict[str, object]]:
     """Round trips with the axis in mm (pint parses a prefixed unit anew each time PyMoDAQ builds a
     DataActuator: ~0.12 ms each, several per move) and without units (pint's cached path); each
     bridge case's p50 also as what it adds to PyMoDAQ's own share (:class:`InstantStage`),
-    per repeat."""
+    per repeat; and, once per repeat, the machine's wake-up floor (:func:`wake_floor`)."""
     rows = []
-    kinds = [(kind, dialect, units) for units in ('mm', '') for kind, dialect in MOVE_KINDS]
+    kinds = [(kind, dialect, units) for units in ('mm', '') for kind, dialect in MOVE_KINDS] + [('floor', '', '')]
     p50: Dict[tuple, List[float]] = {k: [] for k in kinds}
     p99: Dict[tuple, List[float]] = {k: [] for k in kinds}
     rate: Dict[tuple, List[float]] = {k: [] for k in kinds}
     cpu: Dict[tuple, List[float]] = {k: [] for k in kinds}
     for _ in range(repeats):
         for kind in random.sample(kinds, len(kinds)):
-            times, cpu_seconds = round_trips(*kind, n)
+            times, cpu_seconds = wake_floor(n) if kind[0] == 'floor' else round_trips(*kind, n)
             cpu[kind].append(1000 * cpu_seconds)
             p50[kind].append(1000 * percentile(times, 0.5))
             p99[kind].append(1000 * percentile(times, 0.99))
@@ -280,18 +363,26 @@ def moves(repeats: int, n: int) -> List[Dict[str, object]]:
         how, dialect, units = kind
         axis = f'in {units}' if units else 'without units'
         case = f'move_abs -> move_done through an actuator plugin, axis {axis}, {repeats}x{n} round trips'
-        if how == 'instant':
+        if how == 'floor':
+            system, case = FLOOR, f'request -> reply, main thread -> echo process -> reader thread -> main thread, ' \
+                                  f'{repeats}x{n} round trips'
+        elif how == 'instant':
             system = 'PyMoDAQ alone: an in-process plugin, no network (InstantStage)'
         else:
             system = f'{SYSTEM.format(dialect)}, DAQ_Move_TCPServer + {CLIENTS[how]}'
         rows.append(row(system, f'{case}: p50', 'ms', p50[kind]))
-        if how != 'instant':
+        if how not in ('instant', 'floor'):
             floor = p50[('instant', '', units)]
             rows.append(row(system, f'{case}: p50 added to PyMoDAQ alone', 'ms',
                             [ours - alone for ours, alone in zip(p50[kind], floor)]))
+        if how == 'process':
+            wakes = p50[('floor', '', '')]
+            rows.append(row(system, f'{case}: p50 added to PyMoDAQ alone and the wake-up floor', 'ms',
+                            [ours - alone - woken for ours, alone, woken in zip(p50[kind], floor, wakes)]))
         rows.append(row(system, f'{case}: p99', 'ms', p99[kind]))
         rows.append(row(system, f'{case}: rate', 'round trips/s', rate[kind]))
-        rows.append(row(system, f"{case}: the plugin thread's CPU time per round trip", 'ms', cpu[kind]))
+        who = "the main thread's" if how == 'floor' else "the plugin thread's"
+        rows.append(row(system, f'{case}: {who} CPU time per round trip', 'ms', cpu[kind]))
     return rows
 
 

@@ -69,29 +69,30 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
         return self._current_value
 
     def _send_move(self, message: Message, target: Optional[DataActuator]) -> None:
+        """Send a move command, then note its ``target`` (PyMoDAQ's ``target_value``): its setter
+        takes ~20 us that the client then spends moving, not waiting."""
+        self._moving = True
+        sent = self.bridge is not None and self.bridge.send(message, expect=('move_done',),
+                                                             timeout=float(self.settings['timeout']))
         if target is not None:
             self.target_value = target
-        self._moving = True
-        if not self.bridge or not self.bridge.send(message, expect=('move_done',),
-                                                   timeout=float(self.settings['timeout'])):
+        if not sent:
             self._moving = False
             self._status(f'no client connected: {message.command} not sent', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
 
     def move_abs(self, position: Union[float, DataActuator]) -> None:
         """Send ``move_abs`` with the target (bounds and scaling applied, in axis units)."""
-        position = self.check_bound(self._as_actuator(position))
-        self.target_value = position
-        position = self.set_position_with_scaling(position)
-        self._send_move(MoveAbs(actuator_to_wire(position, self.axis_unit)), None)
+        target = self.check_bound(self._as_actuator(position))
+        self._send_move(MoveAbs(actuator_to_wire(self.set_position_with_scaling(target), self.axis_unit)), target)
 
     def move_rel(self, position: Union[float, DataActuator]) -> None:
         """Send ``move_rel`` with the displacement (bounds and scaling applied, in axis units)."""
         position = self._as_actuator(position)
         position = self.check_bound(self.current_value + position) - self.current_value
-        self.target_value = position + self.current_value
+        target = position + self.current_value
         position = self.set_position_relative_with_scaling(position)
-        self._send_move(MoveRel(actuator_to_wire(position, self.axis_unit)), None)
+        self._send_move(MoveRel(actuator_to_wire(position, self.axis_unit)), target)
 
     def _as_actuator(self, position: Union[float, DataActuator]) -> DataActuator:
         if isinstance(position, DataActuator):

@@ -233,10 +233,26 @@ def test_actuator(actuator, dialect: str) -> None:
         assert plugin.bridge.controller.dialect.value == dialect
         position = move_abs_and_wait(plugin, 2.5, timeout_ms=10000)
         assert position.value() == pytest.approx(2.5) and position.units == 'mm'
+        assert plugin.target_value.value() == pytest.approx(2.5)
         position = move_rel_and_wait(plugin, -1.0, timeout_ms=10000)
         assert position.value() == pytest.approx(1.5)
+        assert plugin.target_value.value() == pytest.approx(1.5)
         position = move_home_and_wait(plugin, timeout_ms=10000)
         assert position.value() == pytest.approx(0.0)
+
+
+def test_actuator_bounds_set_the_target_and_the_move(actuator) -> None:
+    plugin = actuator()
+    plugin.settings.child('bounds', 'is_bounds').setValue(True)
+    plugin.settings.child('bounds', 'min_bound').setValue(-1.0)
+    plugin.settings.child('bounds', 'max_bound').setValue(2.0)
+    with client_process('actuator', '--port', port_of(plugin), '--speed', '0'):
+        wait_connected(plugin)
+        wait_until(lambda: plugin.bridge.controller and plugin.bridge.controller.dialect, 10, 'dialect', qt=True)
+        assert move_abs_and_wait(plugin, 2.5, timeout_ms=10000).value() == pytest.approx(2.0)
+        assert plugin.target_value.value() == pytest.approx(2.0)
+        assert move_rel_and_wait(plugin, -5.0, timeout_ms=10000).value() == pytest.approx(-1.0)
+        assert plugin.target_value.value() == pytest.approx(-1.0)
 
 
 def test_actuator_stop_motion(actuator) -> None:
