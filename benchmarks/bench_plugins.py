@@ -230,30 +230,46 @@ def round_trips(kind: str, dialect: str, units: str, n: int) -> Tuple[List[float
         run_until(lambda: plugin.client_connected and plugin.bridge.controller.dialect is not None
                   and plugin.axis_unit == units, 30)
     targets = [DataActuator('target', data=[np.array([float(i % 100)])], units=units) for i in range(n)]
-    loop, times, done = QEventLoop(), [], []
+    loop, done = QEventLoop(), []
 
     def on_move_done(position) -> None:
         done.append(position)
         loop.quit()
     plugin.move_done_signal.connect(on_move_done)
+    try:
+        times, cpu = timed_rounds(n, lambda i: plugin.move_abs(targets[i]), lambda i: len(done) > i, loop,
+                                  'round trip')
+    finally:
+        stop()
+        plugin.close()
+    wrong = next((i for i, position in enumerate(done) if position.value() != i % 100), None)
+    if wrong is not None:
+        raise RuntimeError(f'round trip {wrong}: move_done at {done[wrong].value()}, not at {wrong % 100}')
+    return times, cpu
+
+
+def timed_rounds(n: int, request: Callable[[int], None], answered: Callable[[int], bool], loop: QEventLoop,
+                 what: str) -> Tuple[List[float], float]:
+    """Seconds of each of ``n`` request/reply rounds, as a plugin's thread lives them: ``request(i)``,
+    then Qt's ``loop`` (its reply's slot quits it) until ``answered(i)``; and this thread's CPU
+    seconds per round.  Raises RuntimeError if a reply takes over 5 s."""
     guard = QTimer(singleShot=True)
     guard.timeout.connect(loop.quit)
+    times = []
     cpu = time.thread_time()
-    for i, target in enumerate(targets):
-        done.clear()
-        guard.start(5000)
-        start = time.perf_counter()
-        plugin.move_abs(target)
-        if not done:
-            loop.exec()
-        times.append(time.perf_counter() - start)
-        if not done or done[0].value() != i % 100:
-            raise RuntimeError(f'round trip {i}: no move_done at {i % 100} within 5 s')
-    cpu = (time.thread_time() - cpu) / n
-    guard.stop()
-    stop()
-    plugin.close()
-    return times, cpu
+    try:
+        for i in range(n):
+            guard.start(5000)
+            start = time.perf_counter()
+            request(i)
+            if not answered(i):
+                loop.exec()
+            times.append(time.perf_counter() - start)
+            if not answered(i):
+                raise RuntimeError(f'{what} {i}: no reply within 5 s')
+    finally:
+        guard.stop()
+    return times, (time.thread_time() - cpu) / n
 
 
 #: the echo process of :func:`wake_floor`: sends back what it receives, as it comes
@@ -285,10 +301,10 @@ def wake_floor(n: int, nbytes: int = 32) -> Tuple[List[float], float]:
     conn, _ = listener.accept()
     listener.close()
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    relay, loop, got = _Relay(), QEventLoop(), []
+    relay, loop, replies = _Relay(), QEventLoop(), []
 
     def on_received() -> None:
-        got.append(True)
+        replies.append(True)
         loop.quit()
     relay.received.connect(on_received, Qt.QueuedConnection)
 
@@ -306,29 +322,14 @@ def wake_floor(n: int, nbytes: int = 32) -> Tuple[List[float], float]:
                     relay.received.emit()
     reader = threading.Thread(target=read, name='wake-floor-reader')
     reader.start()
-    guard = QTimer(singleShot=True)
-    guard.timeout.connect(loop.quit)
-    request, times = b'x' * nbytes, []
-    cpu = time.thread_time()
+    request = b'x' * nbytes
     try:
-        for i in range(n):
-            got.clear()
-            guard.start(5000)
-            start = time.perf_counter()
-            conn.sendall(request)
-            if not got:
-                loop.exec()
-            times.append(time.perf_counter() - start)
-            if not got:
-                raise RuntimeError(f'echo round trip {i}: no reply within 5 s')
-        cpu = (time.thread_time() - cpu) / n
+        return timed_rounds(n, lambda i: conn.sendall(request), lambda i: len(replies) > i, loop, 'echo round trip')
     finally:
-        guard.stop()
         conn.shutdown(socket.SHUT_WR)  # the echo process exits at the end of the stream, then the reader
         echo.wait(10)
         reader.join(10)
         conn.close()
-    return times, cpu
 
 
 #: (kind, dialect) of the round trip cases, see :func:`round_trips`
