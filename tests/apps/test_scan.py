@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from pymodaq_data.h5modules.data_saving import DataLoader
 
 from helpers import client_process
+from pymodaq_plugins_tcpbridge.apps.scan import Deadline, ScanError, ScanOptions, Session
 
 SCAN_TIMEOUT = 180  # the command's own bound; its watchdog (and stack dump) comes 60 s later
 
@@ -206,3 +210,44 @@ def test_scan_of_pymodaq_mock_plugins_hosted_by_tcpbridge_module(tmp_path: Path)
     wavelength = data.get_axis_from_index(1)[0]
     assert (wavelength.label, wavelength.units) == ('photon wavelength', 'nm')
     assert np.all(np.isfinite(data.data[0])) and data.data[0].max() > 1  # the Mock spectra, not zeros
+
+
+class DAQ_Move_Stub:  # noqa: N801 ('DAQ_Move' in the name: Session reads its actuator settings)
+    """What Session.wait_clients reads of a PyMoDAQ module: a title, its port, and the plugin's
+    BridgeServer (None: no client ever connected)."""
+
+    group = 'actuator_settings'
+
+    def __init__(self, title: str, port: int) -> None:
+        self.title = title
+        self.settings = {(self.group, 'port_id'): port}
+        self.controller_and_thread = SimpleNamespace(controller=None)
+
+
+class DAQ_Viewer_Stub(DAQ_Move_Stub):  # noqa: N801
+    group = 'detector_settings'
+
+
+def test_waiting_for_demo_clients_ends_at_once_when_one_exits(qapp, tmp_path: Path) -> None:
+    """A demo client that exits (here: refused arguments) ends the wait at once, not at the deadline,
+    and the error names its module, its exit code and the end of its log."""
+    with socket.socket() as unused:
+        unused.bind(('127.0.0.1', 0))  # bound, never listening: connecting to it is refused
+        port = unused.getsockname()[1]
+        session = Session(ScanOptions(), Deadline(120), tmp_path)
+        session.actuators, session.detector = [DAQ_Move_Stub('Stage', port)], DAQ_Viewer_Stub('Detector', port)
+        session.start_client(session.actuators[0], ['actuator', '--dialect', 'no-such-dialect'], 'actuator_0.log')
+        session.start_client(session.detector, ['grabber', '--port', str(port)], 'grabber.log')  # retries
+        start = time.monotonic()
+        try:
+            with pytest.raises(ScanError) as error:
+                session.wait_clients()
+        finally:
+            session.close()
+    assert time.monotonic() - start < 60
+    lines = str(error.value).splitlines()
+    assert lines[0] == 'a demo client exited'
+    assert lines[1] == (f'Stage (port {port}): no client connected; tcpbridge actuator --dialect no-such-dialect: '
+                        f'exited with code 2; the end of its log {tmp_path / "actuator_0.log"}:')
+    assert "invalid choice: 'no-such-dialect'" in lines[-1]
+    assert not any(line.startswith('Detector') for line in lines)  # still running: not the cause
