@@ -155,7 +155,7 @@ def frames(repeats: int, per_repeat: int) -> List[Dict[str, object]]:
 
 
 class InstantStage(DAQ_Move_base):
-    """PyMoDAQ's own floor for a move round trip: an actuator plugin of this process whose controller
+    """PyMoDAQ's own share of a move round trip: an actuator plugin of this process whose controller
     is there at once and no network, doing per move what PyMoDAQ's plugin template does (bounds,
     scaling, the target kept, a new DataActuator at the position for ``move_done``)."""
 
@@ -373,13 +373,13 @@ def moves(repeats: int, n: int) -> List[Dict[str, object]]:
             system = f'{SYSTEM.format(dialect)}, DAQ_Move_TCPServer + {CLIENTS[how]}'
         rows.append(row(system, f'{case}: p50', 'ms', p50[kind]))
         if how not in ('instant', 'floor'):
-            floor = p50[('instant', '', units)]
+            pymodaq_alone = p50[('instant', '', units)]
             rows.append(row(system, f'{case}: p50 added to PyMoDAQ alone', 'ms',
-                            [ours - alone for ours, alone in zip(p50[kind], floor)]))
+                            [ours - alone for ours, alone in zip(p50[kind], pymodaq_alone)]))
         if how == 'process':
             wakes = p50[('floor', '', '')]
             rows.append(row(system, f'{case}: p50 added to PyMoDAQ alone and the wake-up floor', 'ms',
-                            [ours - alone - woken for ours, alone, woken in zip(p50[kind], floor, wakes)]))
+                            [ours - alone - woken for ours, alone, woken in zip(p50[kind], pymodaq_alone, wakes)]))
         rows.append(row(system, f'{case}: p99', 'ms', p99[kind]))
         rows.append(row(system, f'{case}: rate', 'round trips/s', rate[kind]))
         who = "the main thread's" if how == 'floor' else "the plugin thread's"

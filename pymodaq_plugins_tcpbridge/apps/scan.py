@@ -127,7 +127,6 @@ class Session:
         self.options = options
         self.deadline = deadline
         self.workdir = workdir
-        self.clients: List[ClientProcess] = []
         self.client_of: Dict[str, ClientProcess] = {}  # module title -> the demo client serving it
         self.dashboard = None
         self.actuators: list = []
@@ -216,9 +215,7 @@ class Session:
     def start_client(self, module, args: List[str], log_name: str) -> None:
         """``tcpbridge <args>`` in its own process for ``module``, its output to ``log_name`` in the
         work folder."""
-        client = ClientProcess(args, self.workdir / log_name)
-        self.clients.append(client)
-        self.client_of[module.title] = client
+        self.client_of[module.title] = ClientProcess(args, self.workdir / log_name)
 
     def wait_clients(self) -> None:
         """Until every plugin has its client, with the dialect known (actuators are probed), within
@@ -235,7 +232,8 @@ class Session:
             return server.controller if server is not None else None
 
         def ready(module) -> bool:
-            return client(module) is not None and (client(module).dialect is not None or module is self.detector)
+            connected = client(module)
+            return connected is not None and (connected.dialect is not None or module is self.detector)
 
         def why_not(module) -> str:
             state = 'no client connected' if client(module) is None else \
@@ -346,7 +344,7 @@ class Session:
         if self.dashboard is not None and not (daq_scan is not None and daq_scan.scan_acquisition.is_running):
             self.dashboard.quit_fun()
             QApplication.processEvents()
-        for client in self.clients:
+        for client in self.client_of.values():
             try:
                 client.stop()
             except TimeoutError as error:
