@@ -7,6 +7,7 @@ from pymodaq.control_modules.move_utility_classes import DAQ_Move_base, DataActu
 from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq.utils.data import DataActuator
 from pymodaq_utils.utils import ThreadCommand
+from qtpy.QtCore import QTimer
 
 from tcpbridge import (
     ACTUATOR,
@@ -34,10 +35,13 @@ STOP_REPLY_S = 2.0
 class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     """Actuator plugin driving a remote ACTUATOR client over TCP/IP.
 
-    ``move_abs``/``move_rel``/``move_home``/``stop_motion`` are sent to the client; its ``move_done``
-    ends the move (``self.move_done(position)``), its ``position_is`` updates the displayed value.
-    Right after the hello, ``check_position`` is sent: the reply tells the dialect (WIRE.md §6).
-    A move without ``move_done`` within the ``timeout`` setting (s) ends in a timeout status.
+    ``move_abs``/``move_rel``/``move_home``/``stop_motion`` are sent to the client; the ``move_done``
+    that answers the move ends it (``self.move_done(position)``); any other ``move_done`` (unsolicited,
+    or the late one of a move given up at a stop) and every ``position_is`` only update the displayed
+    value.  Right after the hello, ``check_position`` is sent: the reply tells the dialect (WIRE.md §6).
+    A move without ``move_done`` within the ``timeout`` setting (s) ends in a timeout status and the
+    connection is closed, so that its late ``move_done`` cannot end a later move (docs/protocol.rst,
+    "Pairing replies with requests").
     PyMoDAQ skips position polling for this class (its name contains ``TCPServer``).
     """
 
@@ -50,7 +54,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
 
     def ini_attributes(self) -> None:
         self.controller = None
-        self._moving = False
+        self._move_request: Optional[int] = None  # the request id of the move awaited
 
     def ini_stage(self, controller=None):
         """Start listening for ACTUATOR clients; returns at once (a client may connect later).
@@ -64,20 +68,18 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     def get_actuator_value(self) -> DataActuator:
         """Ask the client for its position (``check_position``, answered by every client) and
         return the last known one; the answer updates the display when it comes."""
-        if self.client_connected and not self._moving:
+        if self.client_connected and self._move_request is None:
             self.bridge.send(CheckPosition())
         return self._current_value
 
     def _send_move(self, message: Message, target: Optional[DataActuator]) -> None:
         """Send a move command, then note its ``target`` (PyMoDAQ's ``target_value``): its setter
         takes ~20 us that the client then spends moving, not waiting."""
-        self._moving = True
-        sent = self.bridge is not None and self.bridge.send(message, expect=('move_done',),
-                                                             timeout=float(self.settings['timeout']))
+        self._move_request = None if self.bridge is None else \
+            self.bridge.send(message, expect=('move_done',), timeout=float(self.settings['timeout']))
         if target is not None:
             self.target_value = target
-        if not sent:
-            self._moving = False
+        if self._move_request is None:
             self._status(f'no client connected: {message.command} not sent', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
 
@@ -104,11 +106,25 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
         self._send_move(MoveHome(), None)
 
     def stop_motion(self) -> None:
-        """Send ``stop_motion``; if the client does not answer with ``move_done`` (PyMoDAQ 3.x/4.x
-        clients ignore it) the move is ended here after a short delay."""
-        if self.bridge is None or not self.bridge.send(StopMotion(), expect=('move_done',),
-                                                       timeout=STOP_REPLY_S):
+        """Send ``stop_motion``.  A move in progress ends with the client's ``move_done`` or, if it does
+        not come within :data:`STOP_REPLY_S` (PyMoDAQ 3.x/4.x clients ignore ``stop_motion``), here at
+        the last known position; its request stays open until its own timeout, so that its late
+        ``move_done`` is recognised (shown as a position) and cannot end a later move."""
+        sent = self.bridge is not None and self.bridge.send(StopMotion()) is not None
+        move = self._move_request
+        if not sent or move is None:
+            self._move_request = None
             self.move_done(self._current_value)
+            return
+        QTimer.singleShot(int(STOP_REPLY_S * 1000), lambda: self._stop_unanswered(move))
+
+    def _stop_unanswered(self, move: int) -> None:
+        if self._move_request != move:
+            return  # the move ended meanwhile
+        self._move_request = None
+        self._status(f'the client did not end the move within {STOP_REPLY_S:g} s of stop_motion: move ended '
+                     'here at the last known position', error=True)
+        self.move_done(self._current_value)
 
     # -- replies --------------------------------------------------------------------------------------
     def _position(self, message: Union[PositionIs, MoveDone]) -> DataActuator:
@@ -116,15 +132,16 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
                                               else message.value), self._title, self.axis_unit)
         return self.get_position_with_scaling(position)
 
-    def _on_client_message(self, message: Message) -> None:
-        if isinstance(message, MoveDone):
-            self._moving = False
-            self.move_done(self._position(message))
-        elif isinstance(message, PositionIs):
+    def _on_client_message(self, message: Message, request_id: int) -> None:
+        if isinstance(message, MoveDone) and request_id and request_id == self._move_request:
+            self._move_request = None
+            self._current_value = self._position(message)
+            self.move_done(self._current_value)
+        elif isinstance(message, (PositionIs, MoveDone)):  # a report, or a move_done nobody awaits
             self._current_value = self._position(message)
             self.emit_value(self._current_value)
         else:
-            super()._on_client_message(message)
+            super()._on_client_message(message, request_id)
 
     def _on_client_settings(self) -> None:
         names = [c.name() for c in self.settings.child('settings_client').children()]
@@ -139,22 +156,22 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
                     self.axis_unit = units
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
-        if event.command == StopMotion.command:
-            self._moving = False
-            self._status('the client did not answer stop_motion: move ended here', error=True)
-            self.move_done(self._current_value)
-        elif self._moving and 'move_done' in event.expected:
-            self._moving = False
+        if event.request_id and event.request_id == self._move_request:
+            self._move_request = None
             why = f' ({PYMODAQ5_LIMITS})' if event.client.dialect is Dialect.PYMODAQ5 else ''
             self._status(f'no move_done from the client within {self.settings["timeout"]} s after '
-                         f'{event.command}{why}', error=True)
+                         f'{event.command}{why}: connection closed, so that its late move_done cannot end a '
+                         'later move', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+        elif 'move_done' in event.expected:  # an earlier move (ended here at a stop, or followed by another)
+            self._status(f'no move_done from the client after an earlier {event.command}: connection closed, so '
+                         'that its late move_done cannot end a later move', error=True)
         else:
             self._status(f'no answer to {event.command} from the client', error=True)
 
     def _on_controller_lost(self, client: ClientInfo) -> None:
-        if self._moving:
-            self._moving = False
+        if self._move_request is not None:
+            self._move_request = None
             self._status(f'client {client.peer} lost during a move', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
 

@@ -22,6 +22,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from tcpbridge import (
     AUTH_WINDOW_S,
+    DEAD_LINK_S,
     OBSERVING,
     REDIAL_DELAYS,
     BacklogLimits,
@@ -131,6 +132,10 @@ def tcp_parameters() -> List[dict]:
          'tip': 'on while a client is in control of this plugin'},
         {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
          'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
+        {'title': 'Dead link after (s):', 'name': 'dead_link_s', 'type': 'float', 'value': DEAD_LINK_S, 'min': 2.0,
+         'max': 3600.0, 'tip': 'a client that answers neither TCP keepalive probes nor data for this long (cable, '
+                               'power cut, firewall dropping packets) is declared gone: the LED turns red and the '
+                               'status says why (keepalive, and TCP_USER_TIMEOUT on Linux)'},
         {'title': 'Max message (MiB):', 'name': 'max_message_mib', 'type': 'int',
          'value': config('tcpbridge', 'bridge', 'max_message_mib'), 'min': 1, 'max': 4096},
         {'title': 'Max backlog (MiB):', 'name': 'max_backlog_mib', 'type': 'int', 'value': 64, 'min': 1,
@@ -147,7 +152,7 @@ def tcp_parameters() -> List[dict]:
 #: settings that restart the server when changed
 SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'tls_ca', 'auth_secret', 'max_observers',
                    'observer_queue_mib', 'socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib',
-                   'max_backlog_mib')
+                   'max_backlog_mib', 'dead_link_s')
 
 
 class _EventRelay(QObject):
@@ -175,8 +180,6 @@ class TCPServerBridge:
     #: the release of the message being handled (back-pressure); a handler that hands the data on
     #: takes it (sets None) and ties it to the life of what it emits
     _delivery: Optional[Callable[[], None]] = None
-    #: when the message being handled was received (``MessageReceived.received_at``, time.monotonic())
-    _received_at = 0.0
 
     # -- life cycle -------------------------------------------------------------------------------
     def _start_bridge(self) -> tuple:
@@ -206,7 +209,7 @@ class TCPServerBridge:
                 dialect=None if dialect == 'auto' else Dialect(dialect),
                 limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
                 backlog=BacklogLimits(int(self.settings['max_backlog_mib']) << 20, BACKLOG_MESSAGES, BACKLOG_HOLD_S),
-                probe_timeout=self.settings['reply_timeout'],
+                probe_timeout=self.settings['reply_timeout'], dead_link_s=float(self.settings['dead_link_s']),
                 allowed=allowed.split(',') if allowed.strip() else None)
         except OSError as error:
             why = 'the port is already in use' if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
@@ -332,7 +335,7 @@ class TCPServerBridge:
     def _on_bridge_event(self, event: Event) -> None:
         """Qt slot: one engine event.  Nothing a client sends may raise out of a slot."""
         if isinstance(event, MessageReceived):
-            self._delivery, self._received_at = event.release, event.received_at
+            self._delivery = event.release
         else:
             self._delivery = None
         try:
@@ -349,7 +352,7 @@ class TCPServerBridge:
         if self.bridge is None:
             return
         if isinstance(event, MessageReceived):
-            self._on_message(event.message)
+            self._on_message(event.message, event.request_id)
             if time.monotonic() - self._table_refreshed > TABLE_REFRESH_S:
                 self._refresh_clients()
             return
@@ -392,7 +395,7 @@ class TCPServerBridge:
             return
         self._refresh_clients()
 
-    def _on_message(self, message: Message) -> None:
+    def _on_message(self, message: Message, request_id: int) -> None:
         if isinstance(message, Infos):
             self._apply_infos(message.xml)
         elif isinstance(message, InfoXml):
@@ -400,15 +403,17 @@ class TCPServerBridge:
         elif isinstance(message, Info):
             self._apply_info(message)
         else:
-            self._on_client_message(message)
+            self._on_client_message(message, request_id)
 
     # -- subclass hooks -------------------------------------------------------------------------------
-    def _on_client_message(self, message: Message) -> None:
-        """A message of the controlling client other than the settings ones."""
+    def _on_client_message(self, message: Message, request_id: int) -> None:
+        """A message of the controlling client other than the settings ones; ``request_id``: the
+        request it answers (the id ``bridge.send`` returned), 0 if none (pushed, unsolicited, or the
+        reply to a request given up: docs/protocol.rst, "Pairing replies with requests")."""
         self._status(f'unexpected {type(message).__name__} from the client ignored', error=True)
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
-        """No reply to ``event.command`` within the timeout."""
+        """No reply to ``event.command`` within the timeout (the engine then closes the connection)."""
         self._status(f'no answer to {event.command} within the timeout', error=True)
 
     def _on_controller_lost(self, client: ClientInfo) -> None:

@@ -49,7 +49,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
 
     def ini_attributes(self) -> None:
         self.controller = None
-        self._requests: Deque[float] = deque()  # when each Send Data not answered yet was sent
+        self._requests: Deque[int] = deque()  # the request ids of the Send Data not answered yet
         self._live = False
         self._last_push = self._last_done = -PUSH_MEMORY_S
         self._live_timer: Optional[QTimer] = None
@@ -117,29 +117,30 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         return time.monotonic() - self._last_push < PUSH_MEMORY_S
 
     def _request(self) -> None:
-        sent_at = time.monotonic()
-        if self.bridge.send(SendData(self.grabber_type), expect=('Done',), timeout=self.settings['reply_timeout']):
-            self._requests.append(sent_at)
+        request = self.bridge.send(SendData(self.grabber_type), expect=('Done',),
+                                   timeout=self.settings['reply_timeout'])
+        if request is not None:
+            self._requests.append(request)
         else:
             self._live = False
             self._status('no client connected: nothing to grab', error=True)
 
-    def _on_client_message(self, message: Message) -> None:
+    def _on_client_message(self, message: Message, request_id: int) -> None:
         if isinstance(message, Done):
-            self._on_done(message)
+            self._on_done(message, request_id)
         elif isinstance(message, AxisInfo):  # PyMoDAQ 3.x viewers describe their axes this way
             self._legacy_axes[message.which] = message
         else:
-            super()._on_client_message(message)
+            super()._on_client_message(message, request_id)
 
-    def _on_done(self, message: Done) -> None:
-        # an answer comes after its request; a Done received before the oldest request went out was pushed
-        # (else a client that pushes and answers would be asked again at each of its pushes and owe ever
-        # more answers); one that overtakes an answer counts as it: same data
-        requested = bool(self._requests) and self._received_at >= self._requests[0]
+    def _on_done(self, message: Done, request_id: int) -> None:
+        # the engine pairs a Done with the oldest open request sent before it was received (one received
+        # earlier was pushed: else a client that pushes and answers would be asked again at each of its
+        # pushes and owe ever more answers); a push that overtakes an answer counts as it: same data
+        requested = request_id in self._requests
         self._last_done = time.monotonic()
         if requested:
-            self._requests.popleft()
+            self._requests.remove(request_id)
         else:
             self._last_push = self._last_done
         if requested or self._live:
@@ -191,10 +192,11 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
         live, self._live = self._live, False
-        if self._requests:
-            self._requests.popleft()
+        if event.request_id in self._requests:
+            self._requests.remove(event.request_id)
         self._status(f'no data from the client within {self.settings["reply_timeout"]:g} s after '
-                     f'{event.command!r}; {"live grab ended: " if live else ""}the next grab asks again', error=True)
+                     f'{event.command!r}: connection closed, so that the late data cannot answer a later grab; '
+                     f'{"live grab ended; " if live else ""}the next grab asks the client once it is back', error=True)
 
     def _on_controller_lost(self, client: ClientInfo) -> None:
         self._last_push = -PUSH_MEMORY_S

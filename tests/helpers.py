@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import struct
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Callable, Iterator, List
 
 import numpy as np
@@ -126,3 +128,20 @@ class LegacyPeer:
             else:
                 assert got == 'Info', got
                 self.string(), self.string()
+
+
+def stop_process(process: subprocess.Popen, what: str, log: Path, signum: int = signal.SIGTERM,
+                 timeout: float = 30.0) -> str:
+    """Stop ``process`` as a user would (``signum``); it must exit 0 by itself within ``timeout`` s.
+    Returns its output (the file ``log``)."""
+    if process.poll() is None:
+        process.send_signal(signum)
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f'{what} ignored signal {signum} for {timeout:g} s:\n{log.read_text()[-2000:]}') from None
+    output = log.read_text()
+    assert code == 0, output
+    return output

@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from tcpbridge import Command, add_tls_arguments, connection_from_arguments, parse_endpoint
+from tcpbridge import Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments, parse_endpoint
 
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='wait for the commander (a TCPServer plugin set to "connect to instrument", or '
                              'any program speaking the protocol) here instead of connecting to --host/--port')
     add_tls_arguments(parser)
+    add_dead_link_argument(parser)
     parser.add_argument('--dialect', choices=['pymodaq4', 'legacy'], default='pymodaq4',
                         help='pymodaq4: data with names, axes and units; legacy: arrays and scalars only')
     parser.add_argument('--axis', help='actuator axis (e.g. X), among those the plugin offers')
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     options = ModuleOptions(kind=args.kind, plugin=args.plugin,
                             endpoint=Endpoint(host, port, listen=listen, dialect=args.dialect,
-                                              tls=tls, secret=args.secret),
+                                              tls=tls, secret=args.secret, dead_link_s=args.dead_link),
                             axis=args.axis, title=args.title or '', settings=args.settings, grab=args.grab,
                             gui=args.gui, timeout=args.timeout)
     return run_module(options)

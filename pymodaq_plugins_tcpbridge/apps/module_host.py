@@ -37,6 +37,7 @@ from pymodaq_gui.parameter import Parameter, ioxml
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from tcpbridge import (
+    DEAD_LINK_S,
     ActuatorClient,
     BridgeClient,
     Done,
@@ -69,6 +70,7 @@ class Endpoint:
     dialect: str = 'pymodaq4'
     tls: Optional[ssl.SSLContext] = None  # see tcpbridge.endpoint_context
     secret: Optional[str] = None  # shared-secret authentication (the plugin's auth_secret)
+    dead_link_s: float = DEAD_LINK_S  # see tcpbridge.BridgeClient
 
 
 class _Invoker(QObject):
@@ -288,7 +290,8 @@ class _HostedStage(ActuatorClient):
     def __init__(self, host: ActuatorHost, endpoint: Endpoint) -> None:
         self.module_host = host
         super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
-                         secret=endpoint.secret, dialect=endpoint.dialect, name=host.module.title)
+                         secret=endpoint.secret, dialect=endpoint.dialect, dead_link_s=endpoint.dead_link_s,
+                         name=host.module.title)
 
     @property
     def units(self) -> str:
@@ -416,7 +419,7 @@ class _HostedDetector(GrabberClient):
     def __init__(self, host: ViewerHost, endpoint: Endpoint) -> None:
         self.module_host = host
         super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
-                         secret=endpoint.secret, dialect=endpoint.dialect)
+                         secret=endpoint.secret, dialect=endpoint.dialect, dead_link_s=endpoint.dead_link_s)
 
     def grab(self, dim: str) -> Any:
         return self.module_host.snap(dim)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 __version__ = '0.2.0'
 
-from .cli import PYMODAQ_INSTALL, Command, add_tls_arguments, connection_from_arguments
+from .cli import PYMODAQ_INSTALL, Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
 from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.backlog import BacklogLimits
 from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient, ObserverClient
 from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
 from .net.tls import client_context, endpoint_context, handshake_problem, server_context
-from .net.transport import format_address, parse_endpoint
+from .net.transport import DEAD_LINK_S, format_address, parse_endpoint
 from .protocol.client_session import ClientSession
 from .protocol.data import Axis, DataToExport, DataWithAxes, SerializedParameter, data_actuator, dim_of_shape
 from .protocol.decoder import Decoder, Role
@@ -108,12 +108,12 @@ __all__ = [
     'GetActuatorValue', 'GrabberClient', 'Info', 'InfoXml', 'Infos', 'InvalidDtype', 'InvalidText',
     'LimitExceeded', 'Limits', 'ListTooLong', 'MalformedPayload', 'Message', 'MessageReceived', 'MoveAbs',
     'MoveDone', 'MoveHome', 'MoveRel', 'NestingTooDeep', 'ObserverClient', 'PYMODAQ_INSTALL',
-    'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit', 'REDIAL_DELAYS',
+    'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit', 'REDIAL_DELAYS', 'DEAD_LINK_S',
     'ReceiveBudget', 'ReplyTimeout', 'Role', 'SendData', 'SerializedParameter', 'ServerSession',
     'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StopMotion',
     'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__', 'data_actuator',
     'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed', 'add_tls_arguments',
     'client_context', 'connection_from_arguments', 'endpoint_context', 'handshake_problem',
-    'parse_endpoint', 'parse_parameter_xml',
+    'parse_endpoint', 'parse_parameter_xml', 'add_dead_link_argument',
     'parse_settings_xml', 'server_context', 'settings_to_xml',
 ]

@@ -27,7 +27,7 @@ from . import __version__
 from .instruments.demo import DEFAULT_SHAPES, SimulatedDetector, SimulatedStage, parse_shape
 from .net.client import BridgeClient
 from .net.tls import endpoint_context
-from .net.transport import format_address, parse_endpoint
+from .net.transport import DEAD_LINK_S, format_address, keepalive_times, parse_endpoint
 from .protocol.dialects import Dialect, DwaLayout
 from .protocol.dtypes import dtype_to_wire
 from .protocol.errors import EncodeError
@@ -139,6 +139,23 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--once', action='store_true', help='do not reconnect after the connection ends')
     parser.add_argument('--max-attempts', type=int, default=None,
                         help='give up after this many failed connection attempts (None: never)')
+    add_dead_link_argument(parser)
+
+
+def add_dead_link_argument(parser: argparse.ArgumentParser) -> None:
+    """``--dead-link SECONDS`` (:func:`tcpbridge.net.transport.configure`)."""
+    parser.add_argument('--dead-link', type=_dead_link, default=DEAD_LINK_S, metavar='SECONDS',
+                        help='declare the plugin gone (and reconnect) when it answers neither TCP keepalive '
+                             'probes nor data for this long: a cable, a power cut, a firewall (>= 2)')
+
+
+def _dead_link(text: str) -> float:
+    try:
+        seconds = float(text)
+        keepalive_times(seconds)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f'{text!r}: {error}') from None
+    return seconds
 
 
 def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
@@ -398,7 +415,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         log.error('TLS: %s', error)
         return 2
     common = dict(host=host, port=port, listen=listen, tls=tls, secret=args.secret, dialect=args.dialect,
-                  layout=LAYOUTS[args.layout], reconnect=not args.once, max_attempts=args.max_attempts)
+                  layout=LAYOUTS[args.layout], reconnect=not args.once, max_attempts=args.max_attempts,
+                  dead_link_s=args.dead_link)
     where = f'the commander on {format_address((host, port))}' if args.listen else format_address((host, port))
     client: BridgeClient
     if args.command == 'grabber':

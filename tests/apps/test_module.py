@@ -18,7 +18,7 @@ import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_detector, move_abs_and_wait
 from pymodaq_gui.qt_utils import mkQApp
 
-from helpers import LegacyPeer, free_port, wait_until
+from helpers import LegacyPeer, free_port, stop_process, wait_until
 from plugin_helpers import VIEWERS, StatusLog, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.apps.module import ModuleOptions, create_module, initialise, installed_plugins
 from pymodaq_plugins_tcpbridge.apps.module_host import ActuatorHost, Endpoint, ViewerHost
@@ -40,17 +40,7 @@ def module_process(tmp_path: Path, *args: str) -> subprocess.Popen:
 
 def stop_module(process: subprocess.Popen, tmp_path: Path, signum: int = signal.SIGTERM) -> str:
     """Stop it as a user would; it must exit 0 by itself.  Returns its output."""
-    if process.poll() is None:
-        process.send_signal(signum)
-    try:
-        code = process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise AssertionError(f'tcpbridge module ignored signal {signum} for 30 s') from None
-    output = (tmp_path / 'module.log').read_text()
-    assert code == 0, output
-    return output
+    return stop_process(process, 'tcpbridge module', tmp_path / 'module.log', signum)
 
 
 def actuator_plugin(plugins: list, **settings):

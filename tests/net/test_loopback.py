@@ -297,14 +297,18 @@ def test_reply_timeouts_before_and_after_the_engines_own_wake_up_are_both_report
     """``send`` wakes the engine only for a deadline before the engine's own wake-up (at most MAX_WAIT_S
     away): a later one is taken up when the engine wakes by itself; neither is reported early."""
     server, log = grabber_server
-    with socket.create_connection(server.address) as fake:
-        fake.sendall(b'\0\0\0\7GRABBER')
-        log.wait_for(lambda e: isinstance(e, ClientConnected))
-        for round_ in range(2):  # the engine idle in its select (no deadline of its own) both times
-            sent = time.monotonic()
+    for round_ in range(2):  # the engine idle in its select (no deadline of its own) both times
+        connecting = len(log.events)
+        with socket.create_connection(server.address) as fake:
+            fake.sendall(b'\0\0\0\7GRABBER')
+            log.wait_for(lambda e: isinstance(e, ClientConnected), after=connecting)
+            sent, after = time.monotonic(), len(log.events)
             server.send(SendData('1D'), expect=('Done',), timeout=timeout)
-            log.wait_for(lambda e: isinstance(e, ReplyTimeout), after=len(log.events), timeout=10)
+            log.wait_for(lambda e: isinstance(e, ReplyTimeout), after=after, timeout=10)
             assert time.monotonic() - sent >= timeout, f'round {round_}: reported early'
+            # the unanswered request closes the connection (a late reply must not answer a later one)
+            lost = log.wait_for(lambda e: isinstance(e, ClientLost), after=after)
+            assert f'no Done within {timeout:g} s' in lost.reason
 
 
 def test_client_reconnects_after_server_restart() -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from ..protocol.client_session import ClientSession
 from ..protocol.data import DataToExport, DataWithAxes, data_actuator
 from ..protocol.dialects import Dialect, DwaLayout
-from ..protocol.errors import ProtocolError
+from ..protocol.errors import ProtocolError, connection_lost_reason
 from ..protocol.limits import DEFAULT_LIMITS, Limits
 from ..protocol.messages import (
     ACTUATOR,
@@ -51,11 +51,22 @@ from ..protocol.messages import (
     SendData,
     SetInfo,
     StopMotion,
+    command_string,
 )
 from ..protocol.settings_xml import Param, settings_to_xml
 from .low_water import ReceiveLowWater
 from .tls import handshake_problem
-from .transport import Waker, close_quietly, configure, connect, format_address, listen, send_buffers
+from .transport import (
+    DEAD_LINK_S,
+    Waker,
+    close_quietly,
+    configure,
+    connect,
+    format_address,
+    keepalive_times,
+    listen,
+    send_buffers,
+)
 
 log = logging.getLogger('tcpbridge.client')
 #: a connection that lasted this long (s) and ended cleanly resets the reconnection backoff; a
@@ -90,6 +101,8 @@ class BridgeClient:
         layout: pymodaq4 DataWithAxes layout to write (4.4 by default; V4_2 for a 4.2/4.3 server).
         connect_timeout: seconds for one connection attempt.
         send_timeout: seconds a send may block before the connection is declared lost.
+        dead_link_s: a server that neither answers keepalive probes nor acknowledges what we send for
+            this long (s, >= 2) is declared gone and we reconnect (:func:`~tcpbridge.net.transport.configure`).
         reconnect: connect again after a loss (with backoff) until :meth:`stop`; with ``listen``:
             wait for the next commander.
         retry_delay / max_retry_delay: first and largest wait between attempts (doubling), seconds.
@@ -105,7 +118,7 @@ class BridgeClient:
                  dialect: Union[str, Dialect] = Dialect.LEGACY,
                  settings: Optional[Sequence[Param]] = None,
                  layout: DwaLayout = DwaLayout.V4_4,
-                 connect_timeout: float = 5.0, send_timeout: float = 30.0,
+                 connect_timeout: float = 5.0, send_timeout: float = 30.0, dead_link_s: float = DEAD_LINK_S,
                  reconnect: bool = True, retry_delay: float = 0.5, max_retry_delay: float = 10.0,
                  max_attempts: Optional[int] = None, limits: Limits = DEFAULT_LIMITS) -> None:
         self.host = host
@@ -117,6 +130,8 @@ class BridgeClient:
         self.session = ClientSession(self.client_type, self.root_name, settings or (), Dialect.parse(dialect),
                                      layout, limits, secret=secret)
         self.connect_timeout = connect_timeout
+        keepalive_times(dead_link_s)  # ValueError now rather than at the first connection
+        self.dead_link_s = dead_link_s
         self.send_timeout = send_timeout
         self.reconnect = reconnect
         self.retry_delay = retry_delay
@@ -127,6 +142,7 @@ class BridgeClient:
         self._interrupted = False
         self._send_lock = threading.Lock()
         self._sock: Optional[socket.socket] = None
+        self._connection = 0  # the number of the connection served (of _sock), from 1
         self._waker = Waker()
 
     # -- public API ------------------------------------------------------------------------------
@@ -177,7 +193,7 @@ class BridgeClient:
         try:
             while not self._stopping.is_set():
                 try:
-                    sock = self._secure(connect(self.host, self.port, self.connect_timeout))
+                    sock = self._secure(connect(self.host, self.port, self.connect_timeout, self.dead_link_s))
                 except OSError as error:
                     failures += 1
                     if self.max_attempts is not None and failures >= self.max_attempts:
@@ -288,17 +304,29 @@ class BridgeClient:
         if self._interrupted:
             self._stopping.set()
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message, connection: Optional[int] = None) -> None:
         """Send one message (thread-safe).
 
+        Args:
+            connection: send it only on this connection (:attr:`connection`, read when the request it
+                answers came): a reply never goes to a later connection, whose server did not ask for
+                it and would take it for the reply to its own request (docs/protocol.rst, Pairing).
+                None: on whatever connection is up (pushed data, settings, infos).
         Raises:
-            ConnectionLost: not connected.
+            ConnectionLost: not connected, or no longer on ``connection``.
             OSError: the connection broke or the send timed out.
         """
         with self._send_lock:
             if self._sock is None:
                 raise ConnectionLost(f'not connected to {self.address}')
+            if connection is not None and connection != self._connection:
+                raise ConnectionLost(f'connection {connection}, which this message answers, has ended')
             send_buffers(self._sock, self.session.encode(message))
+
+    @property
+    def connection(self) -> int:
+        """The number of the current (or last) connection, from 1; a new one at each connection."""
+        return self._connection
 
     def send_info(self, name: str, value: Any) -> None:
         """Show ``name = value`` in the plugin's "Infos Client" group (``Info`` message)."""
@@ -348,7 +376,7 @@ class BridgeClient:
         or before our hello went out), True otherwise."""
         try:
             peer = format_address(sock.getpeername()[:2])
-            configure(sock)
+            configure(sock, self.dead_link_s)
         except OSError as error:  # reset before we served it
             log.info('connection dropped at once: %s', error)
             close_quietly(sock)
@@ -356,6 +384,7 @@ class BridgeClient:
         sock.settimeout(self.send_timeout)
         with self._send_lock:
             self._sock = sock
+            self._connection += 1
         selector = selectors.DefaultSelector()
         selector.register(sock, selectors.EVENT_READ)
         low_water = ReceiveLowWater(sock)
@@ -378,7 +407,7 @@ class BridgeClient:
             reason, clean = f'protocol error, closing (the stream cannot be resynchronised): {error}', False
             self._quit()
         except OSError as error:
-            reason, clean = f'connection lost: {error}', self.connected.is_set()
+            reason, clean = connection_lost_reason(error), self.connected.is_set()
         except Exception as error:  # whatever a server sends must not end the client's thread
             log.exception('while serving %s', peer)
             reason, clean = f'internal error, connection closed: {error!r}', False
@@ -472,13 +501,17 @@ class GrabberClient(BridgeClient):
         Raises:
             ConnectionLost / OSError: not connected, or the connection broke.
         """
+        # streaming from now on: a request read while this push is on its way is answered by it (the
+        # server pairs it with the request sent before it arrived), not by one more grab
+        self._pushed_at = time.monotonic()
         self.send(Done(_as_payload(data)))
         self._pushed_at = time.monotonic()
 
     def handle(self, message: Message) -> None:
         if isinstance(message, SendData):
             if time.monotonic() - self._pushed_at < self.PUSHING_S:
-                return  # streaming: the next push answers it
+                log.debug('%s answered by the data being pushed', command_string(message))
+                return  # streaming: the push under way, or the next one, answers it
             try:
                 data = self.grab(message.dim)
             except Exception as error:  # the instrument failed: tell the plugin, keep serving
@@ -621,7 +654,11 @@ class ActuatorClient(BridgeClient):
 
     def _start_move(self, move: Callable[..., Optional[float]], *args: float) -> None:
         """Run the move in the worker, or here if it is instant and no other move is pending (moves
-        run one after the other, in the order received)."""
+        run one after the other, in the order received).  Its ``move_done`` goes to the connection
+        that asked for it only: a move still queued when that connection ends is dropped, one running
+        then ends without ``move_done`` (the next server would take it for the answer to its own
+        request; docs/protocol.rst, Pairing)."""
+        connection = self._connection
         try:
             instant = self.moves_are_instant()
         except Exception:  # a faulty override must not end the connection: the worker is always safe
@@ -631,18 +668,21 @@ class ActuatorClient(BridgeClient):
             self._moves_pending += 1
             here = instant and self._moves_pending == 1
         if here:
-            self._run_move(move, *args)
+            self._run_move(connection, move, *args)
         else:
-            self._mover.submit(self._run_move, move, *args)
+            self._mover.submit(self._run_move, connection, move, *args)
 
-    def _run_move(self, move: Callable[..., Optional[float]], *args: float) -> None:
+    def _run_move(self, connection: int, move: Callable[..., Optional[float]], *args: float) -> None:
         try:
-            final = move(*args)
-        except Exception as error:
-            log.exception('%s%s failed', move.__name__, args)
-            final = None
-            if self.connected.is_set():
-                self._safe_send(Info('error', f'{move.__name__} failed: {error}'))
+            if connection != self._connection or not self.connected.is_set():
+                log.info('%s%s dropped: the connection that asked for it has ended', move.__name__, args)
+                return
+            try:
+                final = move(*args)
+            except Exception as error:
+                log.exception('%s%s failed', move.__name__, args)
+                final = None
+                self._safe_send(Info('error', f'{move.__name__} failed: {error}'), connection)
         finally:
             with self._moves_lock:
                 self._moves_pending -= 1
@@ -651,11 +691,11 @@ class ActuatorClient(BridgeClient):
         except Exception:
             log.exception('get_position failed after a move')
             return
-        self._safe_send(MoveDone(position))
+        self._safe_send(MoveDone(position), connection)
 
-    def _safe_send(self, message: Message) -> None:
+    def _safe_send(self, message: Message, connection: Optional[int] = None) -> None:
         try:
-            self.send(message)
+            self.send(message, connection)
         except OSError as error:
             log.warning('%s not sent: %s', type(message).__name__, error)
 

@@ -26,6 +26,7 @@ import time
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from ..protocol.errors import connection_lost_reason
 from ..protocol.events import (
     IN_CONTROL,
     ClientInfo,
@@ -40,7 +41,7 @@ from ..protocol.server_session import ServerSession, SessionConfig
 from .backlog import BacklogLimits, DeliveryBacklog
 from .low_water import ReceiveLowWater
 from .tls import handshake_problem
-from .transport import Waker, close_quietly, configure, format_address, listen
+from .transport import DEAD_LINK_S, Waker, close_quietly, configure, format_address, keepalive_times, listen
 
 log = logging.getLogger('tcpbridge.server')
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -106,9 +107,11 @@ class BridgeServer:
             ``on_event``'s side must call once its data are no longer held, and the client in control
             is not read while more than these bounds are unreleased (its deadlines wait meanwhile).
             None: no bound, no ``release``.
+        dead_link_s: a client that neither answers keepalive probes nor acknowledges what it is sent
+            for this long (s, >= 2) is lost (:func:`~tcpbridge.net.transport.configure`), with the reason.
         **policies: the fields of :class:`~tcpbridge.protocol.server_session.SessionConfig` (dialect,
             limits, budget_bytes, hello_timeout, max_clients, max_handshaking, message_timeout,
-            min_rate, max_queued_bytes, probe_position, probe_timeout, max_missed_replies, auth_secret,
+            min_rate, max_queued_bytes, probe_position, probe_timeout, auth_secret,
             max_auth_failures).
 
     Raises:
@@ -118,7 +121,10 @@ class BridgeServer:
 
     def __init__(self, host: str, port: int, client_type: str, on_event: Callable[[Event], None], *,
                  dial: bool = False, tls: Optional[ssl.SSLContext] = None, allowed: Optional[Sequence[str]] = None,
-                 backlog: Optional[BacklogLimits] = None, **policies: object) -> None:
+                 backlog: Optional[BacklogLimits] = None, dead_link_s: float = DEAD_LINK_S,
+                 **policies: object) -> None:
+        keepalive_times(dead_link_s)  # ValueError now rather than at the first connection
+        self.dead_link_s = dead_link_s
         policies.setdefault('probe_position', client_type == ACTUATOR)
         self.config = SessionConfig(client_type=client_type, **policies)  # type: ignore[arg-type]
         self.client_type = client_type
@@ -199,15 +205,18 @@ class BridgeServer:
         """Bytes of large fields being received now, across connections."""
         return self._session.budget.used
 
-    def send(self, message: Message, expect: Tuple[str, ...] = (), timeout: Optional[float] = None) -> bool:
+    def send(self, message: Message, expect: Tuple[str, ...] = (), timeout: Optional[float] = None) -> Optional[int]:
         """Queue ``message`` for the client in control, encoded in its dialect.
 
         Args:
             expect: reply commands that settle it (e.g. ``('Done',)``); if none arrives within
-                ``timeout`` seconds a :class:`~tcpbridge.protocol.events.ReplyTimeout` is reported.
+                ``timeout`` seconds a :class:`~tcpbridge.protocol.events.ReplyTimeout` is reported and
+                the connection is closed (a late reply must not answer a later request).
         Returns:
-            False if nothing was queued: no client in control, or it was dropped because it does
-            not read (a :class:`~tcpbridge.protocol.events.ClientLost` says so).
+            The request id (from 1; the :class:`~tcpbridge.protocol.events.MessageReceived` that
+            answers it carries it as ``request_id``), or None if nothing was queued: no client in
+            control, or it was dropped because it does not read (a
+            :class:`~tcpbridge.protocol.events.ClientLost` says so).
         Raises:
             EncodeError: the message cannot be encoded in that dialect.
         """
@@ -220,7 +229,7 @@ class BridgeServer:
         self._emit_all(events)
         if wake:  # a wake-up costs the caller a thread switch (~0.1-0.5 ms): only when needed
             self._waker.wake()
-        return request_id is not None
+        return request_id
 
     def _engine_must_act(self) -> bool:
         """True if the engine must wake before its select returns by itself: bytes wait to be sent (it
@@ -363,7 +372,7 @@ class BridgeServer:
     def _adopt(self, sock: socket.socket, peer: str) -> None:
         """Serve a new connection (accepted, or dialled in connect mode)."""
         try:
-            configure(sock)
+            configure(sock, self.dead_link_s)
             sock.setblocking(False)
             if self.tls is not None:  # the handshake is driven by the loop (_handshake)
                 sock = self.tls.wrap_socket(sock, server_side=not self.dial, do_handshake_on_connect=False,
@@ -497,7 +506,7 @@ class BridgeServer:
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 pass
             except OSError as error:
-                events = self._session.connection_lost(cid, f'connection lost while sending: {error}',
+                events = self._session.connection_lost(cid, f'while sending, {connection_lost_reason(error)}',
                                                        time.monotonic())
         self._emit_all(events)
 

@@ -16,29 +16,66 @@ from typing import Iterator, Optional, Sequence, Tuple
 from ..protocol.buffers import OutQueue
 from ..protocol.grammar import Buffer
 
-#: TCP keepalive: probe after 10 s idle, every 5 s, give up after 3 missed probes (~25 s)
-KEEPALIVE = (10, 5, 3)
+#: seconds after which a peer that neither answers keepalive probes nor acknowledges what was sent
+#: (power cut, cable pulled, a firewall dropping packets) is declared gone
+DEAD_LINK_S = 10.0
+#: keepalive probes sent before giving up
+KEEPALIVE_PROBES = 3
 
 
-def configure(sock: socket.socket) -> None:
-    """``TCP_NODELAY`` (small commands are not held back by Nagle / delayed ACK) and keepalive."""
+def keepalive_times(dead_link_s: float) -> Tuple[int, int, int]:
+    """``(idle, interval, count)`` in whole seconds (what the OSes take): probe after ``idle`` s of
+    silence, every ``interval`` s, give up after ``count`` unanswered probes, so that an idle dead link
+    is declared within ``idle + interval * count`` <= ``dead_link_s`` s (at least 2 s: 1 + 1 x 1).
+
+    Raises:
+        ValueError: ``dead_link_s`` < 2.
+    """
+    if dead_link_s < 2:
+        raise ValueError(f'a dead link cannot be detected in under 2 s, got {dead_link_s:g}')
+    idle = max(1, int(dead_link_s // 2))
+    count = min(KEEPALIVE_PROBES, int(dead_link_s) - idle)
+    return idle, max(1, int((dead_link_s - idle) // count)), count
+
+
+def configure(sock: socket.socket, dead_link_s: float = DEAD_LINK_S) -> None:
+    """``TCP_NODELAY`` (small commands are not held back by Nagle / delayed ACK), and dead-link
+    detection within ``dead_link_s`` s: keepalive probes while idle (:func:`keepalive_times`) and,
+    where the OS has it (Linux), ``TCP_USER_TIMEOUT``, which also ends a connection whose sent data
+    stay unacknowledged (or whose peer's window stays shut) that long.  On Linux and macOS the
+    keepalive times are socket options; on Windows, ``SIO_KEEPALIVE_VALS`` (count fixed by the OS).
+
+    Raises:
+        OSError: the socket is already closed or reset.
+        ValueError: ``dead_link_s`` < 2.
+    """
+    idle, interval, count = keepalive_times(dead_link_s)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    idle, interval, count = KEEPALIVE
-    for name, value in (('TCP_KEEPIDLE', idle), ('TCP_KEEPINTVL', interval), ('TCP_KEEPCNT', count)):
-        option = getattr(socket, name, None)
+    # TCP_KEEPALIVE is macOS's name of TCP_KEEPIDLE
+    idle_option = getattr(socket, 'TCP_KEEPIDLE', None) or getattr(socket, 'TCP_KEEPALIVE', None)
+    for option, value in ((idle_option, idle), (getattr(socket, 'TCP_KEEPINTVL', None), interval),
+                          (getattr(socket, 'TCP_KEEPCNT', None), count),
+                          (getattr(socket, 'TCP_USER_TIMEOUT', None), int(dead_link_s * 1000))):
         if option is not None:
             sock.setsockopt(socket.IPPROTO_TCP, option, value)
+    if idle_option is None and hasattr(socket, 'SIO_KEEPALIVE_VALS'):  # older Windows
+        sock.ioctl(socket.SIO_KEEPALIVE_VALS, (1, idle * 1000, interval * 1000))  # type: ignore[attr-defined]
 
 
-def connect(host: str, port: int, timeout: float) -> socket.socket:
-    """A configured TCP connection to ``host:port`` (IPv4 or IPv6, whatever ``host`` resolves to).
+def connect(host: str, port: int, timeout: float, dead_link_s: float = DEAD_LINK_S) -> socket.socket:
+    """A TCP connection to ``host:port`` (IPv4 or IPv6, whatever ``host`` resolves to), configured
+    (:func:`configure`).
 
     Raises:
         OSError: refused, unreachable, or no answer within ``timeout`` seconds.
     """
     sock = socket.create_connection((host, port), timeout=timeout)
-    configure(sock)
+    try:
+        configure(sock, dead_link_s)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 

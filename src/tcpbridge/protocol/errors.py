@@ -6,6 +6,8 @@ the position of the next message is unknown.  Every :class:`ProtocolError` there
 """
 from __future__ import annotations
 
+import errno
+
 
 class ProtocolError(Exception):
     """Bad bytes from the peer.  The stream cannot be resynchronised: close the connection."""
@@ -69,3 +71,13 @@ class MalformedPayload(ProtocolError):
 
 class EncodeError(ValueError):
     """A Python object that cannot be put on the wire (e.g. an object or structured dtype)."""
+
+
+def connection_lost_reason(error: OSError) -> str:
+    """Why a connection ended, from the socket error: a dead link (``ETIMEDOUT``: keepalive probes
+    unanswered, or data unacknowledged for the dead-link time, see
+    :func:`tcpbridge.net.transport.configure`) is named as such."""
+    if error.errno == errno.ETIMEDOUT:
+        return ('the link is dead: the other end answered neither keepalive probes nor data for the dead-link '
+                f'time (a cable, a power cut, a network or a firewall dropping packets?) [{error.strerror}]')
+    return f'connection lost: {error}'

@@ -93,6 +93,11 @@ class MessageReceived(Event):
     (``time.monotonic()`` just after the receive that completed it: an answer's is always later than
     the time its request was sent).
 
+    ``request_id``: the request this message answers (the id :meth:`~tcpbridge.net.server.BridgeServer.send`
+    returned),
+    or 0 if it answers none: data pushed by the client, a position report, a reply nobody awaits
+    (the pairing rules: docs/protocol.rst, "Pairing replies with requests").
+
     ``release``: set by a :class:`~tcpbridge.net.server.BridgeServer` with a backlog bound
     (``max_backlog_bytes``): call it once the message's data are no longer held (any thread; once is
     enough, later calls do nothing).  The engine stops reading the client while too much it
@@ -103,6 +108,7 @@ class MessageReceived(Event):
     message: Message
     nbytes: int = 0
     received_at: float = 0.0
+    request_id: int = 0
     release: Optional[Callable[[], None]] = field(default=None, compare=False, repr=False)
 
 
@@ -115,7 +121,9 @@ class DialectDetected(Event):
 
 @dataclass(frozen=True)
 class ReplyTimeout(Event):
-    """Request ``request_id`` (``command``) got none of the ``expected`` replies in time."""
+    """Request ``request_id`` (``command``) got none of the ``expected`` replies in time.  For a request
+    whose reply completes something (every one but the dialect probe) a :class:`ClientLost` follows at
+    once: the connection is closed, so that a late reply cannot answer a later request."""
 
     client: ClientInfo
     command: str

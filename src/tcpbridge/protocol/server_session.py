@@ -16,9 +16,14 @@ Policies (README "Connections and limits"):
 - *Roles*: the first client of the accepted type is in control; later ones wait, are sent nothing,
   and their messages other than settings are ignored.  At most ``max_clients`` said hello: a
   further one evicts the waiting client that has been silent longest (never the one in control).
-  When the one in control leaves, the oldest waiting client takes control.  A client in control
-  that lets ``max_missed_replies`` requests in a row time out hands control to the waiting client
-  heard from last, and waits behind the others.
+  When the one in control leaves, the oldest waiting client takes control; when it is closed for a
+  request unanswered (below), the waiting client heard from last does (it is alive: a silent one
+  would be closed next).
+- *Pairing* (docs/protocol.rst, "Pairing replies with requests"): a reply settles the oldest request
+  that awaits its command and was sent before the reply was received; :class:`MessageReceived` names
+  that request (``request_id``; 0: the message answers none).  A request whose reply does not come
+  in time closes the connection (a late reply could otherwise answer a later request): the client
+  reconnects on a clean connection.  The dialect probe (a position report) is the exception.
 - *Limits*: a client in control may send messages up to ``limits``; others up to
   ``waiting_limits`` (settings only).  Large fields are reserved from the shared ``budget``.
   A message in progress must end within ``message_timeout`` + its size / ``min_rate`` seconds.
@@ -41,7 +46,7 @@ from .buffers import OutQueue
 from .decoder import Decoder, Role
 from .dialects import Dialect, DwaLayout
 from .encoder import Encoder
-from .errors import ProtocolError
+from .errors import ProtocolError, connection_lost_reason
 from .events import (
     IN_CONTROL,
     OBSERVING,
@@ -84,12 +89,22 @@ WAITING_LIMITS = Limits(max_payload_bytes=4 << 20, max_string_bytes=4 << 20, max
 
 @dataclass
 class Request:
-    """A command sent to the client in control that awaits one of ``expected`` by ``deadline``."""
+    """A command sent to the client in control at ``sent_at`` that awaits one of ``expected`` within
+    ``timeout`` s: by ``deadline`` (later by the time reading was paused, see ``set_reading_paused``).
+
+    ``closes_on_timeout``: its reply *completes* something (a move, a data set), so a reply that comes
+    after the deadline could be taken for the reply to a later request (the protocol has no request
+    ids, docs/protocol.rst "Pairing"): the connection is closed at the deadline.  False for the
+    dialect probe (``check_position``), whose reply is a position report, true whenever it comes.
+    """
 
     id: int
     command: str
     expected: Tuple[str, ...]
     deadline: float
+    sent_at: float
+    timeout: float
+    closes_on_timeout: bool = True
 
 
 @dataclass
@@ -103,7 +118,6 @@ class Connection:
     requests: Deque[Request] = field(default_factory=deque)
     infos_xml: str = ''
     message_started: Optional[float] = None
-    missed_replies: int = 0
     hello: Optional[ClientType] = None  # a hello awaiting authentication
     nonce: Optional[str] = None         # the challenge sent to it
     paused_at: Optional[float] = None   # reading paused by the I/O loop (back-pressure) since then
@@ -135,14 +149,13 @@ class SessionConfig:
     max_queued_bytes: int = 64 << 20
     probe_position: bool = True
     probe_timeout: float = 5.0
-    max_missed_replies: int = 3
     auth_secret: str = ''
     max_auth_failures: int = 5
     max_observers: int = 0
     observer_queue_bytes: int = 32 << 20
 
     def __post_init__(self) -> None:
-        for name in ('max_handshaking', 'max_clients', 'max_queued_bytes', 'max_missed_replies',
+        for name in ('max_handshaking', 'max_clients', 'max_queued_bytes',
                      'max_auth_failures', 'observer_queue_bytes'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
@@ -321,7 +334,7 @@ class ServerSession:
             return self._lose(conn, f'protocol error, connection closed (the stream has no envelope, '
                                     f'it cannot be resynchronised): {problem}')
         if isinstance(problem, OSError):
-            return self._lose(conn, f'connection lost: {problem}')
+            return self._lose(conn, connection_lost_reason(problem))
         log.error('while handling the bytes of %s', conn.info.peer, exc_info=problem)
         return self._lose(conn, f'internal error on this connection, closed: {problem!r}')
 
@@ -360,7 +373,8 @@ class ServerSession:
             return None, events
         request_id = next(self._request_ids)
         if expect and timeout is not None:
-            conn.requests.append(Request(request_id, command_string(message), tuple(expect), now + timeout))
+            conn.requests.append(Request(request_id, command_string(message), tuple(expect), now + timeout, now,
+                                         timeout))
         return request_id, []
 
     def set_reading_paused(self, cid: int, paused: bool, now: float) -> None:
@@ -398,10 +412,13 @@ class ServerSession:
                 conn.requests.remove(request)
                 if conn.info.role == IN_CONTROL:
                     events.append(ReplyTimeout(conn.info, request.command, request.expected, request.id))
-            if late and conn.info.role == IN_CONTROL:
-                conn.missed_replies += len(late)
-                if conn.missed_replies >= self.config.max_missed_replies:
-                    events += self._demote(conn, f'{conn.missed_replies} requests in a row got no answer')
+            strict = next((r for r in late if r.closes_on_timeout), None)
+            if strict is not None and conn.info.role == IN_CONTROL:
+                events += self._lose(conn, f'no {" / ".join(strict.expected)} within {strict.timeout:g} s after '
+                                           f'{strict.command}: a late reply could be taken for the reply to a '
+                                           'later request, so the connection is closed (the client reconnects clean)',
+                                     successor=self._heard_from_last())
+                continue
         return events
 
     def close_all(self) -> None:
@@ -452,12 +469,14 @@ class ServerSession:
             info = self._update(conn, dialect=shown.dialect, layout=shown.layout)
             if info.role == IN_CONTROL:
                 events.append(DialectDetected(info))
-        settled = next((r for r in conn.requests if message.command in r.expected), None)
+        # a reply received before a request went out cannot answer it (it was pushed, or answers an
+        # earlier one); received_at is that of the bytes completing it (conn.received_at)
+        settled = next((r for r in conn.requests
+                        if message.command in r.expected and conn.received_at >= r.sent_at), None)
         if settled is not None:
             conn.requests.remove(settled)
-            conn.missed_replies = 0
         if info.role == IN_CONTROL:
-            events.append(MessageReceived(info, message, size, conn.received_at))
+            events.append(MessageReceived(info, message, size, conn.received_at, settled.id if settled else 0))
             if isinstance(message, (Done, PositionIs, MoveDone)):
                 events += self._share(message)
         elif not isinstance(message, (Infos, InfoXml)):
@@ -573,14 +592,14 @@ class ServerSession:
 
     def _take_control(self, conn: Connection) -> List[Event]:
         conn.decoder.limits = self.config.limits
-        conn.missed_replies = 0
         if self.config.probe_position and self.config.client_type == ACTUATOR:
             # every client 3.0-5.1 answers check_position; the reply shows its dialect (WIRE.md §6);
             # a PyMoDAQ 5.0/5.1 client reads only its own framing
             probe = Dialect.PYMODAQ5 if conn.info.dialect is Dialect.PYMODAQ5 else Dialect.LEGACY
             events = self._queue(conn, Encoder(probe).encode(CheckPosition()))
             conn.requests.append(Request(next(self._request_ids), CheckPosition.command, ('position_is',),
-                                         self._now + self.config.probe_timeout))
+                                         self._now + self.config.probe_timeout, self._now, self.config.probe_timeout,
+                                         closes_on_timeout=False))
             return events
         return []
 
@@ -591,20 +610,9 @@ class ServerSession:
                                     f'over the limit of {self.config.max_queued_bytes}')
         return []
 
-    def _demote(self, conn: Connection, reason: str) -> List[Event]:
-        # the waiting client heard from last takes over: it is alive (a silent one would be next
-        # to be demoted); when the client in control leaves, the oldest waiting one does (FIFO)
-        waiting = max((c for c in self._connections.values() if c.info.role == WAITING),
-                      key=lambda c: c.info.last_seen, default=None)
-        if waiting is None:
-            return []
-        log.warning('client %s no longer in control: %s', conn.info.peer, reason)
-        self._update(conn, role=WAITING)
-        conn.decoder.limits = self.config.waiting_limits
-        conn.requests.clear()
-        # to the back of the queue: every other waiting client gets its turn first
-        self._connections[conn.id] = self._connections.pop(conn.id)
-        return self._promote(waiting, f'{conn.info.peer} lost control: {reason}')
+    def _heard_from_last(self) -> Optional[Connection]:
+        return max((c for c in self._connections.values() if c.info.role == WAITING),
+                   key=lambda c: c.info.last_seen, default=None)
 
     def _promote(self, conn: Connection, reason: str) -> List[Event]:
         info = self._update(conn, role=IN_CONTROL)
@@ -614,7 +622,6 @@ class ServerSession:
             events += self._take_control(conn)
         else:
             conn.decoder.limits = self.config.limits
-            conn.missed_replies = 0
         return events
 
     def _close(self, conn: Connection) -> None:
@@ -628,7 +635,9 @@ class ServerSession:
         log.warning('client %s refused: %s', conn.info.peer, reason)
         return [ClientRefused(conn.info.peer, reason)]
 
-    def _lose(self, conn: Connection, reason: str) -> List[Event]:
+    def _lose(self, conn: Connection, reason: str, successor: Optional[Connection] = None) -> List[Event]:
+        """Close ``conn`` for ``reason``; if it was in control, ``successor`` (default: the oldest
+        waiting client) takes control."""
         if conn.id not in self._connections:
             return []
         if not conn.info.client_type:
@@ -637,6 +646,7 @@ class ServerSession:
         log.info('client %s lost: %s', conn.info.peer, reason)
         events: List[Event] = [ClientLost(conn.info, reason)]
         if conn.info.role == IN_CONTROL:
-            waiting = next((c for c in self._connections.values() if c.info.role == WAITING), None)
-            events += self._promote(waiting, f'{conn.info.peer} left') if waiting else [ControllerChanged(None)]
+            waiting = successor or next((c for c in self._connections.values() if c.info.role == WAITING), None)
+            events += self._promote(waiting, f'{conn.info.peer} left: {reason}') if waiting else \
+                [ControllerChanged(None)]
         return events
