@@ -1,7 +1,7 @@
 """The actuator side of the bridge (DAQ_Move_TCPServer)."""
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Callable, Optional, Tuple, Union
 
 from pymodaq.control_modules.move_utility_classes import DAQ_Move_base, DataActuatorType, comon_parameters_fun
 from pymodaq.control_modules.thread_commands import ThreadStatus
@@ -41,7 +41,8 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     value.  Right after the hello, ``check_position`` is sent: the reply tells the dialect (WIRE.md §6).
     A move without ``move_done`` within the ``timeout`` setting (s) ends in a timeout status and the
     connection is closed, so that its late ``move_done`` cannot end a later move (docs/protocol.rst,
-    "Pairing replies with requests").
+    "Pairing replies with requests").  A move whose client is lost waits *Reconnect wait* seconds for a
+    client, which then gets it again as ``move_abs`` to its absolute target (reconnect.py).
     PyMoDAQ skips position polling for this class (its name contains ``TCPServer``).
     """
 
@@ -55,6 +56,8 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     def ini_attributes(self) -> None:
         self.controller = None
         self._move_request: Optional[int] = None  # the request id of the move awaited
+        self._move_sent = ''  # that move's command, as the status names it
+        self._move_target: Optional[DataActuator] = None  # its absolute target (axis units); None: home
 
     def ini_stage(self, controller=None):
         """Start listening for ACTUATOR clients; returns at once (a client may connect later).
@@ -74,14 +77,28 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
 
     def _send_move(self, message: Message, target: Optional[DataActuator]) -> None:
         """Send a move command, then note its ``target`` (PyMoDAQ's ``target_value``): its setter
-        takes ~20 us that the client then spends moving, not waiting."""
+        takes ~20 us that the client then spends moving, not waiting.  A move waiting for a client to come
+        back is superseded by this one."""
+        if self._reconnect is not None:
+            self._reconnect.cancel()
         self._move_request = None if self.bridge is None else \
             self.bridge.send(message, expect=('move_done',), timeout=float(self.settings['timeout']))
+        self._move_sent, self._move_target = message.command, target
         if target is not None:
             self.target_value = target
-        if self._move_request is None:
+        if self._move_request is None and not self._wait_for_client(None, *self._replay_of_move()):
             self._status(f'no client connected: {message.command} not sent', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+
+    def _replay_of_move(self) -> Tuple[str, Callable[[], None]]:
+        """What sends the last move again (``move_abs`` to its target, or ``move_home``), and its name."""
+        target = self._move_target
+        if target is None:
+            return MoveHome.command, self.move_home
+        return f'{MoveAbs.command} {self._at(target)}', lambda: self.move_abs(target)
+
+    def _at(self, position: DataActuator) -> str:
+        return f'{position.value():g} {self.axis_unit}'.strip()
 
     def move_abs(self, position: Union[float, DataActuator]) -> None:
         """Send ``move_abs`` with the target (bounds and scaling applied, in axis units)."""
@@ -110,6 +127,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
         not come within :data:`STOP_REPLY_S` (PyMoDAQ 3.x/4.x clients ignore ``stop_motion``), here at
         the last known position; its request stays open until its own timeout, so that its late
         ``move_done`` is recognised (shown as a position) and cannot end a later move."""
+        self._cancel_reconnect_wait('stop_motion')
         sent = self.bridge is not None and self.bridge.send(StopMotion()) is not None
         move = self._move_request
         if not sent or move is None:
@@ -170,11 +188,20 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
             self._status(f'no answer to {event.command} from the client', error=True)
 
     def _on_controller_lost(self, client: ClientInfo) -> None:
-        if self._move_request is not None:
-            self._move_request = None
-            self._status(f'client {client.peer} lost during a move', error=True)
+        if self._move_request is None:
+            return
+        self._move_request = None
+        replayed, replay = self._replay_of_move()
+        lost_during = replayed if self._move_sent in (MoveAbs.command, MoveHome.command) else \
+            f'{self._move_sent} (to {self._at(self._move_target)})'
+        if not self._wait_for_client(lost_during, replayed, replay):
+            self._status(f'client {client.peer} lost during {lost_during}', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+
+    def _ready_for_replay(self, client: ClientInfo) -> bool:
+        return client.dialect is not None  # a move is encoded in its dialect: known once it answered the probe
 
     def close(self) -> None:
         """Close every socket and stop the server thread."""
+        self._cancel_reconnect_wait('closed')
         self._stop_bridge()

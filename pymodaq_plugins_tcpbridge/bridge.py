@@ -53,6 +53,7 @@ from tcpbridge import (
 )
 
 from . import config
+from .reconnect import ReconnectWait, Waiting
 
 logger = set_logger(get_module_name(__file__))
 
@@ -66,6 +67,8 @@ MAX_INFOS = 64
 #: display's latency), and a data set still held after this many seconds no longer counts
 BACKLOG_MESSAGES = 100
 BACKLOG_HOLD_S = 5.0
+#: seconds a move or grab whose client was lost waits for a client (the *Reconnect wait* setting's default)
+RECONNECT_WAIT_S = 60.0
 #: the engine is restarted after an internal error at most this often within the window
 MAX_ENGINE_RESTARTS = 3
 ENGINE_RESTART_WINDOW_S = 60.0
@@ -132,6 +135,11 @@ def tcp_parameters() -> List[dict]:
          'tip': 'on while a client is in control of this plugin'},
         {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
          'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
+        {'title': 'Reconnect wait (s):', 'name': 'reconnect_wait', 'type': 'float', 'value': RECONNECT_WAIT_S,
+         'min': 0.0, 'max': 86400.0,
+         'tip': 'a move or grab under way when its client is lost waits this long for a client to connect, '
+                'then is sent to it again (a move as move_abs to its target); past it, the move or grab fails. '
+                "0: fail at once. PyMoDAQ's own scan timeouts must be longer for a scan to wait"},
         {'title': 'Dead link after (s):', 'name': 'dead_link_s', 'type': 'float', 'value': DEAD_LINK_S, 'min': 2.0,
          'max': 3600.0, 'tip': 'a client that answers neither TCP keepalive probes nor data for this long (cable, '
                                'power cut, firewall dropping packets) is declared gone: the LED turns red and the '
@@ -177,6 +185,8 @@ class TCPServerBridge:
     _from_client: Optional[dict] = None  # path -> value last received from the client (no echo)
     _unconfirmed: dict = {}  # path -> previous value, set_info not yet echoed by a PyMoDAQ 5.0/5.1 module
     _engine_restarts: List[float] = []
+    _reconnect: Optional[ReconnectWait] = None
+    _had_client = False  # a client was in control since the plugin started listening
     #: the release of the message being handled (back-pressure); a handler that hands the data on
     #: takes it (sets None) and ties it to the life of what it emits
     _delivery: Optional[Callable[[], None]] = None
@@ -189,6 +199,9 @@ class TCPServerBridge:
         self._from_client = {}
         self._unconfirmed = {}
         self._engine_restarts = list(self._engine_restarts)  # per plugin instance
+        self._had_client = False
+        if self._reconnect is None:  # created here, in the plugin's thread (its timer lives there)
+            self._reconnect = ReconnectWait(self._on_reconnect_expired)
         self._relay = _EventRelay()
         self._relay.received.connect(self._on_bridge_event)
         host, port = self.settings['socket_ip'], self.settings['port_id']
@@ -368,6 +381,8 @@ class TCPServerBridge:
                 'it observes (a copy of the data and positions)' if event.client.role == OBSERVING else \
                 'it waits (another client is in control)'
             self._status(f'{event.client.client_type} client connected from {event.client.peer}; {role}')
+            if event.client.in_control:
+                self._on_new_controller(event.client)
         elif isinstance(event, ClientRefused):
             self._status(f'client {event.peer} refused: {event.reason}', error=True)
         elif isinstance(event, ClientLost):
@@ -383,11 +398,13 @@ class TCPServerBridge:
                 self._status(f'client {event.client.peer} is now in control ({event.reason})')
                 if event.infos_xml:
                     self._apply_infos(event.infos_xml)
+                self._on_new_controller(event.client)
         elif isinstance(event, DialectDetected):
             layout = f', layout {event.client.layout.value / 100:.1f}' if event.client.layout else ''
             self._status(f'client {event.client.peer} speaks {DIALECT_NAMES[event.client.dialect]}{layout}')
             if event.client.dialect is Dialect.PYMODAQ5:
                 self._status(f'note: {PYMODAQ5_LIMITS}')
+            self._on_new_controller(event.client)
         elif isinstance(event, ReplyTimeout):
             self._on_reply_timeout(event)
         elif isinstance(event, EngineStopped):
@@ -421,6 +438,48 @@ class TCPServerBridge:
 
     def _on_client_settings(self) -> None:
         """The client's settings tree was (re)built from its ``Infos``."""
+
+    def _ready_for_replay(self, client: ClientInfo) -> bool:
+        """True if a request may be sent again to ``client``, the new client in control (e.g. its
+        dialect is known)."""
+        return True
+
+    # -- reconnect wait (reconnect.py) ----------------------------------------------------------------
+    def _wait_for_client(self, lost_during: Optional[str], replayed: str, replay: Callable[[], None]) -> bool:
+        """Keep a request for the *Reconnect wait*, then ``replay`` it (``replayed``: ``'move_abs 3.25 mm'``)
+        to the next client in control: one lost during it (``lost_during``: ``'move_rel (to 3.25 mm)'``), or
+        (``lost_during`` None) one asked for while the client that was there is gone (a scan's next point).
+        False if the wait is 0, or no client was ever there since the plugin started: the caller fails
+        the request at once."""
+        seconds = float(self.settings['reconnect_wait'])
+        if seconds <= 0 or self._reconnect is None or (lost_during is None and not self._had_client):
+            return False
+        waiting = self._reconnect.start(replayed, replay, seconds)
+        what = f'lost during {lost_during}' if lost_during else f'has no client for {replayed}'
+        self._status(f'{self._title} {what} at {waiting.lost_clock}; waiting up to {seconds:g} s for a client',
+                     error=True)
+        return True
+
+    def _on_new_controller(self, client: ClientInfo) -> None:
+        """A client took control: send it what waits for one, once it is ready for it."""
+        self._had_client = True
+        waiting = self._reconnect.waiting if self._reconnect is not None else None
+        if waiting is None or not self._ready_for_replay(client):
+            return
+        self._reconnect.resume()
+        self._status(f'client back after {time.monotonic() - waiting.lost_at:.1f} s; {waiting.what} sent again')
+
+    def _on_reconnect_expired(self, waiting: Waiting) -> None:
+        """No client came back within the wait: the request fails (PyMoDAQ's timeout status)."""
+        self._status(f'{self._title} lost during {waiting.what} at {waiting.lost_clock} and no client back within '
+                     f'{waiting.seconds:g} s: {waiting.what} failed', error=True)
+        self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+
+    def _cancel_reconnect_wait(self, why: str) -> None:
+        """Stop waiting for a client (``why``: 'stop'...), saying so if something waited."""
+        waiting = self._reconnect.cancel() if self._reconnect is not None else None
+        if waiting is not None:
+            self._status(f'{why}: {waiting.what} no longer waits for a client')
 
     # -- client settings ------------------------------------------------------------------------------
     def _apply_infos(self, xml: str) -> None:

@@ -7,13 +7,16 @@ from collections import deque
 from typing import Deque, Optional
 
 import numpy as np
+from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq.control_modules.viewer_utility_classes import DAQ_Viewer_base, comon_parameters
 from pymodaq.utils.data import Axis
+from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QTimer
 
 from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
 
 from .acyclic import detach_slicers
+from .allocator import fix_mmap_threshold
 from .bridge import TCPServerBridge, tcp_parameters
 from .convert import payload_to_dte
 
@@ -39,6 +42,10 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
     :data:`IDLE_PUSH_INTERVAL_S` (the newest wins): PyMoDAQ's DAQ_Viewer draws each data set in the GUI
     thread and would fall ever further behind a fast instrument (PyMoDAQ#284); snaps, scans and
     live grabs (what PyMoDAQ saves) never skip one.  ``Naverage`` is PyMoDAQ's software averaging.
+
+    A client lost during a grab: the grab waits *Reconnect wait* seconds for a client, which is then
+    asked again (reconnect.py); a live grab stays armed (the status says since when no data came) and
+    resumes by itself when a client is back.
     """
 
     client_type = GRABBER
@@ -64,13 +71,14 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         Returns:
             (info, initialized): initialized is False if the address cannot be listened on.
         """
+        fix_mmap_threshold()  # frames freed go back to the system (allocator.py)
         return self._start_bridge()
 
     def grab_data(self, Naverage: int = 1, live: bool = False, **kwargs) -> None:
         """One data set (``Send Data xD``, emitted on ``dte_signal`` when it comes), or with ``live``
         a stream of them until :meth:`stop`.  ``Naverage`` is averaged by PyMoDAQ (one request per
         data set)."""
-        if not self.client_connected:
+        if not self.client_connected and not self._had_client:
             self._status('no client connected: nothing to grab', error=True)
             return
         self._live = bool(live)
@@ -103,7 +111,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             return False
         controller = self.bridge.controller
         if controller is None:
-            return True  # the request says that no client is connected
+            return False  # nobody to ask: the live grab stays armed until a client is back
         return time.monotonic() - self._last_done >= PUSH_MEMORY_S and \
             time.time() - controller.last_seen >= PUSH_MEMORY_S and not self.bridge.reading_paused_within(PUSH_MEMORY_S)
 
@@ -117,13 +125,16 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         return time.monotonic() - self._last_push < PUSH_MEMORY_S
 
     def _request(self) -> None:
-        request = self.bridge.send(SendData(self.grabber_type), expect=('Done',),
-                                   timeout=self.settings['reply_timeout'])
+        """Ask for one data set; with no client in control, a live grab stays armed (the next client is
+        asked), a single grab waits for a client (the reconnect wait) or fails at once."""
+        message = SendData(self.grabber_type)
+        request = None if self.bridge is None else \
+            self.bridge.send(message, expect=('Done',), timeout=self.settings['reply_timeout'])
         if request is not None:
             self._requests.append(request)
-        else:
-            self._live = False
+        elif not self._live and not self._wait_for_client(None, message.command_string, self._request):
             self._status('no client connected: nothing to grab', error=True)
+            self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
 
     def _on_client_message(self, message: Message, request_id: int) -> None:
         if isinstance(message, Done):
@@ -200,21 +211,34 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
 
     def _on_controller_lost(self, client: ClientInfo) -> None:
         self._last_push = -PUSH_MEMORY_S
-        if self._requests or self._live:
-            self._status(f'client {client.peer} lost during a {"live " if self._live else ""}grab: no data; '
-                         'grab again once a client is connected', error=True)
-            self._requests.clear()
-            self._live = False
+        asked = bool(self._requests)
+        self._requests.clear()
+        command = SendData(self.grabber_type).command_string
+        if self._live:
+            self._status(f'client {client.peer} lost: no data since {time.strftime("%H:%M:%S")}; the live grab stays '
+                         'armed and goes on when a client is back', error=True)
+        elif asked and not self._wait_for_client(f'a grab ({command})', command, self._request):
+            self._status(f'client {client.peer} lost during a grab: no data; grab again once a client is connected',
+                         error=True)
+            self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+
+    def _on_new_controller(self, client: ClientInfo) -> None:
+        super()._on_new_controller(client)
+        if self._live and not self._requests:  # an armed live grab goes on (a client that pushes answers so)
+            self._status(f'client {client.peer} back: the live grab goes on')
+            self._request()
 
     def stop(self) -> str:
         """End a live grab; the answer to a request in flight is still shown when it comes, and counted
         as that answer (taken for a push, it would make the next live grab wait for pushes that never
-        come, up to the watchdog's 1-2 s)."""
+        come, up to the watchdog's 1-2 s).  A grab waiting for a client no longer waits."""
         self._live = False
+        self._cancel_reconnect_wait('stop')
         return ''
 
     def close(self) -> None:
         """Close every socket and stop the server thread."""
+        self._cancel_reconnect_wait('closed')
         self._stop_bridge()
         self._requests.clear()
         self._live, self._idle_pending = False, None

@@ -32,6 +32,8 @@ from .qt_loop import EXIT_INTERRUPTED, INTERRUPTED, handle_interrupts, run_until
 
 EXPERIMENT = Path(__file__).parent.parent / 'resources' / 'experiments' / 'tcpbridge_remote.xml'
 STAGE_NAMES = ('Stage', 'Stage2')
+#: seconds PyMoDAQ's scan timeouts exceed the reconnect wait (the plugins report first)
+SCAN_TIMEOUT_MARGIN_S = 20.0
 DETECTOR_NAME = 'Detector'
 
 
@@ -60,6 +62,7 @@ class ScanOptions:
     peak_at: float = 5.0
     peak_width: float = 1.5
     noise: float = 0.01
+    reconnect_wait: float = 60.0
 
     instruments: str = 'demo'
 
@@ -132,6 +135,7 @@ class Session:
         self.actuators: list = []
         self.detector = None
         self.received: list = []  # what the detector plugin emitted, in order
+        self.failure = ''  # why the scan was stopped here (a module not back within the reconnect wait)
 
     # -- setup --------------------------------------------------------------------------------
     def load(self) -> None:
@@ -163,6 +167,7 @@ class Session:
             group = 'actuator_settings' if module in self.actuators else 'detector_settings'
             module.settings.child(group, 'socket_ip').setValue(options.host if not options.demo else '127.0.0.1')
             module.settings.child(group, 'port_id').setValue(port)
+            module.settings.child(group, 'reconnect_wait').setValue(options.reconnect_wait)
             module.init_signal.connect(lambda ok, m=module: done.__setitem__(m.title, ok))
             module.init_hardware_ui(True)
         self.deadline.wait(lambda: len(done) == len(modules), 'the plugins to initialise', 60)
@@ -233,7 +238,9 @@ class Session:
 
         def ready(module) -> bool:
             connected = client(module)
-            return connected is not None and (connected.dialect is not None or module is self.detector)
+            # the clients table too: it is refreshed from the plugin's events, after the engine's state
+            return connected is not None and (connected.dialect is not None or module is self.detector) and \
+                bool(self.setting(module, 'conn_clients'))
 
         def why_not(module) -> str:
             state = 'no client connected' if client(module) is None else \
@@ -292,19 +299,40 @@ class Session:
         return path
 
     def scan(self) -> Path:
-        """Run DAQ_Scan; returns the HDF5 file once the saver has closed it."""
+        """Run DAQ_Scan; returns the HDF5 file once the saver has closed it.  A module whose client is
+        lost pauses it (one line when it pauses, one when it resumes); one not back within the reconnect
+        wait stops it (ScanError; the file keeps the points done, counted in its attributes)."""
         path = self.prepare_scan()
         daq_scan, expected = self.daq_scan, self.daq_scan.scanner.n_steps
         finished: list = []
         daq_scan.scan_acquisition.workers_terminated.connect(lambda *a: finished.append(True))
         self.detector.grab_done_signal.connect(self.received.append)
+        for module in self.actuators + [self.detector]:
+            module.status_sig.connect(lambda text, m=module: self.on_status(m, text, expected))
         self.scan_started = time.perf_counter()
         daq_scan.start_scan()
         self.progress(expected, lambda: finished)
         self.scan_seconds = time.perf_counter() - self.scan_started
+        if self.failure:
+            mark_partial(path, len(self.received), expected, self.failure)
+            raise ScanError(f'{self.failure}; the {len(self.received)} points done are in {path}')
         if daq_scan.scan_acquisition.timeout_scan_flag:
             raise ScanError('PyMoDAQ stopped the scan on a timeout (a module did not answer)')
         return path
+
+    def on_status(self, module, text: str, total: int) -> None:
+        """A status line of ``module`` during the scan: say when a lost client pauses the scan and when it
+        resumes; stop the scan if the client is not back within the reconnect wait."""
+        point = f'point {min(len(self.received) + 1, total)}/{total}'
+        if 'waiting up to' in text:
+            say(f'  paused at {point}: {module.title}: {text}')
+        elif text.startswith('client back after'):
+            say(f'  resumed: {module.title}: {text}')
+        elif 'no client back within' in text and not self.failure:
+            self.failure = f'{module.title} lost at {point} and not back within {self.options.reconnect_wait:g} s'
+            # not back to the start: DAQ_Scan would wait its whole actuator timeout for a stage that is gone
+            self.daq_scan.settings.child('scan_options', 'go_to_ini_positions').setValue(False)
+            self.daq_scan.stop_scan()
 
     def prepare_live_plots(self) -> None:
         """DAQ_Scan plots live only the data selected in its *Plotting options*, which its
@@ -349,6 +377,30 @@ class Session:
                 client.stop()
             except TimeoutError as error:
                 say(f'warning: {error}')
+
+
+def scan_timeouts(reconnect_wait: float) -> None:
+    """PyMoDAQ's own scan timeouts (a move, a grab) above the reconnect wait, so that a scan waits for
+    a lost client as long as the plugins do (PyMoDAQ 5.3 stops a scan only on its own timeouts: a
+    plugin's timeout status does not reach DAQ_Scan)."""
+    from pymodaq.utils.config import Config
+    config = Config()
+    seconds = reconnect_wait + SCAN_TIMEOUT_MARGIN_S
+    config['actuator', 'polling_timeout_s'] = max(config('actuator', 'polling_timeout_s'), seconds)
+    config['viewer', 'timeout'] = max(config('viewer', 'timeout'), int(seconds * 1000))
+
+
+def mark_partial(path: Path, valid_points: int, total: int, failure: str) -> None:
+    """Record in the root attributes of the scan's HDF5 file that only its first ``valid_points`` of
+    ``total`` points were acquired, and why (``tcpbridge_valid_points``, ``tcpbridge_total_points``,
+    ``tcpbridge_failure``), encoded as PyMoDAQ encodes its own attributes (JSON), so that its loader and
+    H5Browser show them.  Call it once PyMoDAQ has closed the file."""
+    import h5py
+    from pymodaq_utils.utils import JsonConverter
+    with h5py.File(path, 'a') as file:
+        for name, value in (('tcpbridge_valid_points', valid_points), ('tcpbridge_total_points', total),
+                            ('tcpbridge_failure', failure)):
+            file.attrs[name] = JsonConverter.object2json(value)
 
 
 def arrange_windows(left, right) -> None:
@@ -638,6 +690,7 @@ def run(options: ScanOptions, workdir: Path) -> int:
     options.out.mkdir(parents=True, exist_ok=True)
     session = Session(options, deadline, workdir)
     try:
+        scan_timeouts(options.reconnect_wait)
         session.load()
         session.init_modules()
         if options.demo:

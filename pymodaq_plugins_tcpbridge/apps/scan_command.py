@@ -16,6 +16,8 @@ from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
 
 log = logging.getLogger('tcpbridge')
+#: status lines of the plugins that Session.on_status prints as the scan's pause and resume
+PRINTED_BY_THE_SCAN = ('waiting up to', 'client back after', 'no client back within')
 
 
 def add_arguments(scan: argparse.ArgumentParser) -> None:
@@ -42,6 +44,20 @@ def add_arguments(scan: argparse.ArgumentParser) -> None:
     scan.add_argument('--speed', type=float, default=0.0, help='demo stage speed, mm/s (0: instantaneous)')
     scan.add_argument('--peak-at', type=float, default=5.0, help='demo detector peak position (mm)')
     scan.add_argument('--noise', type=float, default=0.01, help='demo detector noise rms')
+    scan.add_argument('--reconnect-wait', type=_seconds, default=60.0, metavar='SECONDS',
+                      help='a client lost during a move or a grab is waited for this long, then sent the request '
+                           "again (the scan pauses); past it the scan fails (0: at once). PyMoDAQ's scan timeouts "
+                           'are set above it')
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number of seconds') from None
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f'{text!r}: between 0 and 86400 s')
+    return value
 
 
 def _log_filter(record: logging.LogRecord) -> bool:
@@ -50,6 +66,8 @@ def _log_filter(record: logging.LogRecord) -> bool:
     disconnects the actuators twice): harmless, and alarming in a terminal."""
     if record.name == 'pymodaq.modules_manager' and record.getMessage().startswith('disconnect() failed'):
         return False
+    if record.name == 'pymodaq.bridge' and any(text in record.getMessage() for text in PRINTED_BY_THE_SCAN):
+        return False  # the scan prints these itself, as one 'paused' / 'resumed' line with the scan point
     ours = record.name.startswith('tcpbridge') or record.name in ('pymodaq.bridge', 'pymodaq.viewer',
                                                                    'pymodaq.actuator')
     return record.levelno >= logging.ERROR or (ours and record.levelno >= logging.WARNING)
@@ -73,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         dialect=args.dialect, host=args.host, actuator_ports=args.actuator_ports,
         detector_port=args.detector_port, out=Path(args.out), plot=Path(args.plot) if args.plot else None,
         gui=args.gui, timeout=args.timeout, speed=args.speed, peak_at=args.peak_at, noise=args.noise,
-        instruments=args.instruments)
+        instruments=args.instruments, reconnect_wait=args.reconnect_wait)
     return run_scan(options, workdir)
 
 

@@ -16,8 +16,6 @@ from typing import Iterator, List
 
 import pytest
 from pymodaq.utils.plugin_testing import (
-    SignalTimeout,
-    grab_and_wait,
     make_actuator,
     make_detector,
     move_abs_and_wait,
@@ -98,12 +96,10 @@ def test_a_late_data_set_never_answers_a_later_grab(plugins, tmp_path: Path) -> 
         timeout = status.wait_for("no data from the client within 1 s after 'Send Data 0D'")
         assert 'connection closed, so that the late data cannot answer a later grab' in timeout
         wait_disconnected(plugin, 5)
-        with pytest.raises(SignalTimeout):  # at once, as a scan that goes on would: no client, no data
-            grab_and_wait(plugin, timeout_ms=300)
-        assert 'no client connected: nothing to grab' in status.texts
-        reconnected(plugin, first)
-        dte = grab_and_wait(plugin, timeout_ms=10000)
-    assert dte[0].data[0][0] == 2.0
+        plugin.grab_data()  # at once, as a scan that goes on would: it waits for the client to be back
+        status.wait_for('has no client for Send Data 0D')
+        wait_until(lambda: data, 15, 'the data of the client back', qt=True)
+        assert plugin.bridge.controller.id != first
     assert [d[0].data[0][0] for d in data] == [2.0]
 
 
@@ -171,3 +167,24 @@ def test_a_legacy_client_that_sends_its_late_reply_anyway_cannot_end_a_later_mov
         plugin.settings.child('timeout').setValue(10)
         assert wait_for_signal(plugin.move_done_signal, move_and_answer, 10000).value() == 7.0
     assert [d.value() for d in done] == [7.0]
+
+
+def test_a_move_ended_here_at_a_stop_is_not_ended_again_by_its_late_move_done(plugins, tmp_path: Path) -> None:
+    """The client ignores stop_motion (as PyMoDAQ's own clients do): the plugin ends the move after 2 s at
+    the last known position; the move's own move_done, a second later, is a position report, and the next
+    move ends with its own move_done only."""
+    plugin = make_actuator(DAQ_Move_TCPServer, port_id=0, timeout=10)
+    plugins.append(plugin)
+    status = StatusLog(plugin)
+    done = recorded(plugin.move_done_signal)
+    with slow_client(tmp_path, 'actuator', plugin, 'legacy', delays='3.5,0') as log:
+        wait_connected(plugin)
+        wait_until(lambda: plugin.axis_unit == 'mm' and plugin.current_value.units == 'mm', 10, 'the probe answer',
+                   qt=True)
+        plugin.move_abs(5.0)
+        wait_until(lambda: 'move 1 to 5:' in log.read_text(), 10, 'the client to start the move')
+        assert wait_for_signal(plugin.move_done_signal, plugin.stop_motion, 10000).value() == 0.0
+        assert any('did not end the move within 2 s of stop_motion' in text for text in status.texts)
+        assert move_abs_and_wait(plugin, 7.0, timeout_ms=15000).value() == 7.0
+        assert 'move 1 to 5 ended' in log.read_text()
+    assert [d.value() for d in done] == [0.0, 7.0]
