@@ -7,20 +7,23 @@ Three allocator settings, each in a process of its own, interleaved over ``--rep
 * ``glibc default``: glibc's dynamic mmap threshold.  A freed mmap'd block raises the threshold to its
   size (up to 32 MiB), so the next 8 MiB frames come from the heap arenas, where freed frames leave
   holes that later, differently sized blocks split: memory that is free for the allocator but stays
-  resident.  ``malloc_trim(0)`` at the end hands it back: it is no leak;
-* ``fixed mmap threshold`` (what the viewer plugins do, ``pymodaq_plugins_tcpbridge.allocator``): the
-  threshold set once, which also stops its adjustment, so every frame is mapped and unmapped by itself;
+  resident (``malloc_trim(0)`` at the end hands it back);
+* ``fixed mmap threshold``: ``mallopt(M_MMAP_THRESHOLD, 1 MiB)`` at the start, which also stops the
+  adjustment, so every frame (and every copy PyMoDAQ makes of it) is mapped and unmapped by itself;
 * PyMoDAQ's DAQ_2DViewer fed *in-process* with the same frames (no network), default allocator: what
   PyMoDAQ alone does.
 
-Reported: RSS at the start of the live grab and its maximum, growth in frames (8 MiB), the RSS after
-``gc`` + ``malloc_trim(0)`` at the end, and frames/s through the plugin.
+Reported: the RSS growth during the live grab (its maximum minus its value when the grab started) in
+frames (8 MiB), the RSS after ``gc`` + ``malloc_trim(0)`` at the end, and frames/s through DAQ_Viewer;
+each RSS sample also records the bridge's backlog (data sets emitted and not yet freed by PyMoDAQ).
 
     python benchmarks/bench_memory.py [--seconds 120] [--every 5] [--repeats 2]
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import json
 import os
@@ -46,7 +49,6 @@ from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 from report import row, rss_mib  # noqa: E402
 
-from pymodaq_plugins_tcpbridge import allocator  # noqa: E402
 from pymodaq_plugins_tcpbridge.acyclic import detach_slicers  # noqa: E402
 from pymodaq_plugins_tcpbridge.convert import legacy_to_dte  # noqa: E402
 from pymodaq_plugins_tcpbridge.viewer import DAQ_xDViewer_TCPServer  # noqa: E402
@@ -80,12 +82,19 @@ thread.join(5)
 '''
 
 
+#: glibc's mallopt parameter number of the mmap threshold (malloc.h)
+M_MMAP_THRESHOLD = -3
+
+
+def glibc() -> ctypes.CDLL:
+    """This process's C library (glibc: the benchmark runs on Linux)."""
+    return ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+
+
 def trim() -> float:
     """RSS after ``gc.collect()`` and glibc's ``malloc_trim(0)``, MiB."""
     gc.collect()
-    libc = allocator.glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    glibc().malloc_trim(0)
     return rss_mib()
 
 
@@ -94,8 +103,8 @@ def run_mode(mode: str, seconds: float, every: float) -> Dict[str, object]:
     viewer.daq_type = 'DAQ2D'
     viewer.detector = 'TCPServer'
     viewer.settings.child('detector_settings', 'port_id').setValue(0)
-    if mode != 'fixed':
-        os.environ[allocator.DISABLE_VARIABLE] = '1'  # read when the plugin initialises
+    if mode == 'fixed' and glibc().mallopt(M_MMAP_THRESHOLD, 1 << 20) != 1:
+        raise RuntimeError('mallopt(M_MMAP_THRESHOLD) refused')
     inited: List[bool] = []
     viewer.init_signal.connect(inited.append)
     viewer.init_hardware_ui(True)
@@ -131,7 +140,8 @@ def run_mode(mode: str, seconds: float, every: float) -> Dict[str, object]:
     while time.monotonic() - started < seconds:
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         if time.monotonic() >= next_sample:
-            samples.append((time.monotonic() - started, rss_mib(), frames[0]))
+            backlog = plugin.bridge.backlog if mode != 'local' else None
+            samples.append((time.monotonic() - started, rss_mib(), frames[0], backlog[0] if backlog else 0))
             next_sample += every
     heartbeat.stop()
     frames_done = frames[0]
@@ -144,7 +154,7 @@ def run_mode(mode: str, seconds: float, every: float) -> Dict[str, object]:
     rss = [s[1] for s in samples]
     return {'mode': mode, 'seconds': seconds, 'samples': samples, 'rss_start_mib': rss[0], 'rss_max_mib': max(rss),
             'growth_frames': (max(rss) - rss[0]) / FRAME_MIB, 'rss_after_trim_mib': trim(),
-            'frames_per_s': frames_done / seconds, 'mmap_threshold_fixed': allocator.fixed_threshold()}
+            'frames_per_s': frames_done / seconds}
 
 
 def wait(condition, timeout_s: float) -> None:

@@ -16,7 +16,6 @@ from qtpy.QtCore import QTimer
 from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
 
 from .acyclic import detach_slicers
-from .allocator import fix_mmap_threshold
 from .bridge import TCPServerBridge, tcp_parameters
 from .convert import payload_to_dte
 
@@ -58,6 +57,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         self.controller = None
         self._requests: Deque[int] = deque()  # the request ids of the Send Data not answered yet
         self._live = False
+        self._live_lost = False  # the live grab lost its client and waits, armed, for the next
         self._last_push = self._last_done = -PUSH_MEMORY_S
         self._live_timer: Optional[QTimer] = None
         self._idle_pending: Optional[Done] = None
@@ -71,7 +71,6 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         Returns:
             (info, initialized): initialized is False if the address cannot be listened on.
         """
-        fix_mmap_threshold()  # frames freed go back to the system (allocator.py)
         return self._start_bridge()
 
     def grab_data(self, Naverage: int = 1, live: bool = False, **kwargs) -> None:
@@ -81,7 +80,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         if not self.client_connected and not self._had_client:
             self._status('no client connected: nothing to grab', error=True)
             return
-        self._live = bool(live)
+        self._live, self._live_lost = bool(live), False
         if self._live:
             self._watch_live()
             if self._client_pushes():
@@ -132,7 +131,9 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             self.bridge.send(message, expect=('Done',), timeout=self.settings['reply_timeout'])
         if request is not None:
             self._requests.append(request)
-        elif not self._live and not self._wait_for_client(None, message.command_string, self._request):
+        elif self._live:
+            self._live_lost = True  # the next client in control is asked
+        elif not self._wait_for_client(None, message.command_string, self._request):
             self._status('no client connected: nothing to grab', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
 
@@ -215,6 +216,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         self._requests.clear()
         command = SendData(self.grabber_type).command_string
         if self._live:
+            self._live_lost = True
             self._status(f'client {client.peer} lost: no data since {time.strftime("%H:%M:%S")}; the live grab stays '
                          'armed and goes on when a client is back', error=True)
         elif asked and not self._wait_for_client(f'a grab ({command})', command, self._request):
@@ -224,7 +226,8 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
 
     def _on_new_controller(self, client: ClientInfo) -> None:
         super()._on_new_controller(client)
-        if self._live and not self._requests:  # an armed live grab goes on (a client that pushes answers so)
+        if self._live and self._live_lost:  # an armed live grab goes on (a client that pushes answers so)
+            self._live_lost = False
             self._status(f'client {client.peer} back: the live grab goes on')
             self._request()
 
