@@ -7,6 +7,7 @@ import argparse
 import atexit
 import logging
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,7 +23,7 @@ PRINTED_BY_THE_SCAN = ('waiting up to', 'client back after', 'no client back wit
 
 def add_arguments(scan: argparse.ArgumentParser) -> None:
     """The options of ``tcpbridge scan``."""
-    scan.add_argument('--points', type=int, default=11, help='points per scanned axis')
+    scan.add_argument('--points', type=_points, default=11, help='points per scanned axis (2 or more)')
     scan.add_argument('--start', type=float, default=0.0, help='first position (mm)')
     scan.add_argument('--stop', type=float, default=10.0, help='last position (mm)')
     scan.add_argument('--scan', choices=['1D', '2D'], default='1D', help='1D: one stage; 2D: two stages')
@@ -50,6 +51,16 @@ def add_arguments(scan: argparse.ArgumentParser) -> None:
                            'are set above it')
 
 
+def _points(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f'{value}: a scan needs 2 points or more (its first and last position)')
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -74,7 +85,11 @@ def _log_filter(record: logging.LogRecord) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``tcpbridge scan``; returns the exit code (2: PyMoDAQ missing)."""
+    """Run ``tcpbridge scan``; returns the exit code (2: PyMoDAQ missing, or options that make no scan)."""
+    if args.start == args.stop:
+        print(f'tcpbridge scan: error: --start and --stop are both {args.start:g}: a scan needs a range',
+              file=sys.stderr)
+        return 2
     # PyMoDAQ logs its start-up at length: keep the terminal for the scan (unless --verbose)
     code = prepare('scan', args.gui, (lambda record: True) if args.verbose else _log_filter)
     if code:

@@ -118,7 +118,18 @@ DIM_NDIMS = {'0D': (1,), '1D': (1,), '2D': (2,), 'ND': tuple(range(3, 33))}
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Defaults shown in ``--help``; descriptions keep their paragraphs."""
+    """Defaults shown in ``--help`` once: not for options without one (None) or flags, nor where the
+    help text already says it; an address default as ``HOST:PORT``."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ''
+        default = action.default
+        if default is None or default is argparse.SUPPRESS or isinstance(default, bool) or not action.option_strings \
+                or 'default' in text:
+            return text
+        if isinstance(default, tuple) and len(default) == 2:
+            return f'{text} (default: {format_address(default)})'
+        return f'{text} (default: %(default)s)'
 
 
 LAYOUTS = {'4.4': DwaLayout.V4_4, '4.2': DwaLayout.V4_2, '4.1.3': DwaLayout.V4_1_3, '4.1.0': DwaLayout.V4_1_0}
@@ -340,8 +351,13 @@ def _check_client(args: argparse.Namespace) -> int:
             wait_quit=args.wait_quit,
             on_listening=lambda address: log.info('waiting for the %s client on %s', args.role,
                                                   format_address(address)))
+    except KeyboardInterrupt:  # Ctrl+C while waiting: the shell's convention, no traceback
+        log.info('interrupted: no report')
+        return 130
     except (OSError, TimeoutError) as error:
-        log.error('%s', error)
+        where = format_address(args.listen)
+        log.error('%s', f'cannot listen on {where}: {error.strerror}' if isinstance(error, OSError) and
+                  error.strerror and where not in str(error) else error)
         return 2
     if args.json:
         conformance.write_json(steps, args.json)

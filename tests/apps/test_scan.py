@@ -251,3 +251,17 @@ def test_waiting_for_demo_clients_ends_at_once_when_one_exits(qapp, tmp_path: Pa
                         f'exited with code 2; the end of its log {tmp_path / "actuator_0.log"}:')
     assert "invalid choice: 'no-such-dialect'" in lines[-1]
     assert not any(line.startswith('Detector') for line in lines)  # still running: not the cause
+
+
+@pytest.mark.parametrize('options, message', [
+    (['--points', '1'], 'argument --points: 1: a scan needs 2 points or more'),
+    (['--points', '0'], 'argument --points: 0: a scan needs 2 points or more'),
+    (['--points', '-3'], 'argument --points: -3: a scan needs 2 points or more'),
+    (['--start', '5', '--stop', '5'], '--start and --stop are both 5: a scan needs a range'),
+    (['--reconnect-wait', '-1'], "argument --reconnect-wait: '-1': between 0 and 86400 s"),
+])
+def test_options_that_make_no_scan_are_refused_before_anything_starts(tmp_path: Path, options, message) -> None:
+    result = subprocess.run([sys.executable, '-m', 'tcpbridge', 'scan', *options], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert 'Traceback' not in result.stderr and result.stdout == '' and not list(tmp_path.iterdir())

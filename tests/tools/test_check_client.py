@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Callable, List
 import numpy as np
 import pytest
 
+from helpers import wait_until
 from tcpbridge import ACTUATOR, GRABBER, ClientType, Done, Encoder, Infos, MoveDone, PositionIs
 from tcpbridge.tools.conformance import FAIL, PASS, WARN, Step, check_client
 
@@ -198,3 +200,19 @@ def test_the_command_writes_json_and_exits_1_on_failure(tmp_path: Path) -> None:
     data = json.loads(report.read_text())
     assert data['passed'] is False and any(s['status'] == FAIL for s in data['steps'])
     assert output.rstrip().splitlines()[-1].startswith('FAILED:')
+
+
+def test_ctrl_c_while_waiting_for_the_client_ends_without_a_traceback(tmp_path) -> None:
+    log = tmp_path / 'check.log'
+    with open(log, 'w') as output:
+        process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'check-client', '--role', 'grabber',
+                                    '--listen', '127.0.0.1:0', '--wait-connect', '60'], stdout=output, stderr=output)
+    try:
+        wait_until(lambda: 'waiting for the grabber client on 127.0.0.1:' in log.read_text(), 30, 'the listening line')
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = log.read_text()
+    assert 'Traceback' not in text and 'interrupted: no report' in text, text
