@@ -131,3 +131,4 @@ def read_until_done(sock: socket.socket, decoder: Decoder, timeout: float = 30.0
         assert data, 'the client closed the connection'
         messages += decoder.feed(data)
     return messages
+

@@ -106,7 +106,9 @@ class BridgeClient:
         reconnect: connect again after a loss (with backoff) until :meth:`stop`; with ``listen``:
             wait for the next commander.
         retry_delay / max_retry_delay: first and largest wait between attempts (doubling), seconds.
-        max_attempts: give up after this many failed attempts in a row (None: never).
+        max_attempts: give up after this many failed attempts in a row (None: never); a connection that
+            ends on a protocol error before the server sent anything valid (a peer that is not a TCPServer
+            plugin) counts as a failed attempt.
         limits: bounds applied to what the server sends.
     """
 
@@ -143,6 +145,8 @@ class BridgeClient:
         self._send_lock = threading.Lock()
         self._sock: Optional[socket.socket] = None
         self._connection = 0  # the number of the connection served (of _sock), from 1
+        self._heard = False  # the connection served sent at least one valid message
+        self._loss = ''  # why the last connection ended
         self._waker = Waker()
 
     # -- public API ------------------------------------------------------------------------------
@@ -179,7 +183,8 @@ class BridgeClient:
         ``max_attempts`` failed).
 
         Raises:
-            ConnectionError: ``max_attempts`` connection attempts failed in a row.
+            ConnectionError: ``max_attempts`` connection attempts failed in a row (no server, or a peer
+                that does not speak the protocol).
             OSError: ``listen`` and the address cannot be listened on.
         """
         with self._waker.signals_wake():
@@ -207,9 +212,17 @@ class BridgeClient:
                     self._pause(delay)
                     delay = min(delay * 2, self.max_retry_delay)
                     continue
-                failures, waiting_logged = 0, False
+                waiting_logged = False
                 started = time.monotonic()
-                if self._serve(sock) and time.monotonic() - started >= STABLE_CONNECTION_S:
+                clean = self._serve(sock)
+                if clean or self._heard:
+                    failures = 0
+                else:  # it sent nothing valid: a peer that is not a TCPServer plugin counts as a failed attempt
+                    failures += 1
+                    if self.max_attempts is not None and failures >= self.max_attempts:
+                        raise ConnectionError(f'{self.address} does not speak the protocol ({failures} attempts): '
+                                              f'{self._loss}')
+                if clean and time.monotonic() - started >= STABLE_CONNECTION_S:
                     delay = self.retry_delay
                 elif self.reconnect and not self._stopping.is_set():
                     # it ended on an error, or at once (a server that refuses us): do not hammer it
@@ -385,6 +398,7 @@ class BridgeClient:
         with self._send_lock:
             self._sock = sock
             self._connection += 1
+        self._heard = False
         selector = selectors.DefaultSelector()
         selector.register(sock, selectors.EVENT_READ)
         low_water = ReceiveLowWater(sock)
@@ -426,6 +440,7 @@ class BridgeClient:
             retry = '' if self._stopping.is_set() or not self.reconnect else \
                 ('; waiting for the next commander' if self.listen else '; reconnecting')
             log.info('disconnected from %s: %s%s', peer, reason, retry)
+            self._loss = reason
         return clean
 
     def _receive(self, sock: socket.socket, low_water: ReceiveLowWater) -> None:
@@ -437,6 +452,7 @@ class BridgeClient:
                 raise ConnectionLost('the server closed the connection'
                                      + (' in the middle of a message' if self.session.in_message else ''))
             messages = self.session.bytes_received(n)
+            self._heard = self._heard or bool(messages)
             low_water.follow(self.session.field_missing)
             for message in messages:
                 self._dispatch(message)

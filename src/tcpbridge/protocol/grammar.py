@@ -51,6 +51,15 @@ def preview(data: Any) -> str:
     return repr(bytes(data[:40])) + ('...' if len(data) > 40 else '')
 
 
+def foreign_hint(length: int) -> str:
+    """For an error message: the 4 bytes of a length field read back as text when they are printable
+    ASCII, the sign of a peer speaking another protocol (an HTTP server answers ``HTTP``...); else ''."""
+    raw = length.to_bytes(4, 'big') if 0 <= length < 1 << 32 else b''
+    if raw and all(32 <= byte < 127 for byte in raw):
+        return f' (those 4 length bytes read {raw.decode("ascii")!r}: the other end does not speak this protocol?)'
+    return ''
+
+
 class Reader:
     """The field grammar of WIRE.md §1, as generators over exact byte counts.
 
@@ -104,7 +113,7 @@ class Reader:
             n = yield from self.u32()
         limit = self.limits.max_string_bytes if limit is None else limit
         if n > limit:
-            raise StringTooLong(f'{what} of {n} bytes announced, over the limit of {limit} bytes')
+            raise StringTooLong(f'{what} of {n} bytes announced, over the limit of {limit} bytes{foreign_hint(n)}')
         return (yield from self.text(n, what))
 
     def dtype(self, n: Optional[int] = None) -> Parse:
