@@ -32,6 +32,8 @@ from .qt_loop import EXIT_INTERRUPTED, INTERRUPTED, handle_interrupts, run_until
 
 EXPERIMENT = Path(__file__).parent.parent / 'resources' / 'experiments' / 'tcpbridge_remote.xml'
 STAGE_NAMES = ('Stage', 'Stage2')
+#: what the plugins' status says when their client let a request time out (the scan stops at once)
+NO_ANSWER = ('no move_done from the client within', 'no data from the client within')
 #: seconds PyMoDAQ's scan timeouts exceed the reconnect wait (the plugins report first)
 SCAN_TIMEOUT_MARGIN_S = 20.0
 DETECTOR_NAME = 'Detector'
@@ -268,6 +270,8 @@ class Session:
         """Load DAQ_Scan and set it up (modules, scan type and range, HDF5 file); returns the file."""
         from pymodaq.extensions import ExtensionEnum
         options = self.options
+        # after the modules loaded: PyMoDAQ takes a DAQ_Move plugin's own move timeout from the same config
+        scan_timeouts(options.reconnect_wait)
         daq_scan = self.dashboard.load_extension(ExtensionEnum.SCANNER)
         self.daq_scan = daq_scan
         daq_scan.override_popups(False)
@@ -328,11 +332,19 @@ class Session:
             say(f'  paused at {point}: {module.title}: {text}')
         elif text.startswith('client back after'):
             say(f'  resumed: {module.title}: {text}')
-        elif 'no client back within' in text and not self.failure:
-            self.failure = f'{module.title} lost at {point} and not back within {self.options.reconnect_wait:g} s'
-            # not back to the start: DAQ_Scan would wait its whole actuator timeout for a stage that is gone
-            self.daq_scan.settings.child('scan_options', 'go_to_ini_positions').setValue(False)
-            self.daq_scan.stop_scan()
+        elif self.failure:
+            return
+        elif 'no client back within' in text:
+            self.fail(f'{module.title} lost at {point} and not back within {self.options.reconnect_wait:g} s')
+        elif any(timeout in text for timeout in NO_ANSWER):  # a client there that does not answer: no wait
+            self.fail(f'{module.title} did not answer at {point}: {text}')
+
+    def fail(self, failure: str) -> None:
+        """Stop the scan for ``failure`` (said by :meth:`scan`), without going back to the start
+        positions: DAQ_Scan would wait its whole actuator timeout for a stage that is gone."""
+        self.failure = failure
+        self.daq_scan.settings.child('scan_options', 'go_to_ini_positions').setValue(False)
+        self.daq_scan.stop_scan()
 
     def prepare_live_plots(self) -> None:
         """DAQ_Scan plots live only the data selected in its *Plotting options*, which its
@@ -690,7 +702,6 @@ def run(options: ScanOptions, workdir: Path) -> int:
     options.out.mkdir(parents=True, exist_ok=True)
     session = Session(options, deadline, workdir)
     try:
-        scan_timeouts(options.reconnect_wait)
         session.load()
         session.init_modules()
         if options.demo:

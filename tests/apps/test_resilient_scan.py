@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +17,7 @@ import pytest
 from pymodaq_data.h5modules.data_saving import DataLoader
 from pymodaq_utils.utils import JsonConverter
 
-from helpers import wait_until
+from helpers import LegacyPeer, wait_until
 from tcpbridge import ClientProcess
 
 POINTS = 21
@@ -142,3 +143,46 @@ def test_a_client_that_does_not_come_back_fails_the_scan_and_the_file_says_how_f
                  ('tcpbridge_valid_points', 'tcpbridge_total_points', 'tcpbridge_failure')}
     assert attrs == {'tcpbridge_valid_points': done, 'tcpbridge_total_points': POINTS,
                      'tcpbridge_failure': f'Stage lost at point {point}/21 and not back within 3 s'}
+
+
+def silent_stage(port: int, answered: int, stop: threading.Event) -> None:
+    """A hand-written legacy ACTUATOR that answers its first ``answered`` moves, then never again (it
+    still reads, and answers position queries): a client there that does not answer."""
+    with socket.create_connection(('127.0.0.1', port), timeout=60) as sock:
+        peer = LegacyPeer(sock)
+        peer.send_string('ACTUATOR')
+        moves = 0
+        try:
+            while not stop.is_set():
+                command = peer.string()
+                if command == 'check_position':
+                    peer.send_string('position_is')
+                    peer.send_scalar(0.0)
+                elif command in ('move_abs', 'move_rel'):
+                    target = peer.scalar()
+                    moves += 1
+                    if moves <= answered:
+                        peer.send_string('move_done')
+                        peer.send_scalar(target)
+        except (AssertionError, OSError):  # the plugin closed the connection (its timeout), or the test ends
+            return
+
+
+def test_a_stage_that_never_answers_fails_the_scan_at_its_move_timeout_without_waiting(
+        remote_scan, tmp_path: Path) -> None:
+    """A client that is there but does not answer is not waited for: the scan fails at the plugin's move
+    timeout (20 s), however long the reconnect wait."""
+    scan = remote_scan('--reconnect-wait', '60')
+    stop = threading.Event()
+    stage = threading.Thread(target=silent_stage, args=(int(scan.ports['Stage']), 4, stop), daemon=True)
+    stage.start()
+    try:
+        scan.start('Detector', 'detector.log')
+        failed = scan.line(r'FAILED: Stage did not answer at point (\d+)/21: .*no move_done from the client within '
+                           r'20 s after move_abs', timeout=120)
+        assert scan.finish() == 1, scan.output
+    finally:
+        stop.set()
+        stage.join(30)
+    assert int(failed.group(1)) == 4  # the move to start, then points 1-3 answered
+    assert 'paused at point' not in scan.output
