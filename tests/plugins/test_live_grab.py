@@ -186,7 +186,9 @@ def test_naverage_is_averaged_by_pymodaqs_daq_viewer(qapp) -> None:
     thread = client.start()
     try:
         wait_until(lambda: initialised == [True], 30, 'the DAQ_Viewer initialised', qt=True)
-        wait_until(lambda: client.connected.is_set(), 30, 'the client connected', qt=True)
+        # the plugin's LED, not the client's side: a snap before the plugin saw the hello gets no data
+        wait_until(lambda: viewer.settings['detector_settings', 'connected'], 30, 'the plugin to see the client',
+                   qt=True)
         viewer.settings.child('main_settings', 'Naverage').setValue(3)
         done: list = []
         viewer.grab_done_signal.connect(done.append)
