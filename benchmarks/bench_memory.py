@@ -43,11 +43,12 @@ if 'pymodaq_utils.config' not in sys.modules:
     redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-')))
 
 import numpy as np  # noqa: E402
+from bench_streaming import wait  # noqa: E402
 from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer  # noqa: E402
 from pymodaq_gui.qt_utils import mkQApp  # noqa: E402
 from qtpy.QtCore import QEventLoop, QTimer  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
-from report import row, rss_mib  # noqa: E402
+from report import row, rss_mib, run_one  # noqa: E402
 
 from pymodaq_plugins_tcpbridge.acyclic import detach_slicers  # noqa: E402
 from pymodaq_plugins_tcpbridge.convert import legacy_to_dte  # noqa: E402
@@ -157,15 +158,6 @@ def run_mode(mode: str, seconds: float, every: float) -> Dict[str, object]:
             'frames_per_s': frames_done / seconds}
 
 
-def wait(condition, timeout_s: float) -> None:
-    end = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > end:
-            raise TimeoutError('condition not met in time')
-        QApplication.processEvents()
-        time.sleep(0.005)
-
-
 def wait_quiet(seconds: float) -> None:
     """Process events for ``seconds`` (the last frames reach the viewer and are dropped)."""
     end = time.monotonic() + seconds
@@ -175,12 +167,7 @@ def wait_quiet(seconds: float) -> None:
 
 
 def one(mode: str, seconds: float, every: float) -> Dict[str, object]:
-    done = subprocess.run([sys.executable, __file__, '--one', mode, str(seconds), str(every)], capture_output=True,
-                          text=True, timeout=seconds + 240)
-    lines = [line for line in done.stdout.splitlines() if line.startswith('{"mode"')]
-    if not lines:
-        raise RuntimeError(f'{mode} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}')
-    return json.loads(lines[-1])
+    return run_one(__file__, [mode, str(seconds), str(every)], '{"mode"', seconds + 240)
 
 
 def main() -> Dict[str, object]:

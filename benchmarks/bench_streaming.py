@@ -48,7 +48,7 @@ from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer  # noqa:
 from pymodaq_gui.qt_utils import mkQApp  # noqa: E402
 from qtpy.QtCore import QEventLoop, QObject, Qt, QTimer, Signal  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
-from report import percentile, row, rss_mib  # noqa: E402
+from report import percentile, row, rss_mib, run_one  # noqa: E402
 
 from pymodaq_plugins_tcpbridge.acyclic import detach_slicers  # noqa: E402
 from pymodaq_plugins_tcpbridge.convert import legacy_to_dte  # noqa: E402
@@ -236,12 +236,7 @@ def wait(condition, timeout_s: float) -> None:
 def one_case(dim: str, mode: str, seconds: float) -> Dict[str, object]:
     """A case in a process of its own (printed as a JSON line, then ended at once: a viewer still
     holding a backlog would take minutes to close)."""
-    done = subprocess.run([sys.executable, __file__, '--one', dim, mode, str(seconds)], capture_output=True,
-                          text=True, timeout=seconds + 180)
-    lines = [line for line in done.stdout.splitlines() if line.startswith('{"dim"')]
-    if not lines:
-        raise RuntimeError(f'{dim} {mode} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}')
-    return json.loads(lines[-1])
+    return run_one(__file__, [dim, mode, str(seconds)], '{"dim"', seconds + 180)
 
 
 def main() -> Dict[str, object]:

@@ -6,8 +6,11 @@ within each repeat (against the reference measured beside it), then summarised t
 """
 from __future__ import annotations
 
+import json
 import resource
 import statistics
+import subprocess
+import sys
 from typing import Dict, Optional, Sequence
 
 
@@ -37,3 +40,17 @@ def rss_mib() -> float:
     """Resident memory of this process now, MiB (Linux ``/proc/self/statm``)."""
     with open('/proc/self/statm') as statm:
         return int(statm.read().split()[1]) * resource.getpagesize() / (1 << 20)
+
+
+def run_one(script: str, args: Sequence[str], marker: str, timeout: float) -> Dict[str, object]:
+    """``script --one *args`` in a process of its own (a clean allocator and Qt state): the last line of
+    its output that starts with ``marker``, parsed as JSON.
+
+    Raises:
+        RuntimeError: no such line (the output's end is in the message).
+    """
+    done = subprocess.run([sys.executable, script, '--one', *args], capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in done.stdout.splitlines() if line.startswith(marker)]
+    if not lines:
+        raise RuntimeError(f'{" ".join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}')
+    return json.loads(lines[-1])
