@@ -17,8 +17,8 @@ updates, and the growth of the process's resident memory.
 
 Side by side, the same DAQ_Viewer fed *without network* (mode ``local``): a thread of the process
 emits the plugin's ``dte_signal`` at the same rate, as a local instrument plugin would; what PyMoDAQ's
-viewer absorbs then is the ceiling of any bridge.  The bridge's back-pressure (README, *Connections
-and limits*) slows a client that outpaces the viewer: "sent" is then below rate x seconds.
+viewer absorbs then is the ceiling of any bridge.  The bridge's back-pressure (docs/guide/limits.rst)
+slows a client that outpaces the viewer: "sent" is then below rate x seconds.
 
     python benchmarks/bench_streaming.py [--seconds 60]
 """

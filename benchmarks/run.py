@@ -1,6 +1,6 @@
-"""All benchmarks in one run, printed as one table; ``--readme`` writes that table into README.rst.
+"""All benchmarks in one run, printed as one table; ``--docs`` writes that table into docs/performance.rst.
 
-    python benchmarks/run.py [--only plugins,demo,...] [--readme README.rst] [--json results.json]
+    python benchmarks/run.py [--only plugins,demo,...] [--docs docs/performance.rst] [--json results.json]
 
 Each benchmark runs in its own process (a clean allocator and Qt state) and reports rows of
 (system, case, median [min-max], ratio); a ratio is taken within each repeat against the reference
@@ -79,7 +79,7 @@ def text_table(rows: List[Dict[str, object]]) -> str:
 
 def rst_table(rows: List[Dict[str, object]], where: str) -> str:
     """The rows as an RST list-table, preceded by the machine line."""
-    out = [f'Measured by ``python benchmarks/run.py --readme README.rst`` on {where}.', '',
+    out = [f'Measured by ``python benchmarks/run.py --docs docs/performance.rst`` on {where}.', '',
            '.. list-table::', '   :header-rows: 1', '   :widths: 40 22 22 30', '']
     for line in [HEADER] + [cells(r) for r in rows]:
         out.append(f'   * - {line[0]}')
@@ -87,7 +87,7 @@ def rst_table(rows: List[Dict[str, object]], where: str) -> str:
     return '\n'.join(out)
 
 
-def write_readme(path: Path, table: str) -> None:
+def write_table(path: Path, table: str) -> None:
     """Replace what lies between the ``benchmarks-begin`` / ``-end`` comments of ``path``."""
     text = path.read_text(encoding='utf-8')
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
@@ -97,7 +97,8 @@ def write_readme(path: Path, table: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--only', help=f'comma-separated subset of {",".join(BENCHMARKS)}')
-    parser.add_argument('--readme', type=Path, help='write the table into this README (between the markers)')
+    parser.add_argument('--docs', type=Path,
+                        help='write the table into this page, between its benchmarks-begin/-end comments')
     parser.add_argument('--json', type=Path, help='also write every row as JSON here')
     args = parser.parse_args()
     names = args.only.split(',') if args.only else list(BENCHMARKS)
@@ -113,8 +114,8 @@ def main() -> None:
     print(text_table(rows))
     if args.json:
         args.json.write_text(json.dumps({'machine': where, 'rows': rows}, indent=2))
-    if args.readme:
-        write_readme(args.readme, rst_table(rows, where))
+    if args.docs:
+        write_table(args.docs, rst_table(rows, where))
 
 
 if __name__ == '__main__':

@@ -28,7 +28,7 @@ from .bridge import PYMODAQ5_LIMITS, TCPServerBridge, tcp_parameters
 from .convert import actuator_to_wire, position_to_actuator, units_problem
 
 #: seconds a client has to answer stop_motion before the move is ended here (PyMoDAQ's clients
-#: ignore stop_motion, WIRE.md §4.11)
+#: ignore stop_motion, docs/protocol.rst §4.11)
 STOP_REPLY_S = 2.0
 
 
@@ -38,10 +38,10 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     ``move_abs``/``move_rel``/``move_home``/``stop_motion`` are sent to the client; the ``move_done``
     that answers the move ends it (``self.move_done(position)``); any other ``move_done`` (unsolicited,
     or the late one of a move given up at a stop) and every ``position_is`` only update the displayed
-    value.  Right after the hello, ``check_position`` is sent: the reply tells the dialect (WIRE.md §6).
-    A move without ``move_done`` within the ``timeout`` setting (s) ends in a timeout status and the
-    connection is closed, so that its late ``move_done`` cannot end a later move (docs/protocol.rst,
-    "Pairing replies with requests").  A move whose client is lost waits *Reconnect wait* seconds for a
+    value.  Right after the hello, ``check_position`` is sent: the reply tells the dialect
+    (docs/protocol.rst §6).  A move without ``move_done`` within the ``timeout`` setting (s) ends in a
+    timeout status and the connection is closed, so that its late ``move_done`` cannot end a later
+    move (docs/protocol.rst §8).  A move whose client is lost waits *Reconnect wait* seconds for a
     client, which then gets it again as ``move_abs`` to its absolute target (reconnect.py).
     PyMoDAQ skips position polling for this class (its name contains ``TCPServer``).
     """

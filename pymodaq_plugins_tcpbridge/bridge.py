@@ -54,8 +54,10 @@ from tcpbridge import (
 
 from . import config
 from .reconnect import ReconnectWait, Waiting
+from .versions import warn_if_unsupported
 
 logger = set_logger(get_module_name(__file__))
+warn_if_unsupported(logger)  # once, when the first TCPServer plugin module is imported
 
 #: seconds between two refreshes of the clients table caused by ordinary messages
 TABLE_REFRESH_S = 1.0
@@ -74,7 +76,7 @@ MAX_ENGINE_RESTARTS = 3
 ENGINE_RESTART_WINDOW_S = 60.0
 #: values of the *Connection* setting: who opens the socket (the protocol is the same)
 LISTEN, CONNECT = 'listen', 'connect to instrument'
-#: what PyMoDAQ 5.0/5.1 modules (pymodaq5 dialect) cannot do, from their own code (README, compatibility)
+#: what PyMoDAQ 5.0/5.1 modules (pymodaq5 dialect) cannot do, from their own code (docs/guide/compatibility.rst)
 PYMODAQ5_LIMITS = ('PyMoDAQ 5.1.x modules cannot execute moves nor apply settings sent over TCP (a bug of '
                    "theirs), 5.0.x can; 'tcpbridge module' on the instrument PC hosts any PyMoDAQ 5 plugin "
                    'without these limits')
@@ -129,7 +131,7 @@ def tcp_parameters() -> List[dict]:
                 '10.0.0.5); empty: any'},
         {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': config('tcpbridge', 'bridge', 'dialect'),
          'limits': ['auto', 'legacy', 'pymodaq4'],
-         'tip': 'auto: learned from the client payloads (WIRE.md §6)'},
+         'tip': 'auto: learned from the client\'s first data or position (protocol reference, §6)'},
         # not 'readonly': PyMoDAQ draws a disabled LED grey whatever its value (it is never clickable)
         {'title': 'Client connected:', 'name': 'connected', 'type': 'led', 'value': False,
          'tip': 'on while a client is in control of this plugin'},
@@ -426,7 +428,7 @@ class TCPServerBridge:
     def _on_client_message(self, message: Message, request_id: int) -> None:
         """A message of the controlling client other than the settings ones; ``request_id``: the
         request it answers (the id ``bridge.send`` returned), 0 if none (pushed, unsolicited, or the
-        reply to a request given up: docs/protocol.rst, "Pairing replies with requests")."""
+        reply to a request given up: docs/protocol.rst §8)."""
         self._status(f'unexpected {type(message).__name__} from the client ignored', error=True)
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
@@ -502,7 +504,7 @@ class TCPServerBridge:
         self._on_client_settings()
 
     def _apply_info_xml(self, message: InfoXml) -> None:
-        path = tuple(message.path[1:])  # Info_xml paths include the client's root group (WIRE.md §2.3)
+        path = tuple(message.path[1:])  # Info_xml paths include the client's root group (docs/protocol.rst §2.3)
         try:
             value = parse_parameter_xml(message.xml).get('value')
             param = self.settings.child('settings_client', *path)

@@ -10,7 +10,7 @@ from pymodaq_data import Unit
 
 import tcpbridge as wire
 
-#: names of the index axes given to legacy data, which carries none (WIRE.md §1.5)
+#: names of the index axes given to legacy data, which carries none (docs/protocol.rst §1.5)
 INDEX_AXES = {'Data1D': ('pixel',), 'Data2D': ('row', 'column')}
 
 
@@ -95,8 +95,9 @@ def position_to_actuator(value: float, name: str, units: str) -> DataActuator:
 def actuator_to_wire(position: DataActuator, units: str) -> wire.DataWithAxes:
     """A PyMoDAQ DataActuator (in axis units) as the wire DataActuator of the move commands.
 
-    The name stays 'actuator' and the origin '' (a foreign origin would confuse PyMoDAQ's scan,
-    PYMODAQ5.md §3); the legacy dialect sends only the value.
+    The name stays 'actuator' and the origin '' (PyMoDAQ's ModulesManager collects the moves of a
+    scan by origin: two actuators sent one origin would count once and the scan time out); the
+    legacy dialect sends only the value.
     """
     return wire.data_actuator(float(position.value()), units=units)
 

@@ -1,5 +1,5 @@
 """The reconnect wait: a request outstanding when its client was lost is kept, and sent again to the
-next client in control (README, "Resilient scans").
+next client in control (docs/guide/resilience.rst).
 
 A move is replayed as ``move_abs`` to its absolute target (a ``move_rel`` is never sent twice), a grab
 as a new data request.  The wait ends when a client is back (the request is sent again), or after

@@ -91,7 +91,7 @@ def free_port() -> int:
 
 class LegacyPeer:
     """The other end of a connection written as third-party control software would, with raw
-    sockets and the legacy dialect (WIRE.md §2): strings, scalars, nothing else."""
+    sockets and the legacy dialect (docs/protocol.rst §2): strings, scalars, nothing else."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -108,7 +108,7 @@ class LegacyPeer:
         return self.read(struct.unpack('>i', self.read(4))[0]).decode()
 
     def scalar(self) -> float:
-        """A SCALAR (WIRE.md §1.3): dtype string, 4-byte length, the value."""
+        """A SCALAR (docs/protocol.rst §1.3): dtype string, 4-byte length, the value."""
         dtype = self.string()
         return float(np.frombuffer(self.read(struct.unpack('>i', self.read(4))[0]), dtype=dtype)[0])
 

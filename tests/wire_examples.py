@@ -1,4 +1,4 @@
-"""The hex examples of WIRE.md §5 (and the hello of §2.1), checked there against the bytes the
+"""The hex examples of docs/protocol.rst §5 (and the hello of §2.1), checked there against the bytes the
 real PyMoDAQ 3.6.13 / 4.4.11 code produced.  Timestamps are fixed to 1700000000.0."""
 from __future__ import annotations
 

@@ -225,7 +225,7 @@ class ModuleHost:
 
     def _apply_set_info(self, message: SetInfo) -> None:
         path = list(message.path)
-        if path and path[0] == self.hw_settings:  # servers prefix the root we sent (WIRE.md §4.12)
+        if path and path[0] == self.hw_settings:  # servers prefix the root we sent (docs/protocol.rst §4.12)
             path = path[1:]
         where = '/'.join(path)
         try:

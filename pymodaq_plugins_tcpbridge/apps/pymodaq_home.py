@@ -2,7 +2,7 @@
 
 PyMoDAQ 5 writes its system config under ``/etc/.pymodaq`` (``CONFIG_BASE_PATH``) and the user's
 under ``~/.pymodaq`` as soon as ``pymodaq_utils.config`` is imported, and has no environment variable
-to change that (PYMODAQ5.md §1.4).  :func:`redirect_pymodaq_config` must run before anything imports
+to change that (``pymodaq_utils/config.py`` in 5.3).  :func:`redirect_pymodaq_config` must run before anything imports
 pymodaq: it sets ``HOME`` and installs an import hook that executes ``pymodaq_utils.config`` with
 ``CONFIG_BASE_PATH`` replaced.  Standard library only: importing this module loads no pymodaq.
 """

@@ -18,12 +18,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from pymodaq_data.data import DataDim
 from pymodaq_gui.parameter import Parameter, ioxml
 from pymodaq_gui.qt_utils import mkQApp
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QApplication
 
 from tcpbridge import ClientProcess
@@ -533,6 +534,16 @@ class PeakFit:
     low: List[float]
     high: List[float]
 
+    def curve(self, positions: np.ndarray, signal: np.ndarray, width: float,
+              samples: int = 400) -> Tuple[np.ndarray, np.ndarray]:
+        """The fitted gaussian of a 1D scan on ``samples`` positions over the scanned range: x (mm) and
+        y, amplitude and offset refitted by least squares at the fitted centre."""
+        positions, signal = np.asarray(positions, dtype=float), np.asarray(signal, dtype=float)
+        g = np.exp(-0.5 * ((positions - self.centre[0]) / width) ** 2)
+        (amplitude, offset), *_ = np.linalg.lstsq(np.stack([g, np.ones_like(g)], axis=1), signal, rcond=None)
+        x = np.linspace(positions.min(), positions.max(), samples)
+        return x, amplitude * np.exp(-0.5 * ((x - self.centre[0]) / width) ** 2) + offset
+
 
 #: the interval holds the centres within this many standard deviations (profile likelihood)
 PEAK_SIGMAS = 5.0
@@ -600,14 +611,18 @@ def check_demo_peak(result: ScanResult, options: ScanOptions, samples: int) -> s
     return f'fitted peak at {where}; the demo puts it at {options.peak_at:g} mm'
 
 
-def plot(result: ScanResult, options: ScanOptions, path: Path) -> None:
+def plot(result: ScanResult, options: ScanOptions, path: Path, fit: Optional[PeakFit] = None) -> None:
     """A PNG for the lab notebook, read back from the HDF5 file with PyMoDAQ's DataLoader (the axes,
     labels and units it saved): the map of the scan (stage position x detector channel for a 1D
-    detector, stage x stage for a 2D scan) and the integrated signal against the stage, on white,
-    axes with units, a title that says what was measured.  pyqtgraph offscreen, 1400x600."""
+    detector, stage x stage for a 2D scan) with its colour bar, and the integrated signal against the
+    stage with ``fit`` (the demo's gaussian fitted to it, 1D scans) drawn over it; on white, axes with
+    units (an index axis of legacy data says it is one), a title that says what was measured.
+    pyqtgraph offscreen, 1400x600."""
     import pyqtgraph as pg
     from pymodaq_data.h5modules.data_saving import DataLoader
     from pyqtgraph.exporters import ImageExporter
+
+    from ..convert import INDEX_AXES  # the names of the index axes given to legacy data (no axes)
 
     pg.setConfigOptions(background='w', foreground='k', antialias=True)
     loader = DataLoader(result.path)
@@ -630,10 +645,18 @@ def plot(result: ScanResult, options: ScanOptions, path: Path) -> None:
     view.addLabel(title, row=0, col=0, colspan=2, size='14pt')
 
     def label(plot_item, side: str, axis_label: str, axis_units: str) -> None:
-        text = axis_label if axis_units else f'{axis_label} (arb. units)'
+        if any(axis_label in names for names in INDEX_AXES.values()) and not axis_units:
+            text = f'{axis_label} index'
+        else:
+            text = axis_label if axis_units else f'{axis_label} (arb. units)'
         plot_item.setLabel(side, text, units=axis_units or None, **font)
         if not axis_units:  # pyqtgraph would scale unitless values by a power of 1000
             plot_item.getAxis(side).enableAutoSIPrefix(False)
+
+    def colour_bar(image, plot_item, values: np.ndarray) -> None:
+        bar = pg.ColorBarItem(values=(float(np.nanmin(values)), float(np.nanmax(values))),
+                              colorMap=pg.colormap.get('viridis'), interactive=False, label=f'signal {units}'.strip())
+        bar.setImageItem(image, insert_in=plot_item)
 
     def pixel_rect(x: np.ndarray, y: np.ndarray) -> tuple:
         """Image rectangle whose pixels are centred on the sample positions."""
@@ -647,6 +670,7 @@ def plot(result: ScanResult, options: ScanOptions, path: Path) -> None:
         image.setRect(*pixel_rect(nav_axes[0].get_data(), nav_axes[1].get_data()))
         image.setColorMap(pg.colormap.get('viridis'))
         image_plot.addItem(image)
+        colour_bar(image, image_plot, result.signal)
         label(image_plot, 'bottom', nav_axes[0].label, nav_axes[0].units)
         label(image_plot, 'left', nav_axes[1].label, nav_axes[1].units)
         curve_plot = view.addPlot(row=1, col=1, title=f'profile through the maximum, along {nav_axes[0].label}')
@@ -666,12 +690,19 @@ def plot(result: ScanResult, options: ScanOptions, path: Path) -> None:
             image.setRect(*pixel_rect(positions, channels))
             image.setColorMap(pg.colormap.get('viridis'))
             map_plot.addItem(image)
+            colour_bar(image, map_plot, array)
             label(map_plot, 'bottom', stage.label, stage.units)
             label(map_plot, 'left', (channel.label if channel is not None else '') or 'channel',
                   channel.units if channel is not None else '')
         curve_plot = view.addPlot(row=1, col=1 if options.dim == '1D' else 0,
                                   title=f'signal {summed}'.strip() + ' vs stage position')
-        curve_plot.plot(positions, result.signal, pen=pg.mkPen('b', width=2), symbol='o', symbolBrush='b')
+        curve_plot.addLegend(offset=(-10, 10))
+        curve_plot.plot(positions, result.signal, pen=pg.mkPen('b', width=2), symbol='o', symbolBrush='b',
+                        name='measured')
+        if fit is not None:
+            x, y = fit.curve(positions, result.signal, options.peak_width)
+            curve_plot.plot(x, y, pen=pg.mkPen('r', width=2, style=Qt.PenStyle.DashLine),
+                            name=f'gaussian fit, centre {fit.centre[0]:.3f} mm')
         curve_plot.showGrid(x=True, y=True, alpha=0.3)
         label(curve_plot, 'bottom', stage.label, stage.units)
         label(curve_plot, 'left', f'signal {summed}'.strip(), units)
@@ -719,13 +750,17 @@ def run(options: ScanOptions, workdir: Path) -> int:
         path = session.scan()
         result = check_file(path, session)
         say(summary(result))
-        checks = 1
-        say('check OK: every point is in the file and equals what the detector client sent')
+        checks = 2
+        say(f'check OK: the file holds the {result.points} points, each equal to what the detector client sent')
+        say(f'check OK: the saved stage positions are the {options.points} scanned from {options.start:g} to '
+            f'{options.stop:g} mm')
+        fit = None
         if options.demo_signal:
             checks += 1
             say('check OK: ' + check_demo_peak(result, options, result.samples_per_point))
+            fit = fit_demo_peak(result, options, result.samples_per_point)
         if options.plot:
-            plot(result, options, options.plot)
+            plot(result, options, options.plot, fit)
             say(f'plot: {options.plot}')
         say(f'PASSED: {checks} check(s), data in {result.path}')
         return 0

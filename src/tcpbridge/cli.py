@@ -35,7 +35,8 @@ from .tools import conformance, transcript
 from .tools.monitor import Monitor
 
 log = logging.getLogger('tcpbridge')
-PYMODAQ_INSTALL = 'pip install "pymodaq_plugins_tcpbridge[pymodaq,pyqt6]"'
+PYMODAQ_INSTALL = ('python -m pip install ".[pymodaq,pyqt6]" in a checkout of pymodaq_plugins_tcpbridge '
+                   '(or "WHEEL.whl[pymodaq,pyqt6]")')
 #: the entry-point group where PyMoDAQ-side packages add commands
 COMMANDS_GROUP = 'tcpbridge.commands'
 #: commands that PyMoDAQ-side packages provide, for the message shown when they are not installed
@@ -87,7 +88,7 @@ def _missing_app(name: str) -> Callable[[argparse.Namespace], int]:
         return 2
     return run
 def _dtype(text: str) -> str:
-    """argparse type of ``--dtype``: a numeric numpy dtype the wire carries (WIRE.md §4.16)."""
+    """argparse type of ``--dtype``: a numeric numpy dtype the wire carries (docs/protocol.rst §4.16)."""
     try:
         dtype = np.dtype(text)
         dtype_to_wire(dtype.newbyteorder('<') if dtype.byteorder == '>' else dtype)
@@ -118,14 +119,15 @@ DIM_NDIMS = {'0D': (1,), '1D': (1,), '2D': (2,), 'ND': tuple(range(3, 33))}
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Defaults shown in ``--help`` once: not for options without one (None) or flags, nor where the
-    help text already says it; an address default as ``HOST:PORT``."""
+    """Defaults shown in ``--help`` once: not for options without one (None, an empty list of a
+    repeatable option) or flags, nor where the help text already says it; an address default as
+    ``HOST:PORT``."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ''
         default = action.default
         if default is None or default is argparse.SUPPRESS or isinstance(default, bool) or not action.option_strings \
-                or 'default' in text:
+                or default == [] or 'default' in text:
             return text
         if isinstance(default, tuple) and len(default) == 2:
             return f'{text} (default: {format_address(default)})'

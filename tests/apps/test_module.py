@@ -219,7 +219,7 @@ def test_plugin_in_connect_mode_drives_a_listening_module(plugins: list, tmp_pat
 
 
 def test_foreign_commander_drives_a_hosted_stage(tmp_path: Path) -> None:
-    """A raw-socket program in the legacy dialect (WIRE.md §2), as third-party software would write."""
+    """A raw-socket program in the legacy dialect (docs/protocol.rst §2), as third-party software would write."""
     port = free_port()
     process = module_process(tmp_path, 'move', 'Mock', '--listen', f'127.0.0.1:{port}', '--dialect', 'legacy',
                              *FAST_STAGE)

@@ -115,7 +115,7 @@ class Peer:
         self.process.stdin.flush()
 
     def stop(self) -> None:
-        """Kill it: PyMoDAQ 3.x/4.x clients spin forever on a closed connection (WIRE.md §4.1)."""
+        """Kill it: PyMoDAQ 3.x/4.x clients spin forever on a closed connection (docs/protocol.rst §4.1)."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(30)

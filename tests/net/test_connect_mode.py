@@ -89,7 +89,7 @@ def test_listening_detector_serves_successive_commanders() -> None:
     assert not thread.is_alive()
 
 
-# -- a foreign commander, written as third-party control software would (legacy dialect, WIRE.md §2) --
+# -- a foreign commander, written as third-party control software would (legacy dialect, docs/protocol.rst §2) --
 
 def test_foreign_commander_moves_a_listening_stage(listening_stage) -> None:
     with socket.create_connection(listening_stage.listen_address, timeout=10) as sock:

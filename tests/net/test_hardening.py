@@ -237,7 +237,7 @@ def test_a_handler_that_raises_costs_the_connection_not_the_thread(engine, grabb
     monkeypatch.setattr(client, '_grab', broken_grab)
     first = server.controller.id
     assert not served(server, log, timeout=1.0)
-    # the unanswered grab closed the connection (docs/protocol.rst, Pairing): the client comes back
+    # the unanswered grab closed the connection (docs/protocol.rst §8): the client comes back
     wait_until(lambda: server.controller is not None and server.controller.id != first, 10, 'the reconnection')
     assert served(server, log)
 

@@ -1,4 +1,4 @@
-"""Pairing replies with requests on real sockets (docs/protocol.rst, "Pairing replies with requests"):
+"""Pairing replies with requests on real sockets (docs/protocol.rst §8):
 random reply delays around the timeout, and a request read while a push is on its way."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""No stale reply ever answers a later request (docs/protocol.rst, "Pairing replies with requests").
+"""No stale reply ever answers a later request (docs/protocol.rst §8).
 
 The real plugins against real client processes whose answers take a scripted time
 (``tests/slow_client.py``), and raw-socket clients written as a LabVIEW program would (they keep a

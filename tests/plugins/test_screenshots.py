@@ -14,7 +14,7 @@ EXPECTED = {  # state: (LED on, text in the Status setting, the client's setting
     'viewer-2-client-connected': (True, 'client', False),
     'viewer-3-grabbed': (True, 'client', False),
     'viewer-4-client-gone': (False, 'lost: the client quit', True),
-    # the client that was there is waited for (README, "Resilient scans")
+    # the client that was there is waited for (docs/guide/resilience.rst)
     'viewer-5-grab-without-client': (False, 'has no client for Send Data 2D at', True),
     'move-1-listening': (False, 'listening on 127.0.0.1:', False),
     'move-2-client-connected': (True, 'client', False),

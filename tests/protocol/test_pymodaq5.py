@@ -118,7 +118,7 @@ def test_what_the_move_session_says() -> None:
     server = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5).feed(b''.join(capture('move_full2.txt')['s2c']))
     kinds = [type(m) for m in server]
     assert kinds == [SetInfo, MoveAbs, MoveRel, MoveHome, GetActuatorValue, CheckPosition]
-    assert server[0].path == ('tau',)  # the 5.1.13 server's path has no root (WIRE.md §4.12: ours has)
+    assert server[0].path == ('tau',)  # the 5.1.13 server's path has no root (docs/protocol.rst §4.12: ours has)
     assert server[1].value == pytest.approx(server[1].position.value) and server[1].units == 'µm'
 
 

@@ -133,7 +133,7 @@ def test_a_reply_received_before_its_request_went_out_answers_none() -> None:
 
 def test_a_late_reply_never_answers_a_later_request() -> None:
     """The first request times out; its reply comes after a second request went out: it must not be
-    taken for the second's (docs/protocol.rst, Pairing): the connection was closed at the timeout."""
+    taken for the second's (docs/protocol.rst §8): the connection was closed at the timeout."""
     h = Harness()
     cid = h.hello()
     h.session.send(SendData('1D'), h.now, ('Done',), timeout=1.0)

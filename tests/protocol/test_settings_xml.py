@@ -45,7 +45,7 @@ def test_pymodaq_list_values_are_typed_literals() -> None:
 
 
 @pytest.mark.parametrize('xml', [
-    # what PyMoDAQ's ioxml would eval() (WIRE.md §4.13)
+    # what PyMoDAQ's ioxml would eval() (docs/protocol.rst §4.13)
     '<s type="group"><a type="list" limits="__import__(\'os\').system(\'touch /tmp/pwned\')">x</a></s>',
     '<s type="group"><a type="list">str(__import__("os").getcwd())</a></s>',
     '<s type="group"><a type="float" min="().__class__">1</a></s>',

@@ -1,4 +1,4 @@
-"""Every hex example of WIRE.md §5 encoded byte for byte and decoded back, in both dialects."""
+"""Every hex example of docs/protocol.rst §5 encoded byte for byte and decoded back, in both dialects."""
 from __future__ import annotations
 
 import numpy as np

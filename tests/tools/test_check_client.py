@@ -123,7 +123,7 @@ def test_a_wrong_length_prefix_is_located() -> None:
     steps = checked('grabber', start)
     step = failure(steps)
     assert step.name == 'hello' and "'GRABBER\\x00'" in step.received and step.offset == 0
-    assert step.hex.startswith('00 00 00 08 47 52 41 42 42 45 52') and step.section == 'The session'
+    assert step.hex.startswith('00 00 00 08 47 52 41 42 42 45 52') and step.section == '§2.1 Connection and hello'
 
 
 def test_a_wrong_dtype_string_is_named_with_its_offset() -> None:
@@ -133,7 +133,7 @@ def test_a_wrong_dtype_string_is_named_with_its_offset() -> None:
         sock.recv(1024)
     steps = checked('grabber', raw_client(GRABBER, script))
     step = failure(steps)
-    assert "dtype '<f9' is not in the whitelist" in step.detail and step.section == 'Framing'
+    assert "dtype '<f9' is not in the whitelist" in step.detail and step.section == '§1 Framing'
     hello_and_infos = len(Encoder().encode_bytes(ClientType(GRABBER))) + len(Encoder().encode_bytes(
         Infos('<settings type="group"><x type="float">1.0</x></settings>')))
     assert step.offset == hello_and_infos and step.hex.startswith('00 00 00 04 44 6f 6e 65')

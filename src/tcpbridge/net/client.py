@@ -323,7 +323,7 @@ class BridgeClient:
         Args:
             connection: send it only on this connection (:attr:`connection`, read when the request it
                 answers came): a reply never goes to a later connection, whose server did not ask for
-                it and would take it for the reply to its own request (docs/protocol.rst, Pairing).
+                it and would take it for the reply to its own request (docs/protocol.rst §8).
                 None: on whatever connection is up (pushed data, settings, infos).
         Raises:
             ConnectionLost: not connected, or no longer on ``connection``.
@@ -365,7 +365,7 @@ class BridgeClient:
 
     # -- hooks ------------------------------------------------------------------------------------
     def settings_xml(self) -> str:
-        """The XML of our settings sent as ``Infos`` at each connection (WIRE.md §4.11); override
+        """The XML of our settings sent as ``Infos`` at each connection (docs/protocol.rst §4.11); override
         to export a settings tree of another origin (e.g. a PyMoDAQ module's)."""
         return settings_to_xml(self.session.root_name, self.session.settings)
 
@@ -561,7 +561,7 @@ class ActuatorClient(BridgeClient):
     An instrument whose moves return at once (a set point written, nothing to wait for) says so with
     ``instant_moves=True`` or by overriding :meth:`moves_are_instant`: its moves then run in the
     connection thread, which saves handing each one to the worker (60-120 µs per round trip on
-    loopback, README *Performance*); a ``stop_motion`` is then read only once the move returned.
+    loopback, docs/performance.rst); a ``stop_motion`` is then read only once the move returned.
 
     Args:
         units: the axis units (a ``units`` setting, read by PyMoDAQ 4.4 servers and ours).
@@ -578,7 +578,7 @@ class ActuatorClient(BridgeClient):
                  move_abs: Optional[Callable[[float], Optional[float]]] = None,
                  stop_motion: Optional[Callable[[], None]] = None, instant_moves: bool = False,
                  name: str = 'actuator', **kwargs: Any) -> None:
-        # the units setting PyMoDAQ's own DAQ_Move clients send (WIRE.md §2.1)
+        # the units setting PyMoDAQ's own DAQ_Move clients send (docs/protocol.rst §2.1)
         settings = [{'name': 'units', 'title': 'Units:', 'type': 'str', 'value': units}]
         settings += list(kwargs.pop('settings', None) or [])
         super().__init__(host, port, settings=settings, **kwargs)
@@ -673,7 +673,7 @@ class ActuatorClient(BridgeClient):
         run one after the other, in the order received).  Its ``move_done`` goes to the connection
         that asked for it only: a move still queued when that connection ends is dropped, one running
         then ends without ``move_done`` (the next server would take it for the answer to its own
-        request; docs/protocol.rst, Pairing)."""
+        request; docs/protocol.rst §8)."""
         connection = self._connection
         try:
             instant = self.moves_are_instant()

@@ -1,4 +1,4 @@
-"""Socket helpers shared by the client library and the server engine (WIRE.md §1, DESIGN.md).
+"""Socket helpers shared by the client library and the server engine (docs/protocol.rst §1).
 
 Exact reads go through :class:`~tcpbridge.protocol.decoder.Decoder`'s buffer (``recv_into``); sends
 write the encoder's buffers with ``sendmsg`` so that an array is never concatenated with its header.

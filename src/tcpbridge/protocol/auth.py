@@ -1,6 +1,6 @@
 """Authentication by a shared secret, for clients that cannot do TLS (a tcpbridge extension).
 
-Challenge-response (docs/protocol.rst, *Extensions*): after its hello the client sends
+Challenge-response (docs/protocol.rst §9.1): after its hello the client sends
 ``tcpbridge.auth``; the server answers ``tcpbridge.challenge`` + a fresh random nonce; the client
 answers ``tcpbridge.response`` + ``HMAC-SHA256(secret, nonce || client_type)``.  The secret never
 crosses the wire, a response is good for one nonce only (no replay), and the server compares in

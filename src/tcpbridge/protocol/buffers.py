@@ -1,4 +1,4 @@
-"""Outgoing bytes of one connection: a queue of buffers sent without joining them (WIRE.md §1:
+"""Outgoing bytes of one connection: a queue of buffers sent without joining them (docs/protocol.rst §1:
 a frame's header and its array memory go out by one ``sendmsg``, the array never copied)."""
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ log = logging.getLogger('tcpbridge.client')
 
 
 class ClientSession:
-    """A ``GRABBER`` or ``ACTUATOR`` client's protocol state (WIRE.md §2).
+    """A ``GRABBER`` or ``ACTUATOR`` client's protocol state (docs/protocol.rst §2).
 
     Args:
         client_type: ``'GRABBER'`` or ``'ACTUATOR'``.
@@ -136,7 +136,7 @@ class ClientSession:
         """Apply the server's edit of one setting; returns ``(path, value)``, or None (logged) for
         XML that does not parse or a path that is no editable setting of ours."""
         path = list(message.path)
-        if len(path) > 1 and path[0] == self.root_name:  # servers prefix the root (WIRE.md §4.12)
+        if len(path) > 1 and path[0] == self.root_name:  # servers prefix the root (docs/protocol.rst §4.12)
             path = path[1:]
         param = find_param(self.settings, path)
         try:

@@ -1,7 +1,7 @@
 """Plain data classes mirroring PyMoDAQ's Axis / DataWithAxes / DataToExport on the wire.
 
 No pymodaq import: the plugins convert these to and from ``pymodaq_data`` objects.  Field names
-and order follow WIRE.md §1.6-1.8 (pymodaq4 dialect).
+and order follow docs/protocol.rst §1.6-1.8 (pymodaq4 dialect).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-#: class names a DWA may carry on the wire (WIRE.md §1.7)
+#: class names a DWA may carry on the wire (docs/protocol.rst §1.7)
 DWA_CLASSES = ('DataWithAxes', 'DataRaw', 'DataActuator', 'DataFromPlugins', 'DataCalculated')
 SOURCES = ('raw', 'calculated')
 DIMS = ('Data0D', 'Data1D', 'Data2D', 'DataND')
@@ -20,7 +20,7 @@ DISTRIBUTIONS = ('uniform', 'spread')
 
 @dataclass
 class Axis:
-    """One axis of a DataWithAxes (WIRE.md §1.6).
+    """One axis of a DataWithAxes (docs/protocol.rst §1.6).
 
     Attributes:
         label: axis label, e.g. ``'wavelength'``.
@@ -54,7 +54,7 @@ def dim_of_shape(shape: Sequence[int]) -> str:
 
 @dataclass
 class DataWithAxes:
-    """A group of same-shaped channels with axes (WIRE.md §1.7).
+    """A group of same-shaped channels with axes (docs/protocol.rst §1.7).
 
     Attributes:
         name: data name (for a DataActuator: the DAQ_Move title).
@@ -114,7 +114,7 @@ class DataWithAxes:
 
 @dataclass
 class DataToExport:
-    """A named list of :class:`DataWithAxes` (WIRE.md §1.8): what a PyMoDAQ detector emits."""
+    """A named list of :class:`DataWithAxes` (docs/protocol.rst §1.8): what a PyMoDAQ detector emits."""
 
     name: str
     data: list = field(default_factory=list)
@@ -128,7 +128,7 @@ class DataToExport:
 
 @dataclass(frozen=True)
 class SerializedParameter:
-    """The ``'parameter'`` list item of PyMoDAQ 4.3+ (WIRE.md §1.5): a path and one parameter's XML."""
+    """The ``'parameter'`` list item of PyMoDAQ 4.3+ (docs/protocol.rst §1.5): a path and one parameter's XML."""
 
     path: tuple
     xml: str
@@ -136,7 +136,7 @@ class SerializedParameter:
 
 def data_actuator(value: Union[int, float, complex, np.generic, np.ndarray], units: str = '',
                   name: str = 'actuator') -> DataWithAxes:
-    """A PyMoDAQ ``DataActuator`` (WIRE.md §1.7): one channel holding ``array([value])``.
+    """A PyMoDAQ ``DataActuator`` (docs/protocol.rst §1.7): one channel holding ``array([value])``.
 
     ``value`` keeps its numeric type: a Python int becomes ``'<i8'``, a float ``'<f8'``.
     """

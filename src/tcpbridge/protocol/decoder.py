@@ -1,4 +1,4 @@
-"""Incremental ("sans I/O") decoder of the classic framing, every dialect (WIRE.md §1-2, §6).
+"""Incremental ("sans I/O") decoder of the classic framing, every dialect (docs/protocol.rst §1-2, §6).
 
 Bytes go in, :mod:`tcpbridge.protocol.messages` objects come out, whatever the chunking.  The
 decoder offers the buffer protocol of :class:`asyncio.BufferedProtocol`: a transport calls
@@ -9,7 +9,7 @@ limits, and handed to numpy as a view: receiving a frame holds one copy of it.  
 does the same for bytes at hand.
 
 Every error is a :class:`~tcpbridge.protocol.errors.ProtocolError`; after one, the stream cannot
-be resynchronised (no envelope, WIRE.md §1) and the decoder refuses further input.
+be resynchronised (no envelope, docs/protocol.rst §1) and the decoder refuses further input.
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class Decoder:
         limits: bounds checked before anything is allocated; :attr:`limits` may be changed between
             messages (the server gives connections that do not control the plugin smaller ones).
         old_layout: layout assumed for a pymodaq4 DWA without units: ``DwaLayout.V4_2`` (4.2-4.3,
-            the default), or ``V4_1_3`` / ``V4_1_0`` for PyMoDAQ 4.1 peers (not detectable, WIRE.md §6).
+            the default), or ``V4_1_3`` / ``V4_1_0`` for PyMoDAQ 4.1 peers (not detectable, docs/protocol.rst §6).
         budget: bytes of large fields being received at once, shared by connections; None: unbounded.
         dialect: ``Dialect.PYMODAQ5`` to decode that framing from the start (a client of a PyMoDAQ
             5.0/5.1-style server); a server's decoder switches to it by itself at such a hello.

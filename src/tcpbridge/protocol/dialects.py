@@ -1,4 +1,4 @@
-"""The three dialects spoken on the wire and the four pymodaq4 DataWithAxes layouts (WIRE.md §1.9)."""
+"""The three dialects spoken on the wire and the four pymodaq4 DataWithAxes layouts (docs/protocol.rst §1.9)."""
 from __future__ import annotations
 
 import enum
@@ -28,10 +28,10 @@ class Dialect(str, enum.Enum):
 
 
 class DwaLayout(enum.IntEnum):
-    """Field layout of a DataWithAxes in the pymodaq4 dialect (WIRE.md §1.7, §1.9).
+    """Field layout of a DataWithAxes in the pymodaq4 dialect (docs/protocol.rst §1.7, §1.9).
 
     The value orders the layouts by age.  Writers use ``V4_4`` unless told otherwise; readers tell
-    ``V4_4`` from older layouts by the bytes (WIRE.md §6) and need ``V4_1_0``/``V4_1_3`` as a setting.
+    ``V4_4`` from older layouts by the bytes (docs/protocol.rst §6) and need ``V4_1_0``/``V4_1_3`` as a setting.
     """
 
     V4_1_0 = 410  #: fields 1-3, 5-12

@@ -1,4 +1,4 @@
-"""The dtype whitelist for arrays and scalars on the wire (WIRE.md §4.16)."""
+"""The dtype whitelist for arrays and scalars on the wire (docs/protocol.rst §4.16)."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""Encoder: messages to bytes, in the dialect of one connection (WIRE.md §1-2).
+"""Encoder: messages to bytes, in the dialect of one connection (docs/protocol.rst §1-2).
 
 The result is a list of buffers (``bytes`` or ``memoryview``): small fields are coalesced into one
 ``bytes``; an array larger than :data:`~tcpbridge.protocol.grammar.ZERO_COPY_BYTES` stays a view
@@ -22,7 +22,7 @@ class Encoder:
     Args:
         dialect: a :class:`Dialect` or its name; decides position and data payloads (and, for
             ``pymodaq5``, the framing of every message).
-        layout: the pymodaq4 DWA layout to write (default 4.4, WIRE.md §1.9).
+        layout: the pymodaq4 DWA layout to write (default 4.4, docs/protocol.rst §1.9).
 
     Raises:
         ValueError: an unknown dialect name.

@@ -1,6 +1,6 @@
 """Errors raised by the protocol core.
 
-The PyMoDAQ TCP protocol has no message envelope (WIRE.md §1): once a payload cannot be parsed,
+The PyMoDAQ TCP protocol has no message envelope (docs/protocol.rst §1): once a payload cannot be parsed,
 the position of the next message is unknown.  Every :class:`ProtocolError` therefore means
 *the connection must be closed*; the transports and the server engine do so and log why.
 """
@@ -50,7 +50,7 @@ class UnknownCommand(ProtocolError):
 
 
 class UnknownTag(ProtocolError):
-    """A list item type tag that is not one of WIRE.md §1.5."""
+    """A list item type tag that is not one of docs/protocol.rst §1.5."""
 
 
 class InvalidText(ProtocolError):
@@ -66,7 +66,7 @@ class ShapeMismatch(ProtocolError):
 
 
 class MalformedPayload(ProtocolError):
-    """Any other payload that does not follow WIRE.md (wrong class name, enum value, field)."""
+    """Any other payload that does not follow docs/protocol.rst (wrong class name, enum value, field)."""
 
 
 class EncodeError(ValueError):

@@ -96,7 +96,7 @@ class MessageReceived(Event):
     ``request_id``: the request this message answers (the id :meth:`~tcpbridge.net.server.BridgeServer.send`
     returned),
     or 0 if it answers none: data pushed by the client, a position report, a reply nobody awaits
-    (the pairing rules: docs/protocol.rst, "Pairing replies with requests").
+    (the pairing rules: docs/protocol.rst §8).
 
     ``release``: set by a :class:`~tcpbridge.net.server.BridgeServer` with a backlog bound
     (``max_backlog_bytes``): call it once the message's data are no longer held (any thread; once is
@@ -114,7 +114,7 @@ class MessageReceived(Event):
 
 @dataclass(frozen=True)
 class DialectDetected(Event):
-    """The payloads of the client in control showed its dialect (WIRE.md §6)."""
+    """The payloads of the client in control showed its dialect (docs/protocol.rst §6)."""
 
     client: ClientInfo
 

@@ -1,4 +1,4 @@
-"""The message grammar of the classic framing (WIRE.md §2): a hello, then messages that each start
+"""The message grammar of the classic framing (docs/protocol.rst §2): a hello, then messages that each start
 with a command STR followed by the command's payload.  Payloads that differ between dialects
 (positions, ``Done`` data) are read and written by the codec of :mod:`tcpbridge.protocol.codecs`
 that claims them, so a connection may be decoded before its dialect is known.
@@ -35,13 +35,13 @@ _DTE_NAME_LEN = len('DataToExport')
 
 
 class MessageReader(Reader):
-    """:class:`~tcpbridge.protocol.grammar.Reader` plus the messages of WIRE.md §2."""
+    """:class:`~tcpbridge.protocol.grammar.Reader` plus the messages of docs/protocol.rst §2."""
 
     def __init__(self, limits: Limits, old_layout: DwaLayout = DwaLayout.V4_2) -> None:
         super().__init__(limits, old_layout)
 
     def hello(self) -> Parse:
-        """The client type STR (WIRE.md §2.1), or a PyMoDAQ 5.0/5.1 hello (an envelope whose first
+        """The client type STR (docs/protocol.rst §2.1), or a PyMoDAQ 5.0/5.1 hello (an envelope whose first
         4 bytes are the length of the tag ``'str'``, :mod:`~tcpbridge.protocol.pymodaq5`): then the
         :class:`ClientType` says ``Dialect.PYMODAQ5``."""
         length = yield from self.u32()
@@ -70,7 +70,7 @@ class MessageReader(Reader):
         return (yield from self.string('command string', self.limits.max_command_bytes))
 
     def data(self) -> Parse:
-        """A ``Done`` payload, in the dialect its first bytes show (WIRE.md §6)."""
+        """A ``Done`` payload, in the dialect its first bytes show (docs/protocol.rst §6)."""
         first = yield from self.u32()
         head = bytes((yield from self.take(4))) if first == _DTE_NAME_LEN else None
         codec = data_codec(first, head)
@@ -78,7 +78,7 @@ class MessageReader(Reader):
         return Done(payload, codec.dialect, layout)
 
     def position(self, cls: Type[PositionMessage]) -> Parse:
-        """A position message's payload, in the dialect its first U32 shows (WIRE.md §6)."""
+        """A position message's payload, in the dialect its first U32 shows (docs/protocol.rst §6)."""
         first = yield from self.u32()
         codec = position_codec(first)
         position, layout = yield from codec.read_position(self, first)
@@ -90,7 +90,7 @@ class MessageReader(Reader):
         return cls(tuple(path), (yield from self.string(f'{cls.command} xml')))
 
     def client_message(self) -> Parse:
-        """A message sent by a client (WIRE.md §2.3).  Raises UnknownCommand."""
+        """A message sent by a client (docs/protocol.rst §2.3).  Raises UnknownCommand."""
         return (yield from self.client_payload((yield from self.command())))
 
     def observed_message(self) -> Parse:
@@ -126,7 +126,7 @@ class MessageReader(Reader):
         raise UnknownCommand(f'unknown command {cmd!r} from the client')
 
     def server_message(self) -> Parse:
-        """A message sent by a server (WIRE.md §2.2).  Raises UnknownCommand."""
+        """A message sent by a server (docs/protocol.rst §2.2).  Raises UnknownCommand."""
         cls = server_command((yield from self.command()))
         if isinstance(cls, SendData):
             return cls
@@ -140,7 +140,7 @@ class MessageReader(Reader):
 
 
 def write_message(w: Writer, message: Message, dialect: Dialect, layout: DwaLayout) -> None:
-    """Write ``message`` (WIRE.md §2), its position or data payload by ``dialect``'s codec.
+    """Write ``message`` (docs/protocol.rst §2), its position or data payload by ``dialect``'s codec.
 
     Raises:
         EncodeError: a value that the dialect cannot carry, or a length over 2**32-1.

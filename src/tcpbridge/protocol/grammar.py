@@ -1,4 +1,4 @@
-"""The field grammar shared by the legacy and pymodaq4 dialects (WIRE.md §1): how STR, SCALAR,
+"""The field grammar shared by the legacy and pymodaq4 dialects (docs/protocol.rst §1): how STR, SCALAR,
 NDARRAY, LIST, AXIS, DWA and DTE are read and written.
 
 :class:`Reader` reads them as generators over exact byte counts (it yields how many bytes it
@@ -61,7 +61,7 @@ def foreign_hint(length: int) -> str:
 
 
 class Reader:
-    """The field grammar of WIRE.md §1, as generators over exact byte counts.
+    """The field grammar of docs/protocol.rst §1, as generators over exact byte counts.
 
     Args:
         limits: bounds checked before anything is allocated.
@@ -95,7 +95,7 @@ class Reader:
         return (yield n)
 
     def u32(self) -> Parse:
-        """U32, big-endian (WIRE.md §1.1)."""
+        """U32, big-endian (docs/protocol.rst §1.1)."""
         return int.from_bytes((yield from self.take(4)), 'big')
 
     def text(self, n: int, what: str) -> Parse:
@@ -108,7 +108,7 @@ class Reader:
                               f'{preview(data)}') from None
 
     def string(self, what: str = 'string', limit: Optional[int] = None, n: Optional[int] = None) -> Parse:
-        """STR (WIRE.md §1.2); ``n`` when the length was already read.  Raises StringTooLong."""
+        """STR (docs/protocol.rst §1.2); ``n`` when the length was already read.  Raises StringTooLong."""
         if n is None:
             n = yield from self.u32()
         limit = self.limits.max_string_bytes if limit is None else limit
@@ -117,11 +117,11 @@ class Reader:
         return (yield from self.text(n, what))
 
     def dtype(self, n: Optional[int] = None) -> Parse:
-        """A whitelisted dtype string (WIRE.md §4.16).  Raises InvalidDtype."""
+        """A whitelisted dtype string (docs/protocol.rst §4.16).  Raises InvalidDtype."""
         return dtype_from_wire((yield from self.string('dtype', 8, n)))
 
     def scalar(self, what: str = 'scalar', dtype_len: Optional[int] = None) -> Parse:
-        """SCALAR (WIRE.md §1.3) as a Python number (bool, int, float or complex)."""
+        """SCALAR (docs/protocol.rst §1.3) as a Python number (bool, int, float or complex)."""
         dtype = yield from self.dtype(dtype_len)
         nbytes = yield from self.u32()
         if nbytes != dtype.itemsize:
@@ -146,7 +146,7 @@ class Reader:
         return value
 
     def array(self) -> Parse:
-        """NDARRAY (WIRE.md §1.4), returned as a view of the received bytes, shape as sent."""
+        """NDARRAY (docs/protocol.rst §1.4), returned as a view of the received bytes, shape as sent."""
         dtype = yield from self.dtype()
         nbytes = yield from self.u32()
         ndim = yield from self.u32()
@@ -179,7 +179,7 @@ class Reader:
 
     # -- lists --------------------------------------------------------------------------------
     def items(self, what: str = 'list', n: Optional[int] = None, tag_len: Optional[int] = None) -> Parse:
-        """LIST (WIRE.md §1.5); ``n`` / ``tag_len`` when already read from the stream."""
+        """LIST (docs/protocol.rst §1.5); ``n`` / ``tag_len`` when already read from the stream."""
         if n is None:
             n = yield from self.count(what)
         elif n > self.limits.max_list_length:
@@ -201,7 +201,7 @@ class Reader:
         return out
 
     def item(self, tag_len: Optional[int] = None) -> Parse:
-        """One type-tagged item (WIRE.md §1.5).  Raises UnknownTag."""
+        """One type-tagged item (docs/protocol.rst §1.5).  Raises UnknownTag."""
         tag = yield from self.string('list item tag', 16, tag_len)
         if tag == 'array':
             return (yield from self.array())
@@ -242,7 +242,7 @@ class Reader:
         return value
 
     def axis(self) -> Parse:
-        """AXIS (WIRE.md §1.6)."""
+        """AXIS (docs/protocol.rst §1.6)."""
         yield from self.expect('Axis')
         label = yield from self.string('axis label')
         units = yield from self.string('axis units')
@@ -254,7 +254,7 @@ class Reader:
         return Axis(label, units, data, index, spread_order)
 
     def dwa(self, class_len: Optional[int] = None) -> Parse:
-        """DWA (WIRE.md §1.7); the 4.4 layout is told from older ones by the bytes (WIRE.md §6)."""
+        """DWA (docs/protocol.rst §1.7); the 4.4 layout is told from older ones by the bytes (docs/protocol.rst §6)."""
         self._enter('objects')
         class_name = yield from self.string('DataWithAxes class', 32, class_len)
         if class_name not in DWA_CLASSES:
@@ -291,7 +291,7 @@ class Reader:
                             extra_attributes=extras, timestamp=timestamp)
 
     def dte(self, class_len: Optional[int] = None, class_checked: bool = False) -> Parse:
-        """DTE (WIRE.md §1.8); ``class_checked`` when the class name was already read."""
+        """DTE (docs/protocol.rst §1.8); ``class_checked`` when the class name was already read."""
         if not class_checked:
             yield from self.expect('DataToExport', class_len)
         timestamp = yield from self.real('timestamp')
@@ -340,11 +340,11 @@ class Writer:
         self.head += data
 
     def string(self, text: Union[str, bytes]) -> None:
-        """STR (WIRE.md §1.2): U32 byte length + UTF-8 bytes."""
+        """STR (docs/protocol.rst §1.2): U32 byte length + UTF-8 bytes."""
         self.raw(text.encode() if isinstance(text, str) else bytes(text))
 
     def scalar(self, value: Any) -> None:
-        """SCALAR (WIRE.md §1.3): STR(dtype) + U32(nbytes) + raw bytes."""
+        """SCALAR (docs/protocol.rst §1.3): STR(dtype) + U32(nbytes) + raw bytes."""
         array = np.asarray(value)
         if array.ndim != 0:
             raise EncodeError(f'a scalar was expected, got an array of shape {array.shape}')
@@ -352,7 +352,7 @@ class Writer:
         self.raw(array.tobytes())
 
     def array(self, value: Any) -> None:
-        """NDARRAY (WIRE.md §1.4): dtype, nbytes, ndim, shape, raw bytes in C order."""
+        """NDARRAY (docs/protocol.rst §1.4): dtype, nbytes, ndim, shape, raw bytes in C order."""
         array = np.asarray(value, order="C")  # ascontiguousarray would make 0-d arrays 1-d
         self.string(dtype_to_wire(array.dtype))
         self.u32(array.nbytes)
@@ -367,7 +367,7 @@ class Writer:
             self.head += array.tobytes()
 
     def item(self, value: Any, layout: DwaLayout, legacy: bool) -> None:
-        """One type-tagged list item (WIRE.md §1.5); ``legacy`` allows arrays, strings and scalars only."""
+        """One type-tagged list item (docs/protocol.rst §1.5); ``legacy`` allows arrays, strings and scalars only."""
         if isinstance(value, np.ndarray):
             self.string('array')
             self.array(value)
@@ -407,13 +407,13 @@ class Writer:
             raise EncodeError(f'cannot put a {type(value).__name__} in a list on the wire')
 
     def list(self, items: Any, layout: DwaLayout = DwaLayout.V4_4, legacy: bool = False) -> None:
-        """LIST (WIRE.md §1.5): U32 count + tagged items."""
+        """LIST (docs/protocol.rst §1.5): U32 count + tagged items."""
         self.u32(len(items))
         for value in items:
             self.item(value, layout, legacy)
 
     def axis(self, axis: Axis) -> None:
-        """AXIS (WIRE.md §1.6)."""
+        """AXIS (docs/protocol.rst §1.6)."""
         self.string('Axis')
         self.string(axis.label)
         self.string(axis.units)
@@ -422,7 +422,7 @@ class Writer:
         self.scalar(int(axis.spread_order))
 
     def dwa(self, dwa: DataWithAxes, layout: DwaLayout) -> None:
-        """DWA (WIRE.md §1.7), fields as ``layout`` has them."""
+        """DWA (docs/protocol.rst §1.7), fields as ``layout`` has them."""
         self.string(dwa.class_name)
         self.scalar(float(dwa.timestamp))
         self.string(dwa.name)
@@ -444,7 +444,7 @@ class Writer:
                 self.item(value, layout, False)
 
     def dte(self, dte: DataToExport, layout: DwaLayout) -> None:
-        """DTE (WIRE.md §1.8)."""
+        """DTE (docs/protocol.rst §1.8)."""
         self.string('DataToExport')
         self.scalar(float(dte.timestamp))
         self.string(dte.name)

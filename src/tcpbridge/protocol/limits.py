@@ -1,4 +1,4 @@
-"""Limits applied to every length field read from the network (WIRE.md §4.3), and the memory
+"""Limits applied to every length field read from the network (docs/protocol.rst §4.3), and the memory
 budget shared by the connections of one server."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class Limits:
 
     Attributes:
         max_payload_bytes: total bytes of one message (command string included); default 1 GiB.
-            The wire format caps one array at 4 GiB - 1 anyway (U32 byte count, WIRE.md §1.1).
+            The wire format caps one array at 4 GiB - 1 anyway (U32 byte count, docs/protocol.rst §1.1).
         max_string_bytes: UTF-8 bytes of one string (an ``Infos`` XML is the largest usual one).
         max_list_length: items of one list (channels, labels, axes, path elements...).
         max_ndim: dimensions of one array.

@@ -1,4 +1,4 @@
-"""Typed messages of the PyMoDAQ TCP protocol (WIRE.md §2).
+"""Typed messages of the PyMoDAQ TCP protocol (docs/protocol.rst §2).
 
 Each class has a ``command`` string, the bytes that start it on the wire.  Positions are either a
 plain number (legacy dialect: a typed scalar) or a :class:`~tcpbridge.data.DataWithAxes` of class
@@ -37,7 +37,7 @@ class Message:
 
 @dataclass(frozen=True)
 class ClientType(Message):
-    """The hello: first string a client sends, ``'GRABBER'`` or ``'ACTUATOR'`` (WIRE.md §2.1).
+    """The hello: first string a client sends, ``'GRABBER'`` or ``'ACTUATOR'`` (docs/protocol.rst §2.1).
     ``dialect`` is ``Dialect.PYMODAQ5`` when the hello came in that framing (it fixes the dialect
     of the connection), else None (the classic framing: legacy or pymodaq4, told later)."""
 
@@ -80,7 +80,7 @@ class InfoXml(Message):
 
 @dataclass(frozen=True)
 class SetInfo(Message):
-    """Server -> client: the user edited one client parameter (path: see WIRE.md §4.12)."""
+    """Server -> client: the user edited one client parameter (path: see docs/protocol.rst §4.12)."""
 
     command: ClassVar[str] = 'set_info'
     path: tuple
@@ -263,7 +263,7 @@ SERVER_TO_CLIENT: Dict[str, Type[Message]] = {
 
 
 def server_command(cmd: str) -> Union[SendData, Type[Message]]:
-    """What a command string from a server starts (WIRE.md §2.2): a complete :class:`SendData`, or
+    """What a command string from a server starts (docs/protocol.rst §2.2): a complete :class:`SendData`, or
     the class of the message whose payload follows.
 
     Raises:

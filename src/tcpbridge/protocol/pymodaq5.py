@@ -1,7 +1,7 @@
 """The pymodaq5 dialect: what PyMoDAQ 5.0.x-5.1.x modules speak through their own "Connect to server"
 (``main_settings/tcpip``), the serializer of ``pymodaq_utils.serialize`` (today ``serializall``).
 
-Framing (``../shared/protocol/pymodaq5/README.md``): every top-level object is one *envelope*,
+Framing (docs/protocol.rst §7): every top-level object is one *envelope*,
 ``U32 N`` then N bytes holding one *tagged object*: ``STR tag`` (the Python class name: ``str``,
 ``bytes``, ``int``, ``float``, ``bool``, ``complex``, ``NoneType``, ``list``, ``tuple``, ``dict``,
 ``ndarray``, ``Axis``, a DataWithAxes class, ``DataToExport``) then its payload, whose fields are

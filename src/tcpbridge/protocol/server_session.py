@@ -8,7 +8,7 @@ what the session returns: events for the plugin, bytes to send (:meth:`~ServerSe
 connections to close (:meth:`~ServerSession.pop_closed`).  Every rule is therefore testable with
 bytes and timestamps alone.
 
-Policies (README "Connections and limits"):
+Policies (docs/guide/limits.rst):
 
 - *Handshake*: a new connection has ``hello_timeout`` s to send its type; at most
   ``max_handshaking`` connections may be in the handshake: a further one evicts the oldest, so
@@ -19,7 +19,7 @@ Policies (README "Connections and limits"):
   When the one in control leaves, the oldest waiting client takes control; when it is closed for a
   request unanswered (below), the waiting client heard from last does (it is alive: a silent one
   would be closed next).
-- *Pairing* (docs/protocol.rst, "Pairing replies with requests"): a reply settles the oldest request
+- *Pairing* (docs/protocol.rst §8): a reply settles the oldest request
   that awaits its command and was sent before the reply was received; :class:`MessageReceived` names
   that request (``request_id``; 0: the message answers none).  A request whose reply does not come
   in time closes the connection (a late reply could otherwise answer a later request): the client
@@ -94,7 +94,7 @@ class Request:
 
     ``closes_on_timeout``: its reply *completes* something (a move, a data set), so a reply that comes
     after the deadline could be taken for the reply to a later request (the protocol has no request
-    ids, docs/protocol.rst "Pairing"): the connection is closed at the deadline.  False for the
+    ids, docs/protocol.rst §8): the connection is closed at the deadline.  False for the
     dialect probe (``check_position``), whose reply is a position report, true whenever it comes.
     """
 
@@ -593,7 +593,7 @@ class ServerSession:
     def _take_control(self, conn: Connection) -> List[Event]:
         conn.decoder.limits = self.config.limits
         if self.config.probe_position and self.config.client_type == ACTUATOR:
-            # every client 3.0-5.1 answers check_position; the reply shows its dialect (WIRE.md §6);
+            # every client 3.0-5.1 answers check_position; the reply shows its dialect (docs/protocol.rst §6);
             # a PyMoDAQ 5.0/5.1 client reads only its own framing
             probe = Dialect.PYMODAQ5 if conn.info.dialect is Dialect.PYMODAQ5 else Dialect.LEGACY
             events = self._queue(conn, Encoder(probe).encode(CheckPosition()))

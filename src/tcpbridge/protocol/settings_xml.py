@@ -1,13 +1,13 @@
 """PyMoDAQ parameter-tree XML (the ``Infos`` / ``Info_xml`` / ``set_info`` payloads), parsed safely.
 
-PyMoDAQ's own parser (``ioxml``) calls ``eval`` on client-supplied text (WIRE.md §4.13).  This
+PyMoDAQ's own parser (``ioxml``) calls ``eval`` on client-supplied text (docs/protocol.rst §4.13).  This
 module never evaluates anything: values are converted by type with ``int``/``float`` and
 ``ast.literal_eval`` of plain literals, only whitelisted types and attributes are kept, and DTDs
 (hence entity expansion) are refused.  Parameters are plain dicts in the form PyMoDAQ's
 ``Parameter.create(children=...)`` takes: ``name``, ``type``, ``title``, ``value``, ``limits``,
 ``readonly``, ``visible``, ``suffix`` (``units`` is accepted for it when writing), ``children``.
 
-XML format (WIRE.md §2.1): element tag = parameter name; attributes ``type``, ``title``,
+XML format (docs/protocol.rst §2.1): element tag = parameter name; attributes ``type``, ``title``,
 ``visible``/``readonly``/``removable`` as '0'/'1', optional ``limits``; text = value (bools '0'/'1',
 ``list`` values written ``str('a')`` / ``int(3)``).
 """

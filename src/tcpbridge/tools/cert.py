@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, List, Sequence, Tuple
 
 #: how to get the library that makes the certificates
-TLS_INSTALL = 'python -m pip install "pymodaq_plugins_tcpbridge[tls]"'
+TLS_INSTALL = ('python -m pip install ".[tls]" in a checkout of pymodaq_plugins_tcpbridge '
+               '(or "WHEEL.whl[tls]"; the main PC\'s [pymodaq] install has it)')
 
 
 @dataclass

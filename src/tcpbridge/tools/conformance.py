@@ -49,11 +49,11 @@ from .monitor import summarize
 
 PASS, WARN, FAIL = 'PASS', 'WARN', 'FAIL'
 #: sections of docs/protocol.rst
-FRAMING = 'Framing'
-SESSION = 'The session'
-SERVER_TO_CLIENT = 'Server to client'
-CLIENT_TO_SERVER = 'Client to server'
-DIALECTS = 'Telling the dialects apart'
+FRAMING = '§1 Framing'
+SESSION = '§2.1 Connection and hello'
+SERVER_TO_CLIENT = '§2.2 Commands, server to client'
+CLIENT_TO_SERVER = '§2.3 Commands, client to server'
+DIALECTS = '§6 Telling the dialects apart'
 ROLES = {'grabber': GRABBER, 'actuator': ACTUATOR}
 
 
@@ -389,7 +389,7 @@ def report(steps: List[Step], out: TextIO) -> int:
         if s.status != PASS:
             for label, value in (('expected', s.expected), ('received', s.received),
                                  ('at byte', '' if s.offset is None else str(s.offset)), ('bytes', s.hex),
-                                 ('see', f'docs/protocol.rst, "{s.section}"' if s.section else '')):
+                                 ('see', f'docs/protocol.rst {s.section}' if s.section else '')):
                 if value:
                     print(f'{"":4}  {"":<{width}}  {label}: {value}', file=out)
     counts: Dict[str, int] = {k: sum(s.status == k for s in steps) for k in (PASS, WARN, FAIL)}

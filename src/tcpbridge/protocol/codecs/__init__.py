@@ -1,7 +1,7 @@
 """The payload codecs, one module per dialect, and the registry that picks one.
 
 Adding a dialect of the classic framing is adding its module and one line in :data:`CODECS`.
-Readers try the codecs in the table's order (WIRE.md §6: a legacy position starts with a dtype
+Readers try the codecs in the table's order (docs/protocol.rst §6: a legacy position starts with a dtype
 string of at most 4 bytes, a pymodaq4 one with a longer class name; pymodaq4 data starts with
 ``'DataToExport'``).
 """

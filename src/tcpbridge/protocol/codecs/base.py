@@ -1,7 +1,7 @@
 """The interface of a payload codec: how one dialect writes and reads the two payloads that differ
 between dialects — a position (``move_abs``, ``move_rel``, ``position_is``, ``move_done``) and
 detector data (``Done``).  Everything else (commands, strings, settings XML) is common to the
-classic framing (WIRE.md §2) and lives in :mod:`tcpbridge.protocol.framing`.
+classic framing (docs/protocol.rst §2) and lives in :mod:`tcpbridge.protocol.framing`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class PayloadCodec(abc.ABC):
 
     A reader that has read the first U32 of a payload (and, for data, the next 4 bytes when that
     U32 is 12, the length of ``'DataToExport'``) asks each codec of the registry whether it
-    *claims* the payload (WIRE.md §6); exactly one must.
+    *claims* the payload (docs/protocol.rst §6); exactly one must.
     """
 
     dialect: Dialect

@@ -1,4 +1,4 @@
-"""The legacy dialect (WIRE.md §1.3, §1.5, §2): PyMoDAQ 3.0.2-4.0.11, the LabVIEW example and the
+"""The legacy dialect (docs/protocol.rst §1.3, §1.5, §2): PyMoDAQ 3.0.2-4.0.11, the LabVIEW example and the
 public doc.  A position is a SCALAR (its dtype string first: at most 4 bytes, e.g. ``'<f8'``);
 ``Done`` data is a LIST of arrays (scalars are taken as 0-d arrays).
 """

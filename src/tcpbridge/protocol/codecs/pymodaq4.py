@@ -1,6 +1,6 @@
-"""The pymodaq4 dialect (WIRE.md §1.6-1.9): PyMoDAQ 4.1-4.4's serializer.  A position is a DWA of
+"""The pymodaq4 dialect (docs/protocol.rst §1.6-1.9): PyMoDAQ 4.1-4.4's serializer.  A position is a DWA of
 class ``DataActuator``; ``Done`` data is a DTE (``'DataToExport'`` first, told by its 16 bytes).
-The DWA layout (4.1.0, 4.1.3, 4.2-4.3, 4.4) is read from the bytes where it can be (WIRE.md §6).
+The DWA layout (4.1.0, 4.1.3, 4.2-4.3, 4.4) is read from the bytes where it can be (docs/protocol.rst §6).
 """
 from __future__ import annotations
 
