@@ -19,6 +19,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from tcpbridge import (
+    Accepted,
     Axis,
     CheckPosition,
     ClientType,
@@ -35,8 +36,10 @@ from tcpbridge import (
     MoveHome,
     PositionIs,
     Quit,
+    Refused,
     SendData,
     SetInfo,
+    StatusRequest,
     StopMotion,
     data_actuator,
 )
@@ -83,6 +86,9 @@ EXAMPLES: Dict[str, Tuple[str, str, Message]] = {
                                            '<exposure type="float" title="Exposure">5.0</exposure>')),
     'info': (CLIENT, 'legacy', Info('temperature', '-70 C')),
     'quit': (CLIENT, 'legacy', Quit()),
+    'status-request': (CLIENT, 'legacy', StatusRequest()),
+    'accepted': (SERVER, 'legacy', Accepted('in control')),
+    'refused': (SERVER, 'legacy', Refused('too many clients')),
 }
 
 

@@ -38,7 +38,7 @@ class ModuleOptions:
     endpoint: Endpoint
     axis: Optional[str] = None
     title: str = ''
-    settings: List[Tuple[str, str]] = field(default_factory=list)  # (path 'a/b', value text) before init
+    settings: List[Tuple[str, str]] = field(default_factory=list)  # (path 'a/b', value text) before and after init
     grab: bool = False
     gui: bool = False
     timeout: float = 60.0
@@ -189,6 +189,9 @@ def run(options: ModuleOptions) -> int:
     try:
         initialise(module, options.timeout)
         log.info('%s %s initialised', 'DAQ_Move' if options.kind == 'move' else 'DAQ_Viewer', options.plugin)
+        for path, text in options.settings:  # again: a plugin's initialisation may set its own values
+            set_from_text(module, path, text)
+            log.info('--set %s=%s: applied before and after the initialisation', path, text)
         host = (ActuatorHost if options.kind == 'move' else ViewerHost)(module, options.endpoint, options.timeout)
         host.attach()
         if not run_until(lambda: host.ready, time.monotonic() + options.timeout):

@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--axis', help='actuator axis (e.g. X), among those the plugin offers')
     parser.add_argument('--title', help='module title (default: the plugin name)')
     parser.add_argument('--set', type=_setting, action='append', default=[], dest='settings',
-                        metavar='PATH=VALUE', help='set a hardware setting before the initialisation (repeatable), '
+                        metavar='PATH=VALUE', help='set a hardware setting, before the initialisation and again '
+                                               'after it (which may set its own values); repeatable, '
                                                'e.g. --set Nx=256')
     parser.add_argument('--grab', action='store_true',
                         help='viewer: start a continuous grab; its frames are pushed to the main PC')

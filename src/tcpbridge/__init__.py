@@ -18,7 +18,7 @@ __version__ = '0.2.0'
 from .cli import PYMODAQ_INSTALL, Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
 from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.backlog import BacklogLimits
-from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient, ObserverClient
+from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient, ObserverClient, RefusedByServer
 from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
 from .net.tls import client_context, endpoint_context, handshake_problem, server_context
 from .net.transport import DEAD_LINK_S, format_address, parse_endpoint
@@ -65,6 +65,7 @@ from .protocol.messages import (
                             ACTUATOR,
                             GRABBER,
                             OBSERVER,
+                            Accepted,
                             AuthChallenge,
                             AuthRequest,
                             AuthResponse,
@@ -84,8 +85,10 @@ from .protocol.messages import (
                             PositionIs,
                             PositionMessage,
                             Quit,
+                            Refused,
                             SendData,
                             SetInfo,
+                            StatusRequest,
                             StopMotion,
 )
 from .protocol.server_session import AUTH_WINDOW_S, ServerSession, SessionConfig
@@ -100,7 +103,7 @@ from .tools.processes import ClientProcess
 
 __all__ = [
     'ACTUATOR', 'AUTH_WINDOW_S', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'OBSERVER', 'OBSERVING', 'WAITING',
-    'ActuatorClient', 'AuthChallenge', 'AuthRequest', 'AuthResponse', 'Axis', 'AxisInfo', 'BridgeClient',
+    'Accepted', 'ActuatorClient', 'AuthChallenge', 'AuthRequest', 'AuthResponse', 'Axis', 'AxisInfo', 'BridgeClient',
     'BacklogLimits', 'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo', 'ClientLost',
     'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command', 'ConnectFailed',
     'ConnectionLost', 'ControllerChanged', 'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect',
@@ -109,8 +112,10 @@ __all__ = [
     'LimitExceeded', 'Limits', 'ListTooLong', 'MalformedPayload', 'Message', 'MessageReceived', 'MoveAbs',
     'MoveDone', 'MoveHome', 'MoveRel', 'NestingTooDeep', 'ObserverClient', 'PYMODAQ_INSTALL',
     'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit', 'REDIAL_DELAYS', 'DEAD_LINK_S',
-    'ReceiveBudget', 'ReplyTimeout', 'Role', 'SendData', 'SerializedParameter', 'ServerSession',
-    'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StopMotion',
+    'ReceiveBudget', 'Refused', 'RefusedByServer', 'ReplyTimeout', 'Role', 'SendData', 'SerializedParameter',
+    'ServerSession',
+    'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StatusRequest',
+    'StopMotion',
     'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__', 'data_actuator',
     'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed', 'add_tls_arguments',
     'client_context', 'connection_from_arguments', 'endpoint_context', 'handshake_problem',

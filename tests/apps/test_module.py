@@ -75,19 +75,23 @@ def test_unknown_plugin_is_refused_clearly(tmp_path: Path) -> None:
 @pytest.mark.parametrize('dialect', ['pymodaq4', 'legacy'])
 def test_hosted_mock_stage_moves(plugins: list, tmp_path: Path, dialect: str) -> None:
     plugin = actuator_plugin(plugins)
+    # --set survives the plugin's initialisation, which sets its own epsilon (pymodaq4 case)
+    epsilon = 5e-4 if dialect == 'pymodaq4' else MOCK_EPSILON
     process = module_process(tmp_path, 'move', 'Mock', '--port', str(plugin.bridge.address[1]),
-                             '--dialect', dialect, *FAST_STAGE)
+                             '--dialect', dialect, *FAST_STAGE,
+                             *(('--set', f'epsilon={epsilon}') if epsilon != MOCK_EPSILON else ()))
     try:
         wait_connected(plugin, timeout=60)
         # the module's hardware settings, PyMoDAQ's own, arrive as the client's settings
         wait_until(lambda: plugin.settings.child('settings_client').children(), 10, 'the settings', qt=True)
         assert plugin.settings['settings_client', 'tau'] == 20
         units = plugin.settings['settings_client', 'units']  # the hosted axis' units, e.g. 'mm'
-        assert units and plugin.settings['settings_client', 'epsilon'] == MOCK_EPSILON
+        wait_until(lambda: plugin.settings['settings_client', 'epsilon'] == epsilon, 10, 'the epsilon', qt=True)
+        assert units
         wait_until(lambda: plugin.axis_unit == units, 10, 'the axis units', qt=True)
         for target in (3.0, -1.5):
             position = move_abs_and_wait(plugin, target, timeout_ms=20000)
-            assert position.value() == pytest.approx(target, abs=MOCK_EPSILON) and position.units == units
+            assert position.value() == pytest.approx(target, abs=epsilon) and position.units == units
         # the module's status lines are shown on the main PC
         wait_until(lambda: plugin.settings.child('infos').children(), 10, 'the status Info', qt=True)
         assert plugin.settings['infos', 'status']

@@ -46,7 +46,9 @@ def test_scan_1d_detector_both_dialects(tmp_path: Path, dialect: str) -> None:
                   cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert '11/11 points' in result.stdout and 'check OK: fitted peak at 5.' in result.stdout
-    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 2 check(s)')
+    assert 'check OK: the file holds the 11 points, each equal to what the detector client sent' in result.stdout
+    assert 'check OK: the saved stage positions are the 11 scanned from 0 to 10 mm' in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 3 check(s)')
     # nothing written outside --out: PyMoDAQ's config went to a temporary folder, removed at exit
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out']
     path = saved(tmp_path / 'out', f'tcpbridge_scan_1D_1D_{dialect}')
@@ -91,7 +93,7 @@ def test_scan_passes_its_checks_for_other_options(tmp_path: Path, points, start,
     result = scan('--points', points, '--start', start, '--stop', stop, '--dim', dim, '--dialect', dialect,
                   '--out', 'out', cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 2 check(s)'), result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 3 check(s)'), result.stdout
 
 
 def test_each_run_writes_a_new_file(tmp_path: Path) -> None:
@@ -126,7 +128,7 @@ def test_scan_waits_for_remote_clients(tmp_path: Path) -> None:
             process.communicate()
     assert process.returncode == 0, ''.join(lines) + output
     assert 'waiting for the remote clients' in ''.join(lines) + output
-    assert 'every point is in the file' in output
+    assert 'points, each equal to what the detector client sent' in output
     assert load(saved(tmp_path / 'out', 'tcpbridge_scan_1D_0D_legacy'), '0D').shape == (4,)
 
 
@@ -138,7 +140,7 @@ def test_scan_without_pymodaq_says_how_to_install(tmp_path: Path) -> None:
             "sys.exit(main(['scan']))\n")
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 2
-    assert 'pip install "pymodaq_plugins_tcpbridge[pymodaq,pyqt6]"' in result.stderr
+    assert 'python -m pip install ".[pymodaq,pyqt6]" in a checkout of pymodaq_plugins_tcpbridge' in result.stderr
 
 
 def children_of(pid: int) -> list:
@@ -202,8 +204,9 @@ def test_scan_of_pymodaq_mock_plugins_hosted_by_tcpbridge_module(tmp_path: Path)
     result = scan('--instruments', 'pymodaq-mock', '--points', '5', '--start', '0', '--stop', '2', '--dim', '1D',
                   '--dialect', 'pymodaq4', '--out', 'out', cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert 'check OK: every point is in the file and equals what the detector client sent' in result.stdout
-    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 1 check(s)')
+    assert 'points, each equal to what the detector client sent' in result.stdout
+    assert 'check OK: the saved stage positions are the 5 scanned from 0 to 2 mm' in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith('PASSED: 2 check(s)')
     data = load(saved(tmp_path / 'out', 'tcpbridge_scan_1D_1D_pymodaq4_pymodaq-mock'), '1D')
     assert data.shape == (5, 512) and data.nav_indexes == (0,)
     np.testing.assert_allclose(data.get_nav_axes()[0].get_data(), np.linspace(0, 2, 5))

@@ -25,13 +25,15 @@ def test_the_demo_client_authenticates_and_others_are_refused() -> None:
     server = BridgeServer('127.0.0.1', 0, GRABBER, log, auth_secret='lab secret')
     port = str(server.address[1])
     try:
-        # refused clients, run once: they end by themselves when the server closes the connection
+        # refused clients, run once: they say why the plugin refused them (its own words), exit 1
         for args, reason in ((['--secret', 'wrong'], 'wrong shared secret'), ([], 'requires authentication')):
             mark = len(log.events)
             ended = subprocess.run([sys.executable, '-m', 'tcpbridge', 'grabber', '--port', port, '--dim', '0D',
                                     '--once', *args], capture_output=True, text=True, timeout=60)
-            assert ended.returncode == 0, ended.stderr
-            assert reason in log.wait_for(lambda e: isinstance(e, ClientRefused), after=mark).reason
+            assert ended.returncode == 1, ended.stderr
+            said = log.wait_for(lambda e: isinstance(e, ClientRefused), after=mark).reason
+            assert reason in said and f'refused this GRABBER client: {said}' in ended.stderr
+            assert 'connected to' not in ended.stderr and ended.stderr.count(reason) == 1, ended.stderr
         os.environ['TCPBRIDGE_SECRET'] = 'lab secret'  # the way that keeps it out of the process list
         try:
             with client_process('grabber', '--port', port, '--dim', '0D'):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import Iterator
@@ -267,10 +269,12 @@ def test_wrong_type_and_silent_clients_are_refused() -> None:
     log = EventLog()
     server = BridgeServer('127.0.0.1', 0, GRABBER, log, hello_timeout=0.3)
     try:
-        with client_process('actuator', '--port', str(server.address[1]), '--once') as refused_client:
-            refused = log.wait_for(lambda e: isinstance(e, ClientRefused))
-            assert "'ACTUATOR' is not a valid type" in refused.reason
-            assert refused_client.wait(10) == 0  # --once: it stops by itself when the server closes
+        # --once: it stops by itself, exit 1, with the plugin's reason (its refusal notice)
+        ended = subprocess.run([sys.executable, '-m', 'tcpbridge', 'actuator', '--port', str(server.address[1]),
+                                '--once'], capture_output=True, text=True, timeout=60)
+        refused = log.wait_for(lambda e: isinstance(e, ClientRefused))
+        assert "'ACTUATOR' is not a valid type" in refused.reason
+        assert ended.returncode == 1 and refused.reason in ended.stderr, ended.stderr
         silent = socket.create_connection(server.address)
         try:
             refused = log.wait_for(lambda e: isinstance(e, ClientRefused) and 'no client type' in e.reason)

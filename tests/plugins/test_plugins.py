@@ -210,9 +210,10 @@ def test_second_client_waits(viewer) -> None:
 def test_wrong_client_type_is_refused(viewer) -> None:
     plugin = viewer('0D')
     status = StatusLog(plugin)
-    with client_process('actuator', '--port', port_of(plugin), '--once') as refused_client:
-        status.wait_for("'ACTUATOR' is not a valid type here")
-        assert refused_client.wait(10) == 0
+    ended = subprocess.run([sys.executable, '-m', 'tcpbridge', 'actuator', '--port', port_of(plugin), '--once'],
+                           capture_output=True, text=True, timeout=60)
+    status.wait_for("'ACTUATOR' is not a valid type here")
+    assert ended.returncode == 1 and "'ACTUATOR' is not a valid type here" in ended.stderr, ended.stderr
     assert not plugin.client_connected
 
 

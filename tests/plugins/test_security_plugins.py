@@ -62,7 +62,8 @@ def test_shared_secret_plugin_serves_the_client_that_knows_it(plugins) -> None:
         assert grab_and_wait(plugin, timeout_ms=10000)[0].shape == (1,)
     ended = subprocess.run([sys.executable, '-m', 'tcpbridge', 'grabber', '--port', port, '--dim', '0D', '--once',
                             '--secret', 'guess'], capture_output=True, text=True, timeout=60)
-    assert ended.returncode == 0, ended.stderr
+    assert ended.returncode == 1 and 'refused this GRABBER client: authentication failed: wrong shared secret' \
+        in ended.stderr, ended.stderr  # the plugin's own words, through its refusal notice
     status.wait_for('wrong shared secret')
     table = plugin.settings['conn_clients']
     assert table['127.0.0.1 (authentication)'].startswith('1 failed within 60 s as of '), table

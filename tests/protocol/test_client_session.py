@@ -3,16 +3,24 @@ from __future__ import annotations
 
 from tcpbridge import (
     GRABBER,
+    Accepted,
+    AuthChallenge,
+    AuthRequest,
+    AuthResponse,
     ClientSession,
     ClientType,
     Decoder,
     Encoder,
     Infos,
     InfoXml,
+    Refused,
     SendData,
     SetInfo,
+    StatusRequest,
     parse_settings_xml,
 )
+
+HELLO = Encoder().encode_bytes(ClientType(GRABBER))
 
 SETTINGS = [{'name': 'exposure', 'type': 'float', 'value': 10.0},
             {'name': 'mode', 'type': 'list', 'value': 'a', 'limits': ['a', 'b']},
@@ -23,11 +31,41 @@ def session() -> ClientSession:
     return ClientSession(GRABBER, 'detector_settings', SETTINGS)
 
 
-def test_the_hello_then_the_settings() -> None:
+def test_the_hello_then_the_status_request_then_the_settings() -> None:
     messages = Decoder().feed(b''.join(bytes(b) for b in session().connection_made()))
-    assert messages[0] == ClientType(GRABBER) and isinstance(messages[1], Infos)
-    root, params = parse_settings_xml(messages[1].xml)
+    assert messages[:2] == [ClientType(GRABBER), StatusRequest()] and isinstance(messages[2], Infos)
+    root, params = parse_settings_xml(messages[2].xml)
     assert root == 'detector_settings' and [p['name'] for p in params] == ['exposure', 'mode', 'serial']
+
+
+def test_no_status_request_for_servers_that_do_not_know_it() -> None:
+    quiet = ClientSession(GRABBER, 'detector_settings', SETTINGS, confirm_acceptance=False)
+    messages = Decoder().feed(b''.join(bytes(b) for b in quiet.connection_made()))
+    assert messages[0] == ClientType(GRABBER) and isinstance(messages[1], Infos) and len(messages) == 2
+
+
+def test_with_a_secret_the_status_request_follows_the_response() -> None:
+    client = ClientSession(GRABBER, 'detector_settings', SETTINGS, secret='s3cret')
+    first = Decoder().feed(b''.join(bytes(b) for b in client.connection_made()))
+    assert first == [ClientType(GRABBER), AuthRequest()]
+    decoder = Decoder()
+    decoder.feed(HELLO)
+    then = decoder.feed(b''.join(bytes(b) for b in client.answer_challenge(AuthChallenge('ab' * 32))))
+    assert isinstance(then[0], AuthResponse) and then[1] == StatusRequest() and isinstance(then[2], Infos)
+
+
+def test_the_plugins_answers_are_decoded() -> None:
+    client = session()
+    client.connection_made()
+    data = memoryview(Encoder().encode_bytes(Accepted('in control')) + Encoder().encode_bytes(Refused('too many')))
+    got = []
+    while data.nbytes:
+        buffer = client.receive_buffer()
+        n = min(buffer.nbytes, data.nbytes)
+        buffer[:n] = data[:n]
+        data = data[n:]
+        got += client.bytes_received(n)
+    assert got == [Accepted('in control'), Refused('too many')]
 
 
 def test_server_commands_in_any_chunking() -> None:

@@ -465,3 +465,53 @@ def test_observers_are_refused_unless_allowed() -> None:
     h = Harness()
     observer(h, 'o:1')
     assert 'no room for an observer: 0 of 0 allowed' in h.of(ClientRefused)[-1].reason
+
+
+# -- acceptance and refusal notices (docs/protocol.rst §9.4) -------------------------------------------
+
+def status(h: Harness, cid: int) -> list:
+    """Ask the plugin whether ``cid`` was accepted; what it answered."""
+    from tcpbridge import StatusRequest
+    h.receive(cid, Encoder().encode_bytes(StatusRequest()))
+    return Decoder(Role.CLIENT).feed(h.sent(cid))
+
+
+def test_a_client_that_asks_learns_whether_it_is_in_control_or_waits() -> None:
+    from tcpbridge import Accepted
+    h = Harness(max_observers=1)
+    first, second, watcher = h.hello('a:1'), h.hello('b:2'), observer(h, 'o:1')
+    assert status(h, first) == [Accepted('in control')]
+    assert status(h, second) == [Accepted('waiting')]
+    assert status(h, watcher) == [Accepted('observer')]
+    assert [c.id for c in h.session.clients] == [first, second, watcher]  # asking costs nothing
+
+
+@pytest.mark.parametrize('case', ['wrong type', 'too many', 'wrong secret', 'no authentication'])
+def test_a_client_refused_after_its_hello_gets_the_reason_before_the_close(case: str) -> None:
+    from tcpbridge import ACTUATOR, AuthRequest, AuthResponse, ClientType, Refused
+    from tcpbridge.protocol.auth import response
+    h = Harness(max_clients=1, **({'auth_secret': 's3cret'} if 'secret' in case or 'auth' in case else {}))
+    cid = h.hello('a:1') if case == 'too many' else h.connect()
+    if case == 'wrong type':
+        h.receive(cid, Encoder().encode_bytes(ClientType(ACTUATOR)))
+    elif case == 'too many':  # max_clients=1, and the first is in control
+        cid = h.hello('b:2')
+    elif case == 'wrong secret':
+        h.receive(cid, HELLO + Encoder().encode_bytes(AuthRequest()))
+        nonce = Decoder(Role.CLIENT).feed(h.sent(cid))[0].nonce
+        h.receive(cid, Encoder().encode_bytes(AuthResponse(response('guess', nonce, GRABBER))))
+    else:
+        h.receive(cid, HELLO + Encoder().encode_bytes(Infos('<a/>')))
+    reason = h.of(ClientRefused)[-1].reason
+    assert cid in h.session.pop_closed()
+    notice = Decoder(Role.CLIENT).feed(b''.join(bytes(b) for b in h.session.farewell(cid)))
+    assert notice == [Refused(reason)]
+    assert h.session.farewell(cid) == []  # once
+
+
+def test_a_connection_that_never_said_hello_gets_no_notice() -> None:
+    """Its framing (classic or PyMoDAQ 5) is unknown, and it may be no client at all (a port scan)."""
+    h = Harness(hello_timeout=1.0)
+    cid = h.connect()
+    h.advance(2.0)
+    assert h.session.pop_closed() == [cid] and h.session.farewell(cid) == []

@@ -36,6 +36,7 @@ from ..protocol.messages import (
     ACTUATOR,
     GRABBER,
     OBSERVER,
+    Accepted,
     AuthChallenge,
     CheckPosition,
     Done,
@@ -48,6 +49,7 @@ from ..protocol.messages import (
     MoveRel,
     PositionIs,
     Quit,
+    Refused,
     SendData,
     SetInfo,
     StopMotion,
@@ -72,11 +74,20 @@ log = logging.getLogger('tcpbridge.client')
 #: a connection that lasted this long (s) and ended cleanly resets the reconnection backoff; a
 #: shorter one (e.g. refused by the server after the hello) counts as a failed attempt
 STABLE_CONNECTION_S = 10.0
+#: seconds a server has to confirm (or refuse) the hello before it is taken for one that does not
+#: know ``tcpbridge.status`` (PyMoDAQ 3.x/4.x, a tcpbridge plugin before 0.3) and the client proceeds
+ACCEPT_WAIT_S = 3.0
 GrabResult = Union[Sequence[np.ndarray], DataToExport, DataWithAxes]
 
 
 class ConnectionLost(OSError):
     """The server closed the connection."""
+
+
+class RefusedByServer(ConnectionError):
+    """The plugin refused this client: its reason (``tcpbridge.refused``), or the TLS alert it sent
+    after the handshake (its client-certificate check).  :meth:`BridgeClient.run` raises it when it
+    does not reconnect, or after ``max_attempts`` refusals in a row."""
 
 
 class BridgeClient:
@@ -108,8 +119,17 @@ class BridgeClient:
         retry_delay / max_retry_delay: first and largest wait between attempts (doubling), seconds.
         max_attempts: give up after this many failed attempts in a row (None: never); a connection that
             ends on a protocol error before the server sent anything valid (a peer that is not a TCPServer
-            plugin) counts as a failed attempt.
+            plugin), or that the plugin refused, counts as a failed attempt.
         limits: bounds applied to what the server sends.
+        confirm_acceptance: ask the plugin whether it accepted the hello (docs/protocol.rst §9.4):
+            :attr:`connected` is then set, and "connected" logged, only once it did, and a refusal
+            is logged with the plugin's reason.  A server that does not answer within
+            ``ACCEPT_WAIT_S`` (PyMoDAQ 3.x/4.x's own) is taken as accepting; pass False for those,
+            whose status would show the request as an unknown command.  Never asked with ``listen``:
+            the commander dialled us, and may be any program that speaks the protocol.
+
+    :attr:`connected` is set while the plugin has accepted the client (or, not confirming, sent it
+    a command or let ``ACCEPT_WAIT_S`` pass).
     """
 
     client_type = ''
@@ -122,7 +142,8 @@ class BridgeClient:
                  layout: DwaLayout = DwaLayout.V4_4,
                  connect_timeout: float = 5.0, send_timeout: float = 30.0, dead_link_s: float = DEAD_LINK_S,
                  reconnect: bool = True, retry_delay: float = 0.5, max_retry_delay: float = 10.0,
-                 max_attempts: Optional[int] = None, limits: Limits = DEFAULT_LIMITS) -> None:
+                 max_attempts: Optional[int] = None, limits: Limits = DEFAULT_LIMITS,
+                 confirm_acceptance: bool = True) -> None:
         self.host = host
         self.port = port
         self.listen = listen
@@ -130,7 +151,8 @@ class BridgeClient:
         self.listening = threading.Event()
         self._listener: Optional[socket.socket] = None
         self.session = ClientSession(self.client_type, self.root_name, settings or (), Dialect.parse(dialect),
-                                     layout, limits, secret=secret)
+                                     layout, limits, secret=secret,
+                                     confirm_acceptance=confirm_acceptance and not listen)
         self.connect_timeout = connect_timeout
         keepalive_times(dead_link_s)  # ValueError now rather than at the first connection
         self.dead_link_s = dead_link_s
@@ -146,7 +168,10 @@ class BridgeClient:
         self._sock: Optional[socket.socket] = None
         self._connection = 0  # the number of the connection served (of _sock), from 1
         self._heard = False  # the connection served sent at least one valid message
+        self._hello_sent = False  # on the connection served
+        self._peer = ''  # the address of the connection served
         self._loss = ''  # why the last connection ended
+        self._refusal = ''  # why the plugin refused the last connection ('' if it did not)
         self._waker = Waker()
 
     # -- public API ------------------------------------------------------------------------------
@@ -202,6 +227,9 @@ class BridgeClient:
                 except OSError as error:
                     failures += 1
                     if self.max_attempts is not None and failures >= self.max_attempts:
+                        if isinstance(error, ssl.SSLError):  # a server is there: TLS failed
+                            raise ConnectionError(f'TLS with {self.address} failed ({failures} attempts): '
+                                                  f'{handshake_problem(error)}') from error
                         raise ConnectionError(f'no server at {self.address} after {failures} attempts: '
                                               f'{error}') from error
                     if isinstance(error, ssl.SSLError):  # the server is there: say why TLS failed
@@ -215,7 +243,13 @@ class BridgeClient:
                 waiting_logged = False
                 started = time.monotonic()
                 clean = self._serve(sock)
-                if clean or self._heard:
+                if self._refusal:  # refused by the plugin: a failed attempt, and no retry without reconnect
+                    failures += 1
+                    if not self.reconnect or self.max_attempts is not None and failures >= self.max_attempts:
+                        raise RefusedByServer(f'{self.address} refused this {self.client_type} client'
+                                              + (f' ({failures} attempts)' if failures > 1 else '')
+                                              + f': {self._refusal}')
+                elif clean or self._heard:
                     failures = 0
                 else:  # it sent nothing valid: a peer that is not a TCPServer plugin counts as a failed attempt
                     failures += 1
@@ -267,6 +301,9 @@ class BridgeClient:
                     log.info('commander connected from %s', format_address(peer))
                     self._serve(sock)
                     if not self.reconnect:
+                        if self._refusal:
+                            raise RefusedByServer(f'the commander from {format_address(peer)} refused this '
+                                                  f'{self.client_type} client: {self._refusal}')
                         return
         finally:
             self.listening.clear()
@@ -398,7 +435,7 @@ class BridgeClient:
         with self._send_lock:
             self._sock = sock
             self._connection += 1
-        self._heard = False
+        self._heard, self._hello_sent, self._peer, self._refusal = False, False, peer, ''
         selector = selectors.DefaultSelector()
         selector.register(sock, selectors.EVENT_READ)
         low_water = ReceiveLowWater(sock)
@@ -407,21 +444,33 @@ class BridgeClient:
         try:
             with self._send_lock:
                 send_buffers(sock, self.session.connection_made(self.settings_xml()))
-            self.connected.set()
-            log.info('connected to %s as %s (%s dialect)', peer, self.client_type, self.dialect.value)
-            self._on_connected()
+            self._hello_sent = True
+            accept_by = time.monotonic() + (ACCEPT_WAIT_S if self.session.confirm_acceptance else 0.0)
             while not self._stopping.is_set():
-                for key, _ in selector.select():
+                wait = None if self.connected.is_set() else max(0.0, accept_by - time.monotonic())
+                for key, _ in selector.select(wait):
                     if key.fileobj is self._waker.reader:
                         self._woken()
                         continue
                     self._receive(sock, low_water)
+                if not self.connected.is_set() and time.monotonic() >= accept_by:
+                    self._accepted('' if not self.session.confirm_acceptance else
+                                   'not confirmed: the server does not answer tcpbridge.status (PyMoDAQ 3.x/4.x?)')
             self._quit()
+        except RefusedByServer as error:
+            self._refusal = str(error)
+            reason, clean = f'refused by the plugin: {error}', False
+        except ssl.SSLError as error:  # TLS 1.3: the plugin checks our certificate after the handshake
+            if self.connected.is_set():
+                reason, clean = connection_lost_reason(error), True
+            else:
+                self._refusal = f'TLS: {handshake_problem(error)}'
+                reason, clean = f'refused by the plugin: {self._refusal}', False
         except ProtocolError as error:
             reason, clean = f'protocol error, closing (the stream cannot be resynchronised): {error}', False
             self._quit()
         except OSError as error:
-            reason, clean = connection_lost_reason(error), self.connected.is_set()
+            reason, clean = connection_lost_reason(error), self._hello_sent
         except Exception as error:  # whatever a server sends must not end the client's thread
             log.exception('while serving %s', peer)
             reason, clean = f'internal error, connection closed: {error!r}', False
@@ -439,7 +488,8 @@ class BridgeClient:
             close_quietly(sock)
             retry = '' if self._stopping.is_set() or not self.reconnect else \
                 ('; waiting for the next commander' if self.listen else '; reconnecting')
-            log.info('disconnected from %s: %s%s', peer, reason, retry)
+            if not (self._refusal and not self.reconnect):  # else run() raises RefusedByServer: said once
+                (log.warning if self._refusal else log.info)('disconnected from %s: %s%s', peer, reason, retry)
             self._loss = reason
         return clean
 
@@ -461,7 +511,7 @@ class BridgeClient:
 
     def _quit(self) -> None:
         """Say ``Quit`` if our hello went out (a server takes no other first message)."""
-        if not self.connected.is_set():
+        if not self._hello_sent:
             return
         try:
             self.send(Quit())
@@ -469,9 +519,26 @@ class BridgeClient:
             pass
 
     def _on_connected(self) -> None:
-        """Subclass hook, called in the connection thread after the hello."""
+        """Subclass hook, called in the connection thread once the plugin accepted the hello."""
+
+    def _accepted(self, detail: str) -> None:
+        """The plugin accepted us (``detail``: how, or why it is assumed): :attr:`connected`."""
+        log.info('connected to %s as %s (%s dialect)%s', self._peer, self.client_type, self.dialect.value,
+                 f': {detail}' if detail else '')
+        self.connected.set()
+        self._on_connected()
 
     def _dispatch(self, message: Message) -> None:
+        if isinstance(message, Refused):
+            raise RefusedByServer(message.reason)
+        if isinstance(message, Accepted):
+            if self.connected.is_set():  # a command came first (an actuator's check_position)
+                log.debug('the plugin confirms: %s', message.role)
+            else:
+                self._accepted(f'accepted, {message.role}')
+            return
+        if not self.connected.is_set() and not isinstance(message, AuthChallenge):
+            self._accepted('')  # a command means the hello was accepted
         if isinstance(message, AuthChallenge):
             with self._send_lock:
                 if self._sock is not None:

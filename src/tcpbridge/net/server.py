@@ -24,7 +24,7 @@ import ssl
 import threading
 import time
 from dataclasses import replace
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 
 from ..protocol.errors import connection_lost_reason
 from ..protocol.events import (
@@ -50,6 +50,9 @@ REDIAL_DELAYS = (0.5, 10.0)
 #: the engine's select returns at least this often (seconds), so that a caller of
 #: :meth:`BridgeServer.send` need not wake it for a reply deadline further away than that
 MAX_WAIT_S = 1.0
+#: seconds a refused connection is kept after its refusal notice, reading what the client still
+#: sends, so that closing does not reset the connection before the client read the notice
+LINGER_S = 2.0
 
 
 def sock_peer(sock: socket.socket) -> str:
@@ -81,6 +84,10 @@ def parse_allowed(entries: Optional[Sequence[str]]) -> List[Network]:
             raise ValueError(f'empty entry in the allowed clients {list(entries)!r}')
         networks.append(ipaddress.ip_network(text, strict=False))
     return networks
+
+
+#: the selector data of a refused connection kept open for its refusal notice (_linger)
+_LINGERING = object()
 
 
 class BridgeServer:
@@ -135,6 +142,8 @@ class BridgeServer:
         self.dial = dial
         self.tls = tls
         self._handshaking: Dict[int, int] = {}  # cid -> the selector events its TLS handshake waits for
+        self._lingering: Dict[socket.socket, float] = {}  # refused sockets -> when they are closed anyway
+        self._tls_refused: Set[int] = set()  # cids whose TLS handshake failed: their alert must reach the client
         self._listener: Optional[socket.socket] = None
         self._dialing: Optional[socket.socket] = None
         self._dial_at: Optional[float] = time.monotonic() if dial else None
@@ -276,7 +285,8 @@ class BridgeServer:
                     deadline = self._session.next_deadline()
                     now = time.monotonic()
                     self._wakes_at = now + MAX_WAIT_S if deadline is None else min(deadline, now + MAX_WAIT_S)
-                for moment in (self._dial_at, self._backlog_expiry()):
+                self._linger_expire()
+                for moment in (self._dial_at, self._backlog_expiry(), min(self._lingering.values(), default=None)):
                     if moment is not None:
                         deadline = moment if deadline is None else min(deadline, moment)
                 timeout = MAX_WAIT_S if deadline is None else min(MAX_WAIT_S, max(0.0, deadline - time.monotonic()))
@@ -287,6 +297,8 @@ class BridgeServer:
                         self._dial_completed()
                     elif key.fileobj is self._waker.reader:
                         self._waker.drain()
+                    elif key.data is _LINGERING:
+                        self._linger_read(cast(socket.socket, key.fileobj))
                     elif key.data in self._handshaking:
                         self._handshake(key.data)
                     else:
@@ -409,6 +421,7 @@ class BridgeServer:
             want = selectors.EVENT_WRITE
         except OSError as error:  # ssl.SSLError included
             self._handshaking.pop(cid, None)
+            self._tls_refused.add(cid)
             reason = handshake_problem(error)
             log.warning('TLS handshake with %s failed: %s', sock_peer(sock), reason)
             with self._lock:
@@ -522,10 +535,16 @@ class BridgeServer:
                 self._low_water.pop(cid, None)
                 mask = self._mask.pop(cid, 0)
                 self._handshaking.pop(cid, None)
+                farewell = self._session.farewell(cid)
+                tls_refused = cid in self._tls_refused
+                self._tls_refused.discard(cid)
                 if sock is not None:
                     if mask:
                         self._selector.unregister(sock)
-                    close_quietly(sock)
+                    if (farewell or tls_refused) and not self._closing:
+                        self._linger(sock, farewell)
+                    else:
+                        close_quietly(sock)
                 if self.dial and not self._closing:  # the instrument's connection ended: dial again
                     self._dial_at = time.monotonic() + self._redial_delay
             paused_cid = self._paused_cid()
@@ -542,6 +561,50 @@ class BridgeServer:
                 self._watch(cid, sock, mask)
         for cid in resumed:
             self._read(cid)
+
+    def _linger(self, sock: socket.socket, farewell: list) -> None:
+        """Send a refused client its notice (a few hundred bytes: the socket buffer takes them at
+        once, else what fits; none after a failed TLS handshake, whose alert is the notice), stop
+        writing, and keep reading (discarding) until the client closes or ``LINGER_S`` pass: a close
+        with unread bytes would reset the connection and could destroy the notice before the client
+        read it."""
+        try:
+            if not farewell:  # a failed TLS handshake: OpenSSL sent its alert already
+                pass
+            elif isinstance(sock, ssl.SSLSocket):  # no sendmsg
+                sock.send(b''.join(bytes(b) for b in farewell))
+            else:
+                sock.sendmsg(farewell)
+            sock.shutdown(socket.SHUT_WR)
+            self._selector.register(sock, selectors.EVENT_READ, _LINGERING)
+        except OSError:  # ssl.SSLWantWriteError included: it gets no notice
+            close_quietly(sock)
+            return
+        self._lingering[sock] = time.monotonic() + LINGER_S
+
+    def _linger_read(self, sock: socket.socket) -> None:
+        """A refused connection sent something (or its end): discard it; close at its end."""
+        try:
+            if sock.recv(65536):
+                return
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return
+        except OSError:
+            pass
+        self._unlinger(sock)
+
+    def _linger_expire(self) -> None:
+        now = time.monotonic()
+        for sock in [s for s, until in self._lingering.items() if until <= now]:
+            self._unlinger(sock)
+
+    def _unlinger(self, sock: socket.socket) -> None:
+        self._lingering.pop(sock, None)
+        try:
+            self._selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        close_quietly(sock)
 
     def _watch(self, cid: int, sock: socket.socket, mask: int) -> None:
         """Make the selector watch ``sock`` for ``mask`` (0: not at all)."""
@@ -560,6 +623,8 @@ class BridgeServer:
         with self._lock:
             self._session.close_all()
         self._sync_sockets()
+        for refused in list(self._lingering):
+            self._unlinger(refused)
         for sock in (self._listener, self._dialing, self._waker.reader):
             if sock is None:
                 continue

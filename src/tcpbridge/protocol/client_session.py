@@ -25,6 +25,7 @@ from .messages import (
     InfoXml,
     Message,
     SetInfo,
+    StatusRequest,
 )
 from .settings_xml import Param, find_param, parameter_to_xml, parse_parameter_xml, settings_to_xml
 
@@ -43,6 +44,9 @@ class ClientSession:
         limits: bounds applied to what the server sends.
         secret: a shared secret: the client authenticates after its hello (tcpbridge extension,
             :mod:`tcpbridge.protocol.auth`) and sends its settings once challenged; None: it does not.
+        confirm_acceptance: ask the server whether it accepted the hello (``tcpbridge.status``,
+            docs/protocol.rst §9.4); False for a PyMoDAQ 3.x/4.x server, whose status would show the
+            request as an unknown command.
 
     Raises:
         ValueError: an unknown dialect.
@@ -50,8 +54,10 @@ class ClientSession:
 
     def __init__(self, client_type: str, root_name: str, settings: Sequence[Param] = (),
                  dialect: Dialect = Dialect.LEGACY, layout: DwaLayout = DwaLayout.V4_4,
-                 limits: Limits = DEFAULT_LIMITS, secret: Optional[str] = None) -> None:
+                 limits: Limits = DEFAULT_LIMITS, secret: Optional[str] = None,
+                 confirm_acceptance: bool = True) -> None:
         self.client_type = client_type
+        self.confirm_acceptance = confirm_acceptance
         self.root_name = root_name
         self.settings: List[Param] = [dict(p) for p in settings]
         self.encoder = Encoder(dialect, layout)
@@ -72,18 +78,22 @@ class ClientSession:
         self._decoder = Decoder(self._role, self.limits, dialect=self.dialect)
         if settings_xml is None:
             settings_xml = settings_to_xml(self.root_name, self.settings)
+        hello = self.encode(ClientType(self.client_type))
+        if self.secret:  # the status request and the settings go out once authenticated
+            self._unsent_settings = None if self._role is Role.OBSERVER else settings_xml
+            return hello + self.encode(AuthRequest())
         if self._role is Role.OBSERVER:  # an observer has no settings to show
-            return self.encode(ClientType(self.client_type)) + (self.encode(AuthRequest()) if self.secret else [])
-        if self.secret:  # the settings go out once authenticated
-            self._unsent_settings = settings_xml
-            return self.encode(ClientType(self.client_type)) + self.encode(AuthRequest())
-        return self.encode(ClientType(self.client_type)) + self.encode(Infos(settings_xml))
+            return hello + self._status_request()
+        return hello + self._status_request() + self.encode(Infos(settings_xml))
+
+    def _status_request(self) -> List[Buffer]:
+        """"Was I accepted?" (docs/protocol.rst §9.4), if :attr:`confirm_acceptance`."""
+        return self.encode(StatusRequest()) if self.confirm_acceptance else []
 
     def answer_challenge(self, challenge: AuthChallenge) -> List[Buffer]:
         """The bytes answering the server's challenge: the response (then the settings held back)."""
         out = self.encode(AuthResponse(response(self.secret or '', challenge.nonce, self.client_type)))
-        if self._role is Role.OBSERVER:
-            return out
+        out += self._status_request()
         if self._unsent_settings is not None:
             out += self.encode(Infos(self._unsent_settings))
             self._unsent_settings = None

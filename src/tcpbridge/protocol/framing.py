@@ -14,6 +14,7 @@ from .grammar import Parse, Reader, Writer, preview
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
+    Accepted,
     AuthChallenge,
     AuthResponse,
     AxisInfo,
@@ -24,6 +25,7 @@ from .messages import (
     InfoXml,
     Message,
     PositionMessage,
+    Refused,
     SendData,
     SetInfo,
     command_string,
@@ -32,6 +34,8 @@ from .messages import (
 from .pymodaq5 import HELLO_TAG_LENGTH
 
 _DTE_NAME_LEN = len('DataToExport')
+#: the longest acceptance or refusal text a client reads (bytes; the plugin's reasons are one line)
+NOTICE_MAX = 4096
 
 
 class MessageReader(Reader):
@@ -99,6 +103,10 @@ class MessageReader(Reader):
         cmd = yield from self.command()
         if cmd == AuthChallenge.command:
             return AuthChallenge((yield from self.string('authentication nonce', 128)))
+        if cmd == Accepted.command:
+            return Accepted((yield from self.string('acceptance', NOTICE_MAX)))
+        if cmd == Refused.command:
+            return Refused((yield from self.string('refusal reason', NOTICE_MAX)))
         return (yield from self.client_payload(cmd))
 
     def client_payload(self, cmd: str) -> Parse:
@@ -136,6 +144,10 @@ class MessageReader(Reader):
             return (yield from self.path_and_xml(SetInfo))
         if cls is AuthChallenge:
             return AuthChallenge((yield from self.string('authentication nonce', 128)))
+        if cls is Accepted:
+            return Accepted((yield from self.string('acceptance', NOTICE_MAX)))
+        if cls is Refused:
+            return Refused((yield from self.string('refusal reason', NOTICE_MAX)))
         return cls()
 
 
@@ -165,6 +177,10 @@ def write_message(w: Writer, message: Message, dialect: Dialect, layout: DwaLayo
         w.string(message.nonce)
     elif isinstance(message, AuthResponse):
         w.string(message.digest)
+    elif isinstance(message, Accepted):
+        w.string(message.role)
+    elif isinstance(message, Refused):
+        w.string(message.reason)
     elif isinstance(message, AxisInfo):
         w.array(message.values)
         w.string(message.label)

@@ -113,6 +113,36 @@ class AuthResponse(Message):
 
 
 @dataclass(frozen=True)
+class StatusRequest(Message):
+    """Client -> server, after its hello (and its authentication): "was I accepted?" (tcpbridge
+    extension, docs/protocol.rst §9.4).  A tcpbridge plugin answers :class:`Accepted`; PyMoDAQ's
+    own 3.x/4.x servers ignore it (their status shows it as an unknown command)."""
+
+    command: ClassVar[str] = 'tcpbridge.status'
+
+
+@dataclass(frozen=True)
+class Accepted(Message):
+    """Server -> client, the answer to :class:`StatusRequest`: the hello (and authentication) passed;
+    ``role`` says how the plugin takes the client (``'in control'``, ``'waiting'``: another client
+    is in control, ``'observer'``)."""
+
+    command: ClassVar[str] = 'tcpbridge.accepted'
+    role: str
+
+
+@dataclass(frozen=True)
+class Refused(Message):
+    """Server -> client, its last message before it closes the connection: why the client was
+    refused (wrong type, authentication, too many clients...; docs/protocol.rst §9.4).  Sent to
+    every client refused after its hello, asked or not: a client that does not know it reads an
+    unknown command, then the end of the connection it was losing anyway."""
+
+    command: ClassVar[str] = 'tcpbridge.refused'
+    reason: str
+
+
+@dataclass(frozen=True)
 class SendData(Message):
     """Server -> client: ``'Send Data 0D'`` ... ``'Send Data ND'``; the reply is :class:`Done`."""
 
@@ -255,11 +285,12 @@ def position_value(position: Position) -> Union[float, int, complex, bool]:
 
 #: commands a server may receive, with the class that decodes their payload
 CLIENT_TO_SERVER: Dict[str, Type[Message]] = {
-    cls.command: cls for cls in (Quit, Infos, Info, InfoXml, Done, PositionIs, MoveDone, AuthRequest, AuthResponse)}
+    cls.command: cls for cls in (Quit, Infos, Info, InfoXml, Done, PositionIs, MoveDone, AuthRequest, AuthResponse,
+                                 StatusRequest)}
 #: commands a client may receive (payload-less ones and the three with a payload)
 SERVER_TO_CLIENT: Dict[str, Type[Message]] = {
     cls.command: cls for cls in (MoveAbs, MoveRel, MoveHome, StopMotion, CheckPosition,
-                                                 GetActuatorValue, SetInfo, AuthChallenge)}
+                                                 GetActuatorValue, SetInfo, AuthChallenge, Accepted, Refused)}
 
 
 def server_command(cmd: str) -> Union[SendData, Type[Message]]:

@@ -27,6 +27,7 @@ from .grammar import Parse, Reader, Writer, check_dwa
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
+    Accepted,
     AuthChallenge,
     AuthResponse,
     AxisInfo,
@@ -37,6 +38,7 @@ from .messages import (
     InfoXml,
     Message,
     PositionMessage,
+    Refused,
     SendData,
     SetInfo,
     command_string,
@@ -281,6 +283,10 @@ class Pymodaq5Reader(Reader):
             return SetInfo(path, (yield from self.xml('set_info xml')))
         if cls is AuthChallenge:
             return AuthChallenge((yield from self.argument(str, 'authentication nonce')))
+        if cls is Accepted:
+            return Accepted((yield from self.argument(str, 'acceptance')))
+        if cls is Refused:
+            return Refused((yield from self.argument(str, 'refusal reason')))
         return cls()
 
 
@@ -404,6 +410,10 @@ def write_message(w: Writer, message: Message) -> None:
         arguments = [message.nonce]
     elif isinstance(message, AuthResponse):
         arguments = [message.digest]
+    elif isinstance(message, Accepted):
+        arguments = [message.role]
+    elif isinstance(message, Refused):
+        arguments = [message.reason]
     elif isinstance(message, AxisInfo):
         raise EncodeError('PyMoDAQ 5 modules know no x_axis / y_axis message (3.x only)')
     for argument in arguments:

@@ -65,6 +65,7 @@ from .limits import DEFAULT_LIMITS, Limits, ReceiveBudget
 from .messages import (
     ACTUATOR,
     OBSERVER,
+    Accepted,
     AuthChallenge,
     AuthRequest,
     AuthResponse,
@@ -78,6 +79,8 @@ from .messages import (
     PositionIs,
     PositionMessage,
     Quit,
+    Refused,
+    StatusRequest,
     command_string,
 )
 
@@ -186,6 +189,7 @@ class ServerSession:
         self._wall_clock = wall_clock
         self._connections: Dict[int, Connection] = {}
         self._closed: List[int] = []
+        self._farewells: Dict[int, list] = {}  # cid -> the refusal notice to send before closing it
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._now = 0.0  # the ``now`` of the input being handled
@@ -230,9 +234,17 @@ class ServerSession:
         return bool(self._closed)
 
     def pop_closed(self) -> List[int]:
-        """Connections the session has closed since the last call: close their sockets."""
+        """Connections the session has closed since the last call: close their sockets (after
+        sending their :meth:`farewell`, if any)."""
         closed, self._closed = self._closed, []
         return closed
+
+    def farewell(self, cid: int) -> list:
+        """The last bytes for a connection :meth:`pop_closed` returned: the refusal notice of a client
+        refused after its hello (docs/protocol.rst §9.4), else nothing.  Send them, stop writing,
+        and read what the client still sends until it closes (a close with unread bytes would reset
+        the connection, and the client could lose the notice); once only."""
+        return self._farewells.pop(cid, [])
 
     def next_deadline(self) -> Optional[float]:
         """The earliest time at which :meth:`check_deadlines` has something to do, or None."""
@@ -452,6 +464,9 @@ class ServerSession:
             if isinstance(message, AuthRequest):
                 return self._queue(conn, self._encode(conn, AuthChallenge(new_nonce())))
             return []
+        if isinstance(message, StatusRequest):  # docs/protocol.rst §9.4: the hello was accepted
+            role = 'observer' if conn.info.role == OBSERVING else conn.info.role
+            return self._queue(conn, self._encode(conn, Accepted(role)))
         info = self._update(conn, last_message=command_string(message), last_seen=self._wall_clock())
         if isinstance(message, Quit):
             return self._lose(conn, 'the client quit')
@@ -559,6 +574,7 @@ class ServerSession:
         return events
 
     def _hello(self, conn: Connection, hello: ClientType) -> List[Event]:
+        conn.hello = hello  # its framing is known: a refusal can say why (_refuse)
         client_type = hello.client_type
         if client_type == OBSERVER and hello.dialect is None:
             return self._observer_hello(conn)
@@ -631,6 +647,8 @@ class ServerSession:
             self._closed.append(conn.id)
 
     def _refuse(self, conn: Connection, reason: str) -> List[Event]:
+        if conn.hello is not None and conn.id in self._connections:  # it said hello: tell it why
+            self._farewells[conn.id] = self._encode(conn, Refused(reason))
         self._close(conn)
         log.warning('client %s refused: %s', conn.info.peer, reason)
         return [ClientRefused(conn.info.peer, reason)]

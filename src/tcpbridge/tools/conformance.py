@@ -19,10 +19,12 @@ from ..protocol.decoder import Decoder, Role
 from ..protocol.dialects import Dialect, DwaLayout
 from ..protocol.encoder import Encoder
 from ..protocol.errors import ProtocolError
+from ..protocol.events import IN_CONTROL
 from ..protocol.limits import DEFAULT_LIMITS
 from ..protocol.messages import (
     ACTUATOR,
     GRABBER,
+    Accepted,
     AxisInfo,
     CheckPosition,
     ClientType,
@@ -40,6 +42,7 @@ from ..protocol.messages import (
     Quit,
     SendData,
     SetInfo,
+    StatusRequest,
     StopMotion,
     command_string,
     position_value,
@@ -54,6 +57,7 @@ SESSION = '§2.1 Connection and hello'
 SERVER_TO_CLIENT = '§2.2 Commands, server to client'
 CLIENT_TO_SERVER = '§2.3 Commands, client to server'
 DIALECTS = '§6 Telling the dialects apart'
+EXTENSIONS = '§9.4 Acceptance and refusal'
 ROLES = {'grabber': GRABBER, 'actuator': ACTUATOR}
 
 
@@ -170,6 +174,11 @@ class Checker:
                           section, expected=wanted, received='nothing')
                 return None
             message, offset, head = got
+            if isinstance(message, StatusRequest):  # answered as the plugin does
+                self.talk.send(Accepted(IN_CONTROL))
+                self.step(f'{name}: {StatusRequest.command}', PASS, 'asks whether its hello was accepted: answered',
+                          EXTENSIONS)
+                continue
             if isinstance(message, (Info, InfoXml, AxisInfo)) and not any(isinstance(message, k) for k in kinds):
                 self.step(f'{name}: {command_string(message)}', PASS, summarize(message), CLIENT_TO_SERVER)
                 continue
