@@ -37,7 +37,9 @@ def run_one(kind: str, out: Path) -> float:
     from pymodaq_gui.parameter import Parameter, ioxml
     from pymodaq_gui.qt_utils import mkQApp
 
-    from pymodaq_plugins_tcpbridge.apps.scan import Deadline, ScanOptions, Session, check_file
+    from pymodaq_plugins_tcpbridge.apps.scan import Session
+    from pymodaq_plugins_tcpbridge.apps.scan_check import check_file
+    from pymodaq_plugins_tcpbridge.apps.scan_options import Deadline, ScanOptions
 
     mkQApp('bench')
     options = ScanOptions(points=POINTS, out=out, noise=0.0)

@@ -7,7 +7,8 @@ real remote clients are awaited); DAQ_Scan runs and saves its HDF5 file into ``-
 then checked against the data the detector plugin actually received.
 
 Run through the ``tcpbridge scan`` command, which points PyMoDAQ's config folders at a temporary
-folder before importing this module.
+folder before importing this module.  The options are in :mod:`.scan_options`, the checks of the
+file in :mod:`.scan_check`, the plot in :mod:`.scan_plot`.
 """
 from __future__ import annotations
 
@@ -16,20 +17,20 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List
 
-import numpy as np
 from pymodaq_data.data import DataDim
 from pymodaq_gui.parameter import Parameter, ioxml
 from pymodaq_gui.qt_utils import mkQApp
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QApplication
 
 from tcpbridge import ClientProcess
 
-from .qt_loop import EXIT_INTERRUPTED, INTERRUPTED, handle_interrupts, run_until
+from .qt_loop import EXIT_INTERRUPTED, INTERRUPTED, handle_interrupts
+from .scan_check import check_demo_peak, check_file, fit_demo_peak, mark_partial, summary
+from .scan_options import Deadline, ScanError, ScanOptions, say
+from .scan_plot import plot
 
 EXPERIMENT = Path(__file__).parent.parent / 'resources' / 'experiments' / 'tcpbridge_remote.xml'
 STAGE_NAMES = ('Stage', 'Stage2')
@@ -39,69 +40,6 @@ NO_ANSWER = ('no move_done from the client within', 'no data from the client wit
 SCAN_TIMEOUT_MARGIN_S = 20.0
 DETECTOR_NAME = 'Detector'
 
-
-class ScanError(RuntimeError):
-    """The scan could not run, or its file does not hold what the clients sent."""
-
-
-@dataclass
-class ScanOptions:
-    """What ``tcpbridge scan`` was asked for (see ``tcpbridge scan --help``)."""
-
-    points: int = 11
-    start: float = 0.0
-    stop: float = 10.0
-    scan: str = '1D'
-    dim: str = '0D'
-    dialect: str = 'legacy'
-    host: str = '127.0.0.1'
-    actuator_ports: List[int] = field(default_factory=list)
-    detector_port: Optional[int] = None
-    out: Path = Path('tcpbridge-scan')
-    plot: Optional[Path] = None
-    gui: bool = False
-    timeout: float = 300.0
-    speed: float = 0.0
-    peak_at: float = 5.0
-    peak_width: float = 1.5
-    noise: float = 0.01
-    reconnect_wait: float = 60.0
-
-    instruments: str = 'demo'
-
-    @property
-    def demo(self) -> bool:
-        """True when the instruments are started here (no port given): demo clients, or PyMoDAQ's
-        Mock plugins hosted by ``tcpbridge module``."""
-        return not self.actuator_ports and self.detector_port is None
-
-    @property
-    def demo_signal(self) -> bool:
-        """True when the detector is our demo one, whose signal peaks at ``peak_at``."""
-        return self.demo and self.instruments == 'demo'
-
-
-class Deadline:
-    """The global time bound of the command: every wait checks it."""
-
-    def __init__(self, seconds: float) -> None:
-        self.end = time.monotonic() + seconds
-        self.seconds = seconds
-
-    def wait(self, condition: Callable[[], bool], what: str, limit: Optional[float] = None,
-             every: Optional[Callable[[], None]] = None) -> None:
-        """Run the Qt event loop until ``condition()`` (``every`` called while waiting); ScanError
-        after ``limit`` s, the deadline or an interrupt."""
-        end = min(self.end, time.monotonic() + limit) if limit else self.end
-        if run_until(condition, end, every):
-            return
-        if INTERRUPTED.is_set():
-            raise ScanError(f'interrupted while waiting for {what}')
-        raise ScanError(f'timed out waiting for {what}')
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 # -- experiment and modules ----------------------------------------------------------------------------
@@ -403,19 +341,6 @@ def scan_timeouts(reconnect_wait: float) -> None:
     config['viewer', 'timeout'] = max(config('viewer', 'timeout'), int(seconds * 1000))
 
 
-def mark_partial(path: Path, valid_points: int, total: int, failure: str) -> None:
-    """Record in the root attributes of the scan's HDF5 file that only its first ``valid_points`` of
-    ``total`` points were acquired, and why (``tcpbridge_valid_points``, ``tcpbridge_total_points``,
-    ``tcpbridge_failure``), encoded as PyMoDAQ encodes its own attributes (JSON), so that its loader and
-    H5Browser show them.  Call it once PyMoDAQ has closed the file."""
-    import h5py
-    from pymodaq_utils.utils import JsonConverter
-    with h5py.File(path, 'a') as file:
-        for name, value in (('tcpbridge_valid_points', valid_points), ('tcpbridge_total_points', total),
-                            ('tcpbridge_failure', failure)):
-            file.attrs[name] = JsonConverter.object2json(value)
-
-
 def arrange_windows(left, right) -> None:
     """The dashboard on the left half of the screen, DAQ_Scan on the right (PyMoDAQ opens both at
     the same place)."""
@@ -463,260 +388,6 @@ def _process_events_until(condition: Callable[[], bool], seconds: float) -> None
         QApplication.processEvents()
         time.sleep(0.01)
 
-
-# -- checking and reporting ------------------------------------------------------------------------
-
-@dataclass
-class ScanResult:
-    """What the file holds, after checking it."""
-
-    path: Path
-    points: int
-    positions: List[np.ndarray]
-    signal: np.ndarray          # per scan point: the detector data summed over its own dimensions
-    data_shape: tuple
-    seconds_per_point: float
-
-    @property
-    def samples_per_point(self) -> int:
-        """Values the detector gives at each scan point (1 for 0D data)."""
-        return int(np.prod(self.data_shape[len(self.positions):]))
-
-
-def check_file(path: Path, session: Session) -> ScanResult:
-    """Compare the HDF5 file with what the detector plugin emitted during the scan.
-
-    Raises:
-        ScanError: a point is missing, a position is wrong, or saved data differ from received data.
-    """
-    from pymodaq_data.h5modules.data_saving import DataLoader
-    options = session.options
-    n_axes = 2 if options.scan == '2D' else 1
-    total = options.points ** n_axes
-    if len(session.received) != total:
-        raise ScanError(f'the detector plugin emitted {len(session.received)} data sets, expected {total}')
-    loader = DataLoader(path)
-    try:
-        node = f'/RawData/Scan000/Detector000/Data{options.dim}/CH00/Data00'
-        try:
-            saved = loader.load_data(node)
-        except Exception as error:
-            raise ScanError(f'{path} has no {node}: {error}') from error
-        nav_shape = tuple(saved.shape[i] for i in saved.nav_indexes)
-        if nav_shape != (options.points,) * n_axes:
-            raise ScanError(f'the file holds {nav_shape} scan points, expected {(options.points,) * n_axes}')
-        expected_positions = np.linspace(options.start, options.stop, options.points)
-        positions = [axis.get_data() for axis in saved.get_nav_axes()]
-        for values in positions:
-            if not np.allclose(values, expected_positions):
-                raise ScanError(f'saved actuator positions {values} differ from {expected_positions}')
-        scanner = session.daq_scan.scanner
-        array = saved.data[0]
-        for step, dte in enumerate(session.received):
-            index = tuple(scanner.get_indexes_from_scan_index(step)) if n_axes == 2 else (step,)
-            sent = dte[0].data[0]
-            if not np.array_equal(np.squeeze(array[index]), np.squeeze(sent)):
-                raise ScanError(f'scan point {step} {index}: the file differs from what the client sent')
-        signal_axes = tuple(range(n_axes, array.ndim))
-        signal = array.sum(axis=signal_axes) if signal_axes else array
-        return ScanResult(path, total, positions, np.asarray(signal, dtype=float),
-                          tuple(saved.shape), session.scan_seconds / total)
-    finally:
-        loader.close_file()
-
-
-@dataclass
-class PeakFit:
-    """The demo's model fitted to a scanned signal: ``amplitude * g(x - centre) + offset`` per
-    scanned axis, with the interval of centres the noise cannot rule out (per axis, mm)."""
-
-    centre: List[float]
-    low: List[float]
-    high: List[float]
-
-    def curve(self, positions: np.ndarray, signal: np.ndarray, width: float,
-              samples: int = 400) -> Tuple[np.ndarray, np.ndarray]:
-        """The fitted gaussian of a 1D scan on ``samples`` positions over the scanned range: x (mm) and
-        y, amplitude and offset refitted by least squares at the fitted centre."""
-        positions, signal = np.asarray(positions, dtype=float), np.asarray(signal, dtype=float)
-        g = np.exp(-0.5 * ((positions - self.centre[0]) / width) ** 2)
-        (amplitude, offset), *_ = np.linalg.lstsq(np.stack([g, np.ones_like(g)], axis=1), signal, rcond=None)
-        x = np.linspace(positions.min(), positions.max(), samples)
-        return x, amplitude * np.exp(-0.5 * ((x - self.centre[0]) / width) ** 2) + offset
-
-
-#: the interval holds the centres within this many standard deviations (profile likelihood)
-PEAK_SIGMAS = 5.0
-
-
-def fit_demo_peak(result: ScanResult, options: ScanOptions, samples: int) -> PeakFit:
-    """Least-squares fit of the demo detector's response to the scanned signal.
-
-    The demo's signal at stage position(s) x is ``A * prod(exp(-(x - c)**2 / (2 w**2))) * P + noise``
-    (w: ``options.peak_width``; P: the frame pattern); summed over a frame of ``samples`` values, the
-    noise has rms ``options.noise * sqrt(samples)``.  For each candidate centre c on a grid of 1/200
-    of the scan step, amplitude and offset come from linear least squares; the fitted centre has
-    the least squared residual, and the interval holds every c whose residual exceeds it by at most
-    ``PEAK_SIGMAS**2`` noise variances (a profile-likelihood interval: valid where a linearised
-    uncertainty is not, e.g. a range too narrow to show the peak's curvature).  A 2D scan fits each
-    axis on the signal summed over the other.
-    """
-    width = options.peak_width
-    signal = np.asarray(result.signal, dtype=float)
-    noise_variance = options.noise ** 2 * samples
-    fit = PeakFit([], [], [])
-    for index, positions in enumerate(result.positions):
-        axis = np.asarray(positions, dtype=float)
-        others = tuple(i for i in range(signal.ndim) if i != index)
-        profile = signal.sum(axis=others) if others else signal
-        summed = signal.size // profile.size
-        step = abs(axis[1] - axis[0])
-        candidates = np.arange(axis.min() - step, axis.max() + step, step / 200)
-        g = np.exp(-0.5 * ((axis[None, :] - candidates[:, None]) / width) ** 2)  # (candidates, points)
-        # amplitude and offset at each candidate centre: the 2x2 normal equations, solved in closed form
-        n, sg, sgg = axis.size, g.sum(axis=1), (g * g).sum(axis=1)
-        sy, sgy = profile.sum(), g @ profile
-        det = np.where(sgg * n - sg ** 2 > 0, sgg * n - sg ** 2, np.inf)
-        amplitude = (n * sgy - sg * sy) / det
-        offset = (sgg * sy - sg * sgy) / det
-        residuals = ((amplitude[:, None] * g + offset[:, None] - profile[None, :]) ** 2).sum(axis=1)
-        k = int(np.argmin(residuals))
-        plausible = candidates[residuals <= residuals[k] + PEAK_SIGMAS ** 2 * noise_variance * summed]
-        fit.centre.append(float(candidates[k]))
-        fit.low.append(float(plausible.min()) - step / 200)
-        fit.high.append(float(plausible.max()) + step / 200)
-    return fit
-
-
-def check_demo_peak(result: ScanResult, options: ScanOptions, samples: int) -> str:
-    """With the demo clients the signal is the demo's gaussian, centred where the demo puts it.
-
-    Returns the line to print; a scan that cannot tell (fewer than 4 points, or the peak outside
-    the scanned range) says so instead of checking.
-
-    Raises:
-        ScanError: ``options.peak_at`` is outside the interval of centres the noise allows.
-    """
-    low, high = sorted((options.start, options.stop))
-    if options.points < 4 or not low <= options.peak_at <= high:
-        return (f'peak position not checked: {options.points} points from {options.start:g} to '
-                f'{options.stop:g} mm cannot locate a peak at {options.peak_at:g} mm')
-    fit = fit_demo_peak(result, options, samples)
-    for centre, low, high in zip(fit.centre, fit.low, fit.high):
-        if not low <= options.peak_at <= high:
-            raise ScanError(f'the fitted peak is at {centre:.3f} mm; with the demo noise it may lie between '
-                            f'{low:.3f} and {high:.3f} mm, but the demo puts it at {options.peak_at:g} mm')
-    where = ', '.join(f'{c:.3f} mm ({PEAK_SIGMAS:g}-sigma interval {lo:.3f} to {hi:.3f})'
-                      for c, lo, hi in zip(fit.centre, fit.low, fit.high))
-    return f'fitted peak at {where}; the demo puts it at {options.peak_at:g} mm'
-
-
-def plot(result: ScanResult, options: ScanOptions, path: Path, fit: Optional[PeakFit] = None) -> None:
-    """A PNG for the lab notebook, read back from the HDF5 file with PyMoDAQ's DataLoader (the axes,
-    labels and units it saved): the map of the scan (stage position x detector channel for a 1D
-    detector, stage x stage for a 2D scan) with its colour bar, and the integrated signal against the
-    stage with ``fit`` (the demo's gaussian fitted to it, 1D scans) drawn over it; on white, axes with
-    units (an index axis of legacy data says it is one), a title that says what was measured.
-    pyqtgraph offscreen, 1400x600."""
-    import pyqtgraph as pg
-    from pymodaq_data.h5modules.data_saving import DataLoader
-    from pyqtgraph.exporters import ImageExporter
-
-    from ..convert import INDEX_AXES  # the names of the index axes given to legacy data (no axes)
-
-    pg.setConfigOptions(background='w', foreground='k', antialias=True)
-    loader = DataLoader(result.path)
-    try:
-        saved = loader.load_data(f'/RawData/Scan000/Detector000/Data{options.dim}/CH00/Data00')
-        nav_axes = sorted(saved.get_nav_axes(), key=lambda axis: axis.index)
-        sig_axes = [saved.get_axis_from_index(i)[0] for i in saved.sig_indexes] if options.dim == '1D' else []
-    finally:
-        loader.close_file()
-    array = np.asarray(saved.data[0], dtype=float)
-    units = saved.units  # PyMoDAQ 5.3 does not save them: then the curve says 'arb. units'
-    summed = f'summed over the {options.dim} data' if options.dim != '0D' else ''
-    view = pg.GraphicsLayoutWidget()
-    view.resize(1400, 600)
-    font = {'font-size': '13pt', 'color': 'k'}
-    what = {'0D': 'value', '1D': 'spectrum', '2D': 'image'}[options.dim]
-    stages = 'two remote stages' if options.scan == '2D' else 'a remote stage'
-    title = (f'Remote detector ({what} per point) scanned over {stages}: '
-             f'{result.points} points, {options.dialect} dialect')
-    view.addLabel(title, row=0, col=0, colspan=2, size='14pt')
-
-    def label(plot_item, side: str, axis_label: str, axis_units: str) -> None:
-        if any(axis_label in names for names in INDEX_AXES.values()) and not axis_units:
-            text = f'{axis_label} index'
-        else:
-            text = axis_label if axis_units else f'{axis_label} (arb. units)'
-        plot_item.setLabel(side, text, units=axis_units or None, **font)
-        if not axis_units:  # pyqtgraph would scale unitless values by a power of 1000
-            plot_item.getAxis(side).enableAutoSIPrefix(False)
-
-    def colour_bar(image, plot_item, values: np.ndarray) -> None:
-        bar = pg.ColorBarItem(values=(float(np.nanmin(values)), float(np.nanmax(values))),
-                              colorMap=pg.colormap.get('viridis'), interactive=False, label=f'signal {units}'.strip())
-        bar.setImageItem(image, insert_in=plot_item)
-
-    def pixel_rect(x: np.ndarray, y: np.ndarray) -> tuple:
-        """Image rectangle whose pixels are centred on the sample positions."""
-        dx = (x[-1] - x[0]) / max(len(x) - 1, 1)
-        dy = (y[-1] - y[0]) / max(len(y) - 1, 1)
-        return float(x[0] - dx / 2), float(y[0] - dy / 2), float(x[-1] - x[0] + dx), float(y[-1] - y[0] + dy)
-
-    if options.scan == '2D':
-        image_plot = view.addPlot(row=1, col=0, title='map: signal ' + summed)
-        image = pg.ImageItem(result.signal)
-        image.setRect(*pixel_rect(nav_axes[0].get_data(), nav_axes[1].get_data()))
-        image.setColorMap(pg.colormap.get('viridis'))
-        image_plot.addItem(image)
-        colour_bar(image, image_plot, result.signal)
-        label(image_plot, 'bottom', nav_axes[0].label, nav_axes[0].units)
-        label(image_plot, 'left', nav_axes[1].label, nav_axes[1].units)
-        curve_plot = view.addPlot(row=1, col=1, title=f'profile through the maximum, along {nav_axes[0].label}')
-        row = int(np.argmax(result.signal.max(axis=0)))
-        curve_plot.plot(nav_axes[0].get_data(), result.signal[:, row], pen=pg.mkPen('b', width=2), symbol='o',
-                        symbolBrush='b')
-        label(curve_plot, 'bottom', nav_axes[0].label, nav_axes[0].units)
-        label(curve_plot, 'left', f'signal {summed}'.strip(), units)
-    else:
-        stage = nav_axes[0]
-        positions = stage.get_data()
-        if options.dim == '1D':
-            map_plot = view.addPlot(row=1, col=0, title='map: spectrum at each stage position')
-            image = pg.ImageItem(array)
-            channel = sig_axes[0] if sig_axes else None
-            channels = channel.get_data() if channel is not None else np.arange(array.shape[1])
-            image.setRect(*pixel_rect(positions, channels))
-            image.setColorMap(pg.colormap.get('viridis'))
-            map_plot.addItem(image)
-            colour_bar(image, map_plot, array)
-            label(map_plot, 'bottom', stage.label, stage.units)
-            label(map_plot, 'left', (channel.label if channel is not None else '') or 'channel',
-                  channel.units if channel is not None else '')
-        curve_plot = view.addPlot(row=1, col=1 if options.dim == '1D' else 0,
-                                  title=f'signal {summed}'.strip() + ' vs stage position')
-        curve_plot.addLegend(offset=(-10, 10))
-        curve_plot.plot(positions, result.signal, pen=pg.mkPen('b', width=2), symbol='o', symbolBrush='b',
-                        name='measured')
-        if fit is not None:
-            x, y = fit.curve(positions, result.signal, options.peak_width)
-            curve_plot.plot(x, y, pen=pg.mkPen('r', width=2, style=Qt.PenStyle.DashLine),
-                            name=f'gaussian fit, centre {fit.centre[0]:.3f} mm')
-        curve_plot.showGrid(x=True, y=True, alpha=0.3)
-        label(curve_plot, 'bottom', stage.label, stage.units)
-        label(curve_plot, 'left', f'signal {summed}'.strip(), units)
-    view.ci.layout.setContentsMargins(20, 20, 20, 20)
-    view.show()  # offscreen: lays the plots out at the widget's size and applies the auto ranges
-    QApplication.processEvents()
-    ImageExporter(view.scene()).export(str(path))
-    view.close()
-
-
-def summary(result: ScanResult) -> str:
-    return (f'file: {result.path}\npoints: {result.points}\n'
-            f'detector data saved as {result.data_shape} (scan shape | data shape)\n'
-            f'{result.seconds_per_point * 1000:.1f} ms per point')
 
 
 def run(options: ScanOptions, workdir: Path) -> int:

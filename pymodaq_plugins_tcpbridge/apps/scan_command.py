@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     # PyMoDAQ writes its config, logs and default data folder there: nothing outside --out
     redirect_pymodaq_config(workdir / 'pymodaq', save_path=workdir / 'data')
-    from .scan import ScanOptions
     from .scan import run as run_scan
+    from .scan_options import ScanOptions
     options = ScanOptions(
         points=args.points, start=args.start, stop=args.stop, scan=args.scan, dim=args.dim,
         dialect=args.dialect, host=args.host, actuator_ports=args.actuator_ports,

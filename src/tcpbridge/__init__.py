@@ -17,8 +17,11 @@ __version__ = '0.2.0'
 
 from .cli import PYMODAQ_INSTALL, Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
 from .instruments.demo import SimulatedDetector, SimulatedStage
+from .net.actuator import ActuatorClient
 from .net.backlog import BacklogLimits
-from .net.client import ActuatorClient, BridgeClient, ConnectionLost, GrabberClient, ObserverClient, RefusedByServer
+from .net.client import BridgeClient, ConnectionLost, RefusedByServer
+from .net.grabber import GrabberClient
+from .net.observer import ObserverClient
 from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
 from .net.tls import client_context, endpoint_context, handshake_problem, server_context
 from .net.transport import DEAD_LINK_S, format_address, parse_endpoint

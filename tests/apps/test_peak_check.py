@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pymodaq_plugins_tcpbridge.apps.scan import ScanError, ScanOptions, ScanResult, check_demo_peak
+from pymodaq_plugins_tcpbridge.apps.scan_check import ScanResult, check_demo_peak
+from pymodaq_plugins_tcpbridge.apps.scan_options import ScanError, ScanOptions
 
 
 def synthetic(options: ScanOptions, samples: int, seed: int, shift: float = 0.0) -> ScanResult:

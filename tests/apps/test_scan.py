@@ -15,7 +15,8 @@ import pytest
 from pymodaq_data.h5modules.data_saving import DataLoader
 
 from helpers import client_process
-from pymodaq_plugins_tcpbridge.apps.scan import Deadline, ScanError, ScanOptions, Session
+from pymodaq_plugins_tcpbridge.apps.scan import Session
+from pymodaq_plugins_tcpbridge.apps.scan_options import Deadline, ScanError, ScanOptions
 
 SCAN_TIMEOUT = 180  # the command's own bound; its watchdog (and stack dump) comes 60 s later
 

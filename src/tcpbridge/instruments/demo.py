@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..net.client import ActuatorClient, GrabberClient
+from ..net.actuator import ActuatorClient
+from ..net.grabber import GrabberClient
 from ..protocol.data import Axis, DataToExport, DataWithAxes
 from ..protocol.dialects import Dialect
 
@@ -215,7 +216,7 @@ class SimulatedStage(ActuatorClient):
         units: axis units (e.g. 'mm').
         speed: units per second; 0 or less: moves are instantaneous.
         position: initial position.  home: the home position.
-        Others: see :class:`~tcpbridge.net.client.ActuatorClient`.
+        Others: see :class:`~tcpbridge.net.actuator.ActuatorClient`.
     """
 
     #: time step of the simulated motion and of the position reports, seconds

@@ -1,8 +1,10 @@
-"""The client library: a remote program plugs into PyMoDAQ as a ``GRABBER`` or an ``ACTUATOR``.
+"""The client library's connection handling, common to every role: a remote program plugs into
+PyMoDAQ as a ``GRABBER`` (:mod:`.grabber`), an ``ACTUATOR`` (:mod:`.actuator`) or an observer
+(:mod:`.observer`).
 
-A remote instrument program subclasses :class:`GrabberClient` (override :meth:`GrabberClient.grab`)
-or :class:`ActuatorClient` (override ``get_position`` / ``move_abs`` / ``stop_motion``), or passes
-callables, then calls :meth:`BridgeClient.run`.  The client connects to the ``TCPServer`` plugin
+A remote instrument program subclasses :class:`~tcpbridge.GrabberClient` (override ``grab``) or
+:class:`~tcpbridge.ActuatorClient` (override ``get_position`` / ``move_abs`` / ``stop_motion``), or
+passes callables, then calls :meth:`BridgeClient.run`.  The client connects to the ``TCPServer`` plugin
 (retrying while it is not listening), sends its hello and its settings (``Infos``), answers the
 server's commands, and reconnects with backoff after a loss.  It waits in ``select``: no busy loop.
 
@@ -21,39 +23,20 @@ import socket
 import ssl
 import threading
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple, Union
-
-import numpy as np
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from ..protocol.client_session import ClientSession
-from ..protocol.data import DataToExport, DataWithAxes, data_actuator
 from ..protocol.dialects import Dialect, DwaLayout
 from ..protocol.errors import ProtocolError, connection_lost_reason
 from ..protocol.limits import DEFAULT_LIMITS, Limits
 from ..protocol.messages import (
-    ACTUATOR,
-    GRABBER,
-    OBSERVER,
     Accepted,
     AuthChallenge,
-    CheckPosition,
-    Done,
-    GetActuatorValue,
     Info,
     Message,
-    MoveAbs,
-    MoveDone,
-    MoveHome,
-    MoveRel,
-    PositionIs,
     Quit,
     Refused,
-    SendData,
     SetInfo,
-    StopMotion,
-    command_string,
 )
 from ..protocol.settings_xml import Param, settings_to_xml
 from .low_water import ReceiveLowWater
@@ -77,7 +60,6 @@ STABLE_CONNECTION_S = 10.0
 #: seconds a server has to confirm (or refuse) the hello before it is taken for one that does not
 #: know ``tcpbridge.status`` (PyMoDAQ 3.x/4.x, a tcpbridge plugin before 0.3) and the client proceeds
 ACCEPT_WAIT_S = 3.0
-GrabResult = Union[Sequence[np.ndarray], DataToExport, DataWithAxes]
 
 
 class ConnectionLost(OSError):
@@ -547,292 +529,3 @@ class BridgeClient:
             self.apply_set_info(message)
         else:
             self.handle(message)
-
-
-class GrabberClient(BridgeClient):
-    """A remote detector: answers ``Send Data 0D/1D/2D/ND`` with ``Done`` + data.
-
-    Override :meth:`grab` or pass ``grab=callable(dim) -> data``.  Data is a list of numpy arrays
-    (one per channel; legacy dialect), or a :class:`DataToExport` / :class:`DataWithAxes` with
-    names, axes, labels and units (pymodaq4 dialect; in legacy only the arrays are sent).
-    :meth:`push` sends data unsolicited (streaming); while it does (a push within the last
-    :attr:`PUSHING_S` seconds), a ``Send Data`` is answered by the next pushed data instead of an extra
-    :meth:`grab`: a live grab of the plugin then gets each frame once, and a snap gets the next frame
-    acquired.  See :class:`BridgeClient` for the arguments.
-    """
-
-    client_type = GRABBER
-    root_name = 'detector_settings'
-    #: seconds after a push during which the client counts as streaming
-    PUSHING_S = 1.0
-
-    def __init__(self, host: str = '127.0.0.1', port: int = 6341, *,
-                 grab: Optional[Callable[[str], GrabResult]] = None, **kwargs: Any) -> None:
-        super().__init__(host, port, **kwargs)
-        self._grab = grab
-        self._pushed_at = -self.PUSHING_S
-
-    def grab(self, dim: str) -> GrabResult:
-        """Acquire and return one set of data; ``dim`` is what the server asked ('0D'...'ND')."""
-        if self._grab is None:
-            raise NotImplementedError('override GrabberClient.grab or pass grab=')
-        return self._grab(dim)
-
-    def push(self, data: GrabResult) -> None:
-        """Send data without a request (live streaming); thread-safe.
-
-        Raises:
-            ConnectionLost / OSError: not connected, or the connection broke.
-        """
-        # streaming from now on: a request read while this push is on its way is answered by it (the
-        # server pairs it with the request sent before it arrived), not by one more grab
-        self._pushed_at = time.monotonic()
-        self.send(Done(_as_payload(data)))
-        self._pushed_at = time.monotonic()
-
-    def handle(self, message: Message) -> None:
-        if isinstance(message, SendData):
-            if time.monotonic() - self._pushed_at < self.PUSHING_S:
-                log.debug('%s answered by the data being pushed', command_string(message))
-                return  # streaming: the push under way, or the next one, answers it
-            try:
-                data = self.grab(message.dim)
-            except Exception as error:  # the instrument failed: tell the plugin, keep serving
-                log.exception('grab(%s) failed', message.dim)
-                self.send_info('error', f'grab failed: {error}')
-                return
-            self.send(Done(_as_payload(data)))
-        else:
-            super().handle(message)
-
-
-def _as_payload(data: GrabResult) -> Union[list, DataToExport]:
-    if isinstance(data, DataWithAxes):
-        return DataToExport(data.name, data=[data])
-    if isinstance(data, DataToExport):
-        return data
-    return [np.asarray(a) for a in data]
-
-
-class ActuatorClient(BridgeClient):
-    """A remote actuator: handles ``move_abs``, ``move_rel``, ``move_home``, ``stop_motion`` and the
-    position queries (``check_position`` / ``get_actuator_value``), reports ``move_done`` and
-    ``position_is``.
-
-    Override :meth:`get_position` and :meth:`move_abs` (and :meth:`stop_motion`, :meth:`move_home`,
-    :meth:`move_rel` if the hardware has them), or pass callables.  Moves run in a worker thread,
-    so ``stop_motion`` reaches the instrument while it moves; call :meth:`report_position` from a
-    move to show intermediate positions.  A move returns its final position (or None: then
-    :meth:`get_position` is asked).
-
-    An instrument whose moves return at once (a set point written, nothing to wait for) says so with
-    ``instant_moves=True`` or by overriding :meth:`moves_are_instant`: its moves then run in the
-    connection thread, which saves handing each one to the worker (60-120 µs per round trip on
-    loopback, docs/performance.rst); a ``stop_motion`` is then read only once the move returned.
-
-    Args:
-        units: the axis units (a ``units`` setting, read by PyMoDAQ 4.4 servers and ours).
-        get_position / move_abs / stop_motion: callables replacing the methods.
-        instant_moves: the default of :meth:`moves_are_instant`.
-        Others: see :class:`BridgeClient`.
-    """
-
-    client_type = ACTUATOR
-    root_name = 'move_settings'
-
-    def __init__(self, host: str = '127.0.0.1', port: int = 6341, *, units: str = '',
-                 get_position: Optional[Callable[[], float]] = None,
-                 move_abs: Optional[Callable[[float], Optional[float]]] = None,
-                 stop_motion: Optional[Callable[[], None]] = None, instant_moves: bool = False,
-                 name: str = 'actuator', **kwargs: Any) -> None:
-        # the units setting PyMoDAQ's own DAQ_Move clients send (docs/protocol.rst §2.1)
-        settings = [{'name': 'units', 'title': 'Units:', 'type': 'str', 'value': units}]
-        settings += list(kwargs.pop('settings', None) or [])
-        super().__init__(host, port, settings=settings, **kwargs)
-        self.name = name
-        self._get_position = get_position
-        self._move_abs = move_abs
-        self._stop_motion = stop_motion
-        self._instant_moves = instant_moves
-        self._mover = ThreadPoolExecutor(max_workers=1, thread_name_prefix='tcpbridge-move')
-        self._moves_pending = 0
-        self._moves_lock = threading.Lock()
-
-    @property
-    def units(self) -> str:
-        return str(self.setting('units'))
-
-    # -- to override ------------------------------------------------------------------------------
-    def get_position(self) -> float:
-        """Current position, in :attr:`units`."""
-        if self._get_position is None:
-            raise NotImplementedError('override ActuatorClient.get_position or pass get_position=')
-        return self._get_position()
-
-    def move_abs(self, target: float) -> Optional[float]:
-        """Move to ``target`` (units); blocks until the move ends; returns the final position."""
-        if self._move_abs is None:
-            raise NotImplementedError('override ActuatorClient.move_abs or pass move_abs=')
-        return self._move_abs(target)
-
-    def move_rel(self, step: float) -> Optional[float]:
-        """Move by ``step``; default: :meth:`move_abs` from the current position."""
-        return self.move_abs(self.get_position() + step)
-
-    def move_home(self) -> Optional[float]:
-        """Go home; default: :meth:`move_abs` to 0."""
-        return self.move_abs(0.0)
-
-    def stop_motion(self) -> None:
-        """Stop the running move now (called from the connection thread, during a move)."""
-        if self._stop_motion is not None:
-            self._stop_motion()
-
-    def moves_are_instant(self) -> bool:
-        """True if a move returns at once, so it may run in the connection thread (asked before each
-        move; default: the ``instant_moves`` argument)."""
-        return self._instant_moves
-
-    # -- reporting --------------------------------------------------------------------------------
-    def report_position(self, position: Optional[float] = None) -> None:
-        """Send ``position_is`` (e.g. while moving); ``None``: ask :meth:`get_position`."""
-        if self.connected.is_set():
-            try:
-                self.send(PositionIs(self._position(position)))
-            except OSError as error:
-                log.debug('position not reported: %s', error)
-
-    def _position(self, value: Optional[float] = None) -> Any:
-        value = self.get_position() if value is None else value
-        if self.dialect is Dialect.LEGACY:
-            return value
-        return data_actuator(value, self.units, self.name)
-
-    def handle(self, message: Message) -> None:
-        if isinstance(message, (CheckPosition, GetActuatorValue)):
-            self.send(PositionIs(self._position()))
-        elif isinstance(message, (MoveAbs, MoveRel)):
-            self._warn_units(message)
-            value = message.value
-            if isinstance(value, complex):  # a legacy c8/c16 scalar: no stage moves to that
-                self._safe_send(Info('error', f'{message.command} to the complex position {value} ignored'))
-                return
-            self._start_move(self.move_abs if isinstance(message, MoveAbs) else self.move_rel, float(value))
-        elif isinstance(message, MoveHome):
-            self._start_move(self.move_home)
-        elif isinstance(message, StopMotion):
-            with self._moves_lock:
-                moving = self._moves_pending > 0
-            if moving:
-                self.stop_motion()
-            else:  # nothing to stop: still tell where we are, so the server's stop ends
-                self.send(MoveDone(self._position()))
-        else:
-            super().handle(message)
-
-    def _warn_units(self, message: Union[MoveAbs, MoveRel]) -> None:
-        if message.units and self.units and message.units != self.units:
-            log.warning('%s in %r but this axis is in %r: taken as %r', message.command, message.units,
-                        self.units, self.units)
-
-    def _start_move(self, move: Callable[..., Optional[float]], *args: float) -> None:
-        """Run the move in the worker, or here if it is instant and no other move is pending (moves
-        run one after the other, in the order received).  Its ``move_done`` goes to the connection
-        that asked for it only: a move still queued when that connection ends is dropped, one running
-        then ends without ``move_done`` (the next server would take it for the answer to its own
-        request; docs/protocol.rst §8)."""
-        connection = self._connection
-        try:
-            instant = self.moves_are_instant()
-        except Exception:  # a faulty override must not end the connection: the worker is always safe
-            log.exception('moves_are_instant failed: the move runs in the worker')
-            instant = False
-        with self._moves_lock:
-            self._moves_pending += 1
-            here = instant and self._moves_pending == 1
-        if here:
-            self._run_move(connection, move, *args)
-        else:
-            self._mover.submit(self._run_move, connection, move, *args)
-
-    def _run_move(self, connection: int, move: Callable[..., Optional[float]], *args: float) -> None:
-        try:
-            if connection != self._connection or not self.connected.is_set():
-                log.info('%s%s dropped: the connection that asked for it has ended', move.__name__, args)
-                return
-            try:
-                final = move(*args)
-            except Exception as error:
-                log.exception('%s%s failed', move.__name__, args)
-                final = None
-                self._safe_send(Info('error', f'{move.__name__} failed: {error}'), connection)
-        finally:
-            with self._moves_lock:
-                self._moves_pending -= 1
-        try:
-            position = self._position(final)
-        except Exception:
-            log.exception('get_position failed after a move')
-            return
-        self._safe_send(MoveDone(position), connection)
-
-    def _safe_send(self, message: Message, connection: Optional[int] = None) -> None:
-        try:
-            self.send(message, connection)
-        except OSError as error:
-            log.warning('%s not sent: %s', type(message).__name__, error)
-
-    def stop(self) -> None:
-        """Stop any move, send ``Quit`` and close (thread-safe)."""
-        with self._moves_lock:
-            moving = self._moves_pending > 0
-        if moving:
-            self.stop_motion()
-        super().stop()
-
-
-class ObserverClient(BridgeClient):
-    """A read-only watcher of a TCPServer plugin (tcpbridge extension): it receives a copy of every
-    data set (``Done``) and position (``position_is`` / ``move_done``) the plugin's client in
-    control sends, in the pymodaq4 dialect (names, axes, units), and can command nothing.  Use: a
-    second PC or a notebook watching the live data of a running scan.
-
-    The plugin must allow observers (its ``max_observers`` setting); one that does not read fast
-    enough is dropped by the plugin (it never slows the client in control) and reconnects.
-
-    Args:
-        on_message: called with each :class:`~tcpbridge.protocol.messages.Done`, ``PositionIs`` or
-            ``MoveDone``, in the connection thread (or override :meth:`on_message`).
-        keep: how many messages :meth:`messages` keeps for polling (the oldest go first).
-        Others: see :class:`BridgeClient` (``secret`` and ``tls`` apply as for the other clients).
-    """
-
-    client_type = OBSERVER
-
-    def __init__(self, host: str = '127.0.0.1', port: int = 6341, *,
-                 on_message: Optional[Callable[[Message], None]] = None, keep: int = 100, **kwargs: Any) -> None:
-        kwargs.setdefault('dialect', Dialect.PYMODAQ4)
-        super().__init__(host, port, **kwargs)
-        self._on_message = on_message
-        self._kept: Deque[Message] = deque(maxlen=keep)
-        self._kept_lock = threading.Lock()
-
-    def on_message(self, message: Message) -> None:
-        """One copy received (connection thread): by default ``on_message=`` if given."""
-        if self._on_message is not None:
-            self._on_message(message)
-
-    def messages(self) -> List[Message]:
-        """The messages received since the last call (at most ``keep``), oldest first (any thread)."""
-        with self._kept_lock:
-            out = list(self._kept)
-            self._kept.clear()
-        return out
-
-    def handle(self, message: Message) -> None:
-        if isinstance(message, (Done, PositionIs, MoveDone)):
-            with self._kept_lock:
-                self._kept.append(message)
-            self.on_message(message)
-        else:
-            super().handle(message)
