@@ -1,7 +1,7 @@
 """The actuator side of the bridge (DAQ_Move_TCPServer)."""
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Optional, Tuple, Union
 
 from pymodaq.control_modules.move_utility_classes import DAQ_Move_base, DataActuatorType, comon_parameters_fun
 from pymodaq.control_modules.thread_commands import ThreadStatus
@@ -52,6 +52,8 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     _epsilons = 0.0  # a move is always sent: the client, not PyMoDAQ, knows when it is there
     data_actuator_type = DataActuatorType.DataActuator
     params = tcp_parameters() + comon_parameters_fun(axis_names=_axis_names, epsilon=_epsilons)
+    if TYPE_CHECKING:
+        axis_unit: str  # DAQ_Move_base's property (PyMoDAQ ships no type information)
 
     def ini_attributes(self) -> None:
         self.controller = None
@@ -71,7 +73,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     def get_actuator_value(self) -> DataActuator:
         """Ask the client for its position (``check_position``, answered by every client) and
         return the last known one; the answer updates the display when it comes."""
-        if self.client_connected and self._move_request is None:
+        if self.client_connected and self._move_request is None and self.bridge is not None:
             self.bridge.send(CheckPosition())
         return self._current_value
 

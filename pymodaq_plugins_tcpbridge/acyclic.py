@@ -39,7 +39,7 @@ class WeakSlicer(SpecialSlicersData):
         self._ref = weakref.ref(slicer.obj)
 
     @property
-    def obj(self) -> Optional[Any]:  # type: ignore[override]
+    def obj(self) -> Optional[Any]:
         """The DataWithAxes or Axis sliced, or None once it is gone."""
         return self._ref()
 

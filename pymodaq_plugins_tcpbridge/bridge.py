@@ -12,7 +12,7 @@ import ipaddress
 import ssl
 import time
 from collections import OrderedDict
-from typing import Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq_gui.parameter import Parameter, ioxml
@@ -184,14 +184,23 @@ class TCPServerBridge:
     _client_root = ''
     _connect_failure = ''  # connect mode: the cause of the last failed attempt, shown once
     _table_refreshed = 0.0
-    _from_client: Optional[dict] = None  # path -> value last received from the client (no echo)
-    _unconfirmed: dict = {}  # path -> previous value, set_info not yet echoed by a PyMoDAQ 5.0/5.1 module
-    _engine_restarts: List[float] = []
+    # per instance, set by _start_bridge: path -> value last received from the client (no echo), and
+    # path -> previous value of a set_info not yet echoed by a PyMoDAQ 5.0/5.1 module
+    _from_client: Dict[tuple, Any]
+    _unconfirmed: Dict[tuple, Any]
+    _engine_restarts: Tuple[float, ...] = ()  # when the engine thread was restarted (recent ones)
     _reconnect: Optional[ReconnectWait] = None
     _had_client = False  # a client was in control since the plugin started listening
     #: the release of the message being handled (back-pressure); a handler that hands the data on
     #: takes it (sets None) and ties it to the life of what it emits
     _delivery: Optional[Callable[[], None]] = None
+
+    if TYPE_CHECKING:  # what the PyMoDAQ plugin class this is mixed into provides
+        settings: Parameter
+        _title: str
+        controller: Optional[BridgeServer]  # PyMoDAQ's name for the plugin's hardware: the bridge
+
+        def emit_status(self, status: ThreadCommand) -> None: ...
 
     # -- life cycle -------------------------------------------------------------------------------
     def _start_bridge(self) -> tuple:
@@ -200,7 +209,6 @@ class TCPServerBridge:
         self._stop_bridge()
         self._from_client = {}
         self._unconfirmed = {}
-        self._engine_restarts = list(self._engine_restarts)  # per plugin instance
         self._had_client = False
         if self._reconnect is None:  # created here, in the plugin's thread (its timer lives there)
             self._reconnect = ReconnectWait(self._on_reconnect_expired)
@@ -293,13 +301,13 @@ class TCPServerBridge:
     def _on_engine_stopped(self, reason: str) -> None:
         """The engine thread died (a bug): tell the user, and listen again unless it keeps dying."""
         now = time.monotonic()
-        self._engine_restarts = [t for t in self._engine_restarts if now - t < ENGINE_RESTART_WINDOW_S]
+        self._engine_restarts = tuple(t for t in self._engine_restarts if now - t < ENGINE_RESTART_WINDOW_S)
         if len(self._engine_restarts) >= MAX_ENGINE_RESTARTS:
             self._stop_bridge()
             self._status(f'the TCP server stopped ({reason}) {MAX_ENGINE_RESTARTS} times within '
                          f'{ENGINE_RESTART_WINDOW_S:g} s: not restarted; re-initialise the plugin', error=True)
             return
-        self._engine_restarts.append(now)
+        self._engine_restarts += (now,)
         self._status(f'the TCP server stopped on an internal error ({reason}): restarting it', error=True)
         self._on_controller_lost(ClientInfo(id=0, peer='(all clients)', connected_since=0.0))
         self._start_bridge()
@@ -335,7 +343,7 @@ class TCPServerBridge:
         for client in (self.bridge.clients if self.bridge else []):
             table[client.peer] = _describe(client)
         for host, failures in (self.bridge.auth_failures if self.bridge else {}).items():
-            limit = self.bridge.config.max_auth_failures
+            limit = self.bridge.config.max_auth_failures if self.bridge else 0
             table[f'{host} (authentication)'] = (
                 f'{failures} failed within {AUTH_WINDOW_S:g} s as of {time.strftime("%H:%M:%S")}'
                 + (': refused until they age out' if failures >= limit else ''))
@@ -403,7 +411,9 @@ class TCPServerBridge:
                 self._on_new_controller(event.client)
         elif isinstance(event, DialectDetected):
             layout = f', layout {event.client.layout.value / 100:.1f}' if event.client.layout else ''
-            self._status(f'client {event.client.peer} speaks {DIALECT_NAMES[event.client.dialect]}{layout}')
+            dialect = event.client.dialect
+            named = DIALECT_NAMES[dialect] if dialect is not None else 'a dialect not known yet'
+            self._status(f'client {event.client.peer} speaks {named}{layout}')
             if event.client.dialect is Dialect.PYMODAQ5:
                 self._status(f'note: {PYMODAQ5_LIMITS}')
             self._on_new_controller(event.client)
@@ -466,7 +476,7 @@ class TCPServerBridge:
         """A client took control: send it what waits for one, once it is ready for it."""
         self._had_client = True
         waiting = self._reconnect.waiting if self._reconnect is not None else None
-        if waiting is None or not self._ready_for_replay(client):
+        if waiting is None or self._reconnect is None or not self._ready_for_replay(client):
             return
         self._reconnect.resume()
         self._status(f'client back after {time.monotonic() - waiting.lost_at:.1f} s; {waiting.what} sent again')

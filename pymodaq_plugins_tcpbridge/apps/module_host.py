@@ -327,6 +327,7 @@ class ActuatorHost(ModuleHost):
     """
 
     hw_settings = 'actuator_settings'
+    client: _HostedStage
 
     def __init__(self, module: Any, endpoint: Endpoint, timeout: float) -> None:
         super().__init__(module, timeout)

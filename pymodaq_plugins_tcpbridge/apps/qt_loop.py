@@ -34,10 +34,10 @@ def handle_interrupts() -> QTimer:
     return heartbeat
 
 
-def run_until(condition: Callable[[], bool], end: float, every: Optional[Callable[[], None]] = None) -> bool:
+def run_until(condition: Callable[[], object], end: float, every: Optional[Callable[[], None]] = None) -> bool:
     """Run the Qt event loop until ``condition()``, the monotonic time ``end`` or an interrupt;
     ``condition`` (and ``every``) are checked every 5 ms.  Events are handled as they come, not
-    between sleeps.  Returns ``condition()``."""
+    between sleeps.  Returns whether ``condition()`` is true (any truthy value counts)."""
     if condition():
         return True
     loop, timer = QEventLoop(), QTimer()
@@ -51,7 +51,7 @@ def run_until(condition: Callable[[], bool], end: float, every: Optional[Callabl
     timer.start(5)
     loop.exec()
     timer.stop()
-    return condition()
+    return bool(condition())
 
 
 def process_events_for(seconds: float) -> None:

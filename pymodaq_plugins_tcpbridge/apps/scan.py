@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Any, Callable, Dict, List
 
 from pymodaq_data.data import DataDim
 from pymodaq_gui.parameter import Parameter, ioxml
@@ -72,9 +72,11 @@ class Session:
         self.deadline = deadline
         self.workdir = workdir
         self.client_of: Dict[str, ClientProcess] = {}  # module title -> the demo client serving it
-        self.dashboard = None
+        # PyMoDAQ's objects (it ships no type information): the dashboard, its modules, DAQ_Scan
+        self.dashboard: Any = None
         self.actuators: list = []
-        self.detector = None
+        self.detector: Any = None
+        self.daq_scan: Any = None
         self.received: list = []  # what the detector plugin emitted, in order
         self.failure = ''  # why the scan was stopped here (a module not back within the reconnect wait)
 

@@ -61,7 +61,7 @@ class Deadline:
         self.end = time.monotonic() + seconds
         self.seconds = seconds
 
-    def wait(self, condition: Callable[[], bool], what: str, limit: Optional[float] = None,
+    def wait(self, condition: Callable[[], object], what: str, limit: Optional[float] = None,
              every: Optional[Callable[[], None]] = None) -> None:
         """Run the Qt event loop until ``condition()`` (``every`` called while waiting); ScanError
         after ``limit`` s, the deadline or an interrupt."""
