@@ -166,6 +166,15 @@ def initialise(module: Any, timeout: float) -> None:
         raise ModuleError('the plugin failed to initialise (see its messages above)')
 
 
+def show_link_in_title(main_window: Any, host: ModuleHost) -> None:
+    """The module's window says at a glance whether and where it is bridged: its title becomes
+    ``'<title> - bridged to HOST:PORT: connected (accepted, in control)'``, then ``waiting``,
+    ``refused (the plugin's reason)`` or ``disconnected (why)`` as the link changes."""
+    title = main_window.windowTitle()
+    host.on_link = lambda text: main_window.setWindowTitle(f'{title} - {text}')
+    main_window.setWindowTitle(f'{title} - {host.link_text("waiting", "not connected yet")}')
+
+
 def close(module: Any) -> None:
     """Stop what the module does and close its hardware.  A DAQ_Viewer still grabbing does not close
     (its hardware thread never gets to the close command): the grab is stopped first."""
@@ -193,6 +202,8 @@ def run(options: ModuleOptions) -> int:
             set_from_text(module, path, text)
             log.info('--set %s=%s: applied before and after the initialisation', path, text)
         host = (ActuatorHost if options.kind == 'move' else ViewerHost)(module, options.endpoint, options.timeout)
+        if window is not None:
+            show_link_in_title(window.mainwindow, host)
         host.attach()
         if not run_until(lambda: host.ready, time.monotonic() + options.timeout):
             raise ModuleError('interrupted' if INTERRUPTED.is_set() else

@@ -142,6 +142,8 @@ class ModuleHost:
     def __init__(self, module: Any, timeout: float) -> None:
         self.module = module
         self.timeout = timeout
+        #: called in the Qt thread with one line on the link to the main PC (:meth:`link_text`)
+        self.on_link: Optional[Callable[[str], None]] = None
         self._invoker = _Invoker()
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix='tcpbridge-module-send')
         self._lock = threading.Lock()
@@ -181,6 +183,19 @@ class ModuleHost:
 
     def _abandon_waits(self, reason: str) -> None:
         """Subclass hook: end every wait of the connection thread with ``reason``."""
+
+    def link_text(self, state: str, detail: str) -> str:
+        """One line on the link, e.g. ``'bridged to 192.168.1.10:6341: connected (accepted, in
+        control)'``; ``state`` and ``detail`` as :meth:`~tcpbridge.BridgeClient.link_changed` gives them."""
+        where = f'commander on {self.client.address}' if self.client.listen else self.client.address
+        return f'bridged to {where}: {state} ({detail})'
+
+    def link_changed(self, state: str, detail: str) -> None:
+        """Any thread: the hosted client's link changed; :attr:`on_link` hears it in the Qt thread."""
+        text = self.link_text(state, detail)
+        if self.on_link is not None:
+            on_link = self.on_link
+            self.in_qt(lambda: on_link(text))
 
     # -- threads ------------------------------------------------------------------------------------
     def in_qt(self, function: Callable[[], None]) -> None:
@@ -296,6 +311,9 @@ class _HostedStage(ActuatorClient):
     @property
     def units(self) -> str:
         return self.module_host.units
+
+    def link_changed(self, state: str, detail: str) -> None:
+        self.module_host.link_changed(state, detail)
 
     def get_position(self) -> float:
         return self.module_host.position
@@ -421,6 +439,9 @@ class _HostedDetector(GrabberClient):
         self.module_host = host
         super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
                          secret=endpoint.secret, dialect=endpoint.dialect, dead_link_s=endpoint.dead_link_s)
+
+    def link_changed(self, state: str, detail: str) -> None:
+        self.module_host.link_changed(state, detail)
 
     def grab(self, dim: str) -> Any:
         return self.module_host.snap(dim)

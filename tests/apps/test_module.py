@@ -289,3 +289,34 @@ def test_hosted_stage_over_mutual_tls(plugins: list, tmp_path: Path) -> None:
         assert move_abs_and_wait(plugin, 0.75, timeout_ms=20000).value() == pytest.approx(0.75, abs=MOCK_EPSILON)
     finally:
         stop_module(process, tmp_path)
+
+
+def test_the_module_window_says_whether_and_where_it_is_bridged(plugins: list) -> None:
+    """``tcpbridge module --gui``: the title of the module's own window (PyMoDAQ's standalone DAQ_Move
+    window, offscreen) follows the link: waiting, connected and how, then disconnected and why."""
+    from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move
+
+    from pymodaq_plugins_tcpbridge.apps.module import show_link_in_title
+
+    mkQApp('tests')
+    plugin = actuator_plugin(plugins)
+    port = plugin.bridge.address[1]
+    window, module = create_load_daq_move('Stage')
+    module.actuator = 'Mock'
+    initialise(module, 30)
+    host = ActuatorHost(module, Endpoint('127.0.0.1', port), 20)
+    show_link_in_title(window.mainwindow, host)
+    assert window.mainwindow.windowTitle().endswith(f'bridged to 127.0.0.1:{port}: waiting (not connected yet)')
+    host.attach()
+    wait_until(lambda: host.ready, 20, 'the module position', qt=True)
+    thread = host.start()
+    try:
+        wait_until(lambda: window.mainwindow.windowTitle().endswith(
+            f'bridged to 127.0.0.1:{port}: connected (accepted, in control)'), 20, 'the title: connected', qt=True)
+        plugin.close()  # the main PC's plugin goes away
+        wait_until(lambda: f'bridged to 127.0.0.1:{port}: disconnected (' in window.mainwindow.windowTitle(),
+                   20, 'the title: disconnected', qt=True)
+    finally:
+        host.stop(thread)
+        module.quit_fun()
+        window.mainwindow.close()

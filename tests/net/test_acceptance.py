@@ -204,3 +204,37 @@ def test_a_client_with_the_right_certificate_says_connected_once_accepted(pki) -
         client.stop()
         thread.join(10)
         server.close()
+
+
+class LinkLog(GrabberClient):
+    """A client that records what its link_changed hook hears."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.states: list = []
+
+    def link_changed(self, state: str, detail: str) -> None:
+        self.states.append((state, detail))
+
+
+def test_the_link_hook_follows_waiting_connected_refused_and_disconnected() -> None:
+    with socket.create_server(('127.0.0.1', 0)) as placeholder:  # a port nobody listens on, once closed
+        port = placeholder.getsockname()[1]
+    client = LinkLog(port=port, retry_delay=0.05)
+    thread = client.start()
+    server = None
+    try:
+        wait_until(lambda: client.states, 10)
+        assert client.states[0][0] == 'waiting'
+        server = BridgeServer('127.0.0.1', port, GRABBER, EventLog())
+        wait_until(lambda: ('connected', 'accepted, in control') in client.states, 10)
+        server.close()
+        wait_until(lambda: client.states[-1][0] == 'disconnected', 10)
+        server = BridgeServer('127.0.0.1', port, GRABBER, EventLog(), auth_secret='lab secret')
+        wait_until(lambda: client.states[-1][0] == 'refused', 10)
+        assert 'requires authentication' in client.states[-1][1]
+    finally:
+        client.stop()
+        thread.join(10)
+        if server is not None:
+            server.close()

@@ -216,8 +216,10 @@ class BridgeClient:
                                               f'{error}') from error
                     if isinstance(error, ssl.SSLError):  # the server is there: say why TLS failed
                         log.warning('TLS with %s failed: %s', self.address, handshake_problem(error))
+                        self.link_changed('refused', f'TLS: {handshake_problem(error)}')
                     elif not waiting_logged:
                         log.info('waiting for the server at %s (%s)', self.address, error)
+                        self.link_changed('waiting', f'no plugin listening yet ({error})')
                         waiting_logged = True
                     self._pause(delay)
                     delay = min(delay * 2, self.max_retry_delay)
@@ -264,6 +266,7 @@ class BridgeClient:
         selector.register(self._waker.reader, selectors.EVENT_READ)
         self.listening.set()
         log.info('listening on %s for a commander (%s)', format_address(self.listen_address), self.client_type)
+        self.link_changed('waiting', f'listening on {format_address(self.listen_address)} for the commander')
         try:
             while not self._stopping.is_set():
                 for key, _ in selector.select():
@@ -472,6 +475,7 @@ class BridgeClient:
                 ('; waiting for the next commander' if self.listen else '; reconnecting')
             if not (self._refusal and not self.reconnect):  # else run() raises RefusedByServer: said once
                 (log.warning if self._refusal else log.info)('disconnected from %s: %s%s', peer, reason, retry)
+            self.link_changed(*(('refused', self._refusal) if self._refusal else ('disconnected', reason)))
             self._loss = reason
         return clean
 
@@ -503,11 +507,18 @@ class BridgeClient:
     def _on_connected(self) -> None:
         """Subclass hook, called in the connection thread once the plugin accepted the hello."""
 
+    def link_changed(self, state: str, detail: str) -> None:
+        """Hook, called in the connection thread when the link changes: ``state`` is ``'waiting'``
+        (no plugin yet, or listening for the commander), ``'connected'`` (accepted; ``detail`` says
+        how, e.g. ``'accepted, in control'``), ``'refused'`` (``detail``: the plugin's reason) or
+        ``'disconnected'`` (``detail``: why).  For a display (``tcpbridge module --gui``'s title)."""
+
     def _accepted(self, detail: str) -> None:
         """The plugin accepted us (``detail``: how, or why it is assumed): :attr:`connected`."""
         log.info('connected to %s as %s (%s dialect)%s', self._peer, self.client_type, self.dialect.value,
                  f': {detail}' if detail else '')
         self.connected.set()
+        self.link_changed('connected', detail or 'accepted')
         self._on_connected()
 
     def _dispatch(self, message: Message) -> None:
@@ -516,6 +527,7 @@ class BridgeClient:
         if isinstance(message, Accepted):
             if self.connected.is_set():  # a command came first (an actuator's check_position)
                 log.debug('the plugin confirms: %s', message.role)
+                self.link_changed('connected', f'accepted, {message.role}')
             else:
                 self._accepted(f'accepted, {message.role}')
             return
