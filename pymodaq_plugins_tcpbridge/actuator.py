@@ -26,6 +26,7 @@ from tcpbridge import (
 
 from .bridge import PYMODAQ5_LIMITS, TCPServerBridge, tcp_parameters
 from .convert import actuator_to_wire, position_to_actuator, units_problem
+from .reconnect import Waiting
 
 #: seconds a client has to answer stop_motion before the move is ended here (PyMoDAQ's clients
 #: ignore stop_motion, docs/protocol.rst §4.11)
@@ -90,7 +91,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
             self.target_value = target
         if self._move_request is None and not self._wait_for_client(None, *self._replay_of_move()):
             self._status(f'no client connected: {message.command} not sent', error=True)
-            self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+            self._move_failed()
 
     def _replay_of_move(self) -> Tuple[str, Callable[[], None]]:
         """What sends the last move again (``move_abs`` to its target, or ``move_home``), and its name."""
@@ -182,7 +183,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
             self._status(f'no move_done from the client within {self.settings["timeout"]} s after '
                          f'{event.command}{why}: connection closed, so that its late move_done cannot end a '
                          'later move', error=True)
-            self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+            self._move_failed()
         elif 'move_done' in event.expected:  # an earlier move (ended here at a stop, or followed by another)
             self._status(f'no move_done from the client after an earlier {event.command}: connection closed, so '
                          'that its late move_done cannot end a later move', error=True)
@@ -198,7 +199,24 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
             f'{self._move_sent} (to {self._at(self._move_target)})'
         if not self._wait_for_client(lost_during, replayed, replay):
             self._status(f'client {client.peer} lost during {lost_during}', error=True)
-            self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+            self._move_failed()
+
+    def _on_reconnect_expired(self, waiting: Waiting) -> None:
+        super()._on_reconnect_expired(waiting)  # PyMoDAQ's timeout status
+        self._show_not_moving()
+
+    def _move_failed(self) -> None:
+        """The move ended without reaching its target: PyMoDAQ's timeout status, and DAQ_Move's LED
+        no longer "moving"."""
+        self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
+        self._show_not_moving()
+
+    def _show_not_moving(self) -> None:
+        """Turn DAQ_Move's "moving" LED back to idle without a ``move_done``, which would tell a scan
+        that the target was reached.  PyMoDAQ 5.3 clears that LED only on MOVE_DONE; its UPDATE_UI
+        command calls a method of the module's UI with arguments, here the UI's ``__setattr__`` for
+        its ``move_done`` property (nothing happens without a UI: headless, in a scan script)."""
+        self.emit_status(ThreadCommand(ThreadStatus.UPDATE_UI, '__setattr__', args=('move_done', True)))
 
     def _ready_for_replay(self, client: ClientInfo) -> bool:
         return client.dialect is not None  # a move is encoded in its dialect: known once it answered the probe

@@ -1,0 +1,78 @@
+"""DAQ_Move's "moving" LED (its toolbar, what a user sees with the settings panel closed) leaves
+"moving" within 1 s when a move fails, without a ``move_done`` (a scan must not take the move for
+done): PyMoDAQ 5.3's own standalone DAQ_Move window, offscreen, with the real plugin and a real
+client process killed mid-move."""
+from __future__ import annotations
+
+import time
+from typing import List
+
+from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move
+from pymodaq_gui.qt_utils import mkQApp
+from qtpy.QtWidgets import QApplication
+
+from helpers import wait_until
+from tcpbridge import ClientProcess
+
+
+def stage_window(reconnect_wait: float):
+    """A standalone DAQ_Move with DAQ_Move_TCPServer, initialised, listening on a free port."""
+    mkQApp('tests')
+    shared_ui, move = create_load_daq_move('Stage')
+    move.actuator = 'TCPServer'
+    move.settings.child('actuator_settings', 'port_id').setValue(0)
+    move.settings.child('actuator_settings', 'reconnect_wait').setValue(reconnect_wait)
+    inits: List[bool] = []
+    move.init_signal.connect(inits.append)
+    move.init_hardware_ui(True)
+    wait_until(lambda: inits, 30, 'the initialisation', qt=True)
+    assert inits[0]
+    return shared_ui, move
+
+
+def close(shared_ui, move) -> None:
+    move.quit_fun()
+    shared_ui.mainwindow.close()
+    QApplication.processEvents()
+
+
+def test_a_move_without_a_client_does_not_stay_moving() -> None:
+    shared_ui, move = stage_window(reconnect_wait=0)
+    done: list = []
+    move.move_done_signal.connect(done.append)
+    try:
+        move.move_abs(3.0)
+        asked = time.monotonic()
+        wait_until(lambda: move.ui.move_done, 5, 'the LED to leave "moving"', qt=True)
+        assert time.monotonic() - asked < 1.5
+        assert not done  # no move_done: the target was not reached
+        assert 'no client connected: move_abs not sent' in move.settings['actuator_settings', 'status']
+    finally:
+        close(shared_ui, move)
+
+
+def test_a_stage_killed_mid_move_and_not_back_leaves_moving_within_a_second() -> None:
+    shared_ui, move = stage_window(reconnect_wait=1.0)
+    done: list = []
+    move.move_done_signal.connect(done.append)
+    port = str(move.controller_and_thread.controller.address[1])
+    stage = ClientProcess(['actuator', '--port', port, '--units', 'mm', '--speed', '0.5'])
+    try:
+        wait_until(lambda: move.settings['actuator_settings', 'connected'], 20, 'the stage', qt=True)
+        wait_until(lambda: move.controller_and_thread.controller.controller.dialect is not None, 20,
+                   'the dialect', qt=True)
+        move.move_abs(50.0)  # 100 s at 0.5 mm/s
+        wait_until(lambda: not move.ui.move_done, 5, 'the LED to show "moving"', qt=True)
+        stage.process.kill()
+        stage.process.wait(10)
+        wait_until(lambda: 'waiting up to 1 s' in move.settings['actuator_settings', 'status'], 10,
+                   'the reconnect wait', qt=True)
+        started = time.monotonic()
+        wait_until(lambda: 'failed' in move.settings['actuator_settings', 'status'], 10, 'the wait to end', qt=True)
+        failed = time.monotonic()
+        wait_until(lambda: move.ui.move_done, 5, 'the LED to leave "moving"', qt=True)
+        assert time.monotonic() - failed < 1.0 and failed - started < 3.0
+        assert not done
+    finally:
+        stage.stop()
+        close(shared_ui, move)
