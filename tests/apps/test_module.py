@@ -320,3 +320,45 @@ def test_the_module_window_says_whether_and_where_it_is_bridged(plugins: list) -
         host.stop(thread)
         module.quit_fun()
         window.mainwindow.close()
+
+
+def test_a_link_lost_mid_move_costs_a_pause_and_the_hosted_stage_ends_the_move_once(plugins: list,
+                                                                                    tmp_path: Path) -> None:
+    """Issue 26, item 6: the link between the main PC and ``tcpbridge module`` breaks during a move (the
+    relay in between is killed: a switch, a cable) and comes back.  The plugin keeps the move and sends
+    it again as ``move_abs`` to the same absolute target once the module is back; the hosted stage ends
+    there, and the plugin's move ends once, with the module's ``move_done``."""
+    from pymodaq.utils.data import DataActuator
+
+    from tcpbridge import ClientProcess
+
+    plugin = actuator_plugin(plugins, reconnect_wait=60)
+    relay_port = free_port()
+    relay_args = ['monitor', '--listen', str(relay_port), '--to', f'127.0.0.1:{plugin.bridge.address[1]}']
+    relay = ClientProcess(relay_args, tmp_path / 'relay-1.log')
+    process = module_process(tmp_path, 'move', 'Mock', '--port', str(relay_port), '--axis', 'Y',
+                             '--set', 'tau=1500')  # a move of a few seconds
+    done: list = []
+    try:
+        wait_connected(plugin, timeout=60)
+        wait_until(lambda: plugin.axis_unit, 10, 'the axis units', qt=True)
+        status = StatusLog(plugin)
+        plugin.move_done_signal.connect(done.append)
+        plugin.move_is_done = False
+        plugin.move_abs(DataActuator(data=4.0, units=plugin.axis_unit))
+        wait_until(lambda: 0.2 < plugin.current_value.value() < 3.5, 20, 'the stage on its way', qt=True)
+        relay.process.kill()  # the link breaks mid-move
+        relay.process.wait(10)
+        relay.stop()
+        status.wait_for('lost during move_abs', 20)
+        assert not done
+        relay = ClientProcess(relay_args, tmp_path / 'relay-2.log')  # the link is back
+        status.wait_for('sent again', 30)
+        wait_until(lambda: done, 60, 'the end of the move', qt=True)
+    finally:
+        relay.stop()
+        output = stop_module(process, tmp_path)
+    assert len(done) == 1 and done[0].value() == pytest.approx(4.0, abs=MOCK_EPSILON), done
+    moves = [line for line in output.splitlines() if 'move_abs 4' in line]
+    assert len(moves) == 2, output  # the move, then its replay: both to the same absolute target,
+    assert 'move_rel' not in output  # so a move the stage finished meanwhile is not made twice
