@@ -25,6 +25,7 @@ from tcpbridge import (
     DEAD_LINK_S,
     OBSERVING,
     REDIAL_DELAYS,
+    WAITING,
     BacklogLimits,
     BridgeServer,
     ClientConnected,
@@ -90,6 +91,11 @@ def tcp_parameters() -> List[dict]:
     """Settings of a TCPServer plugin.  The PyMoDAQ 4 names (``socket_ip``, ``port_id``,
     ``settings_client``, ``infos``, ``conn_clients``) are kept so that old settings load."""
     return [
+        {'title': 'Summary:', 'name': 'summary', 'type': 'str', 'value': 'not listening', 'readonly': True,
+         'tip': 'the client in control and since when, or what the plugin waits for (full text here)'},
+        # not 'readonly': PyMoDAQ draws a disabled LED grey whatever its value (it is never clickable)
+        {'title': 'Client connected:', 'name': 'connected', 'type': 'led', 'value': False,
+         'tip': 'on while a client is in control of this plugin'},
         {'title': 'Status:', 'name': 'status', 'type': 'str', 'value': '', 'readonly': True,
          'tip': 'the last event of the bridge (PyMoDAQ shows it in the status bar where it has one)'},
         {'title': 'Connection:', 'name': 'connection', 'type': 'list', 'value': LISTEN,
@@ -132,9 +138,6 @@ def tcp_parameters() -> List[dict]:
         {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': config('tcpbridge', 'bridge', 'dialect'),
          'limits': ['auto', 'legacy', 'pymodaq4'],
          'tip': 'auto: learned from the client\'s first data or position (protocol reference, §6)'},
-        # not 'readonly': PyMoDAQ draws a disabled LED grey whatever its value (it is never clickable)
-        {'title': 'Client connected:', 'name': 'connected', 'type': 'led', 'value': False,
-         'tip': 'on while a client is in control of this plugin'},
         {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
          'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
         {'title': 'Reconnect wait (s):', 'name': 'reconnect_wait', 'type': 'float', 'value': RECONNECT_WAIT_S,
@@ -191,6 +194,7 @@ class TCPServerBridge:
     _engine_restarts: Tuple[float, ...] = ()  # when the engine thread was restarted (recent ones)
     _reconnect: Optional[ReconnectWait] = None
     _had_client = False  # a client was in control since the plugin started listening
+    _gone = ''  # when and why the last client in control left ('' while one is there, or none came)
     #: the release of the message being handled (back-pressure); a handler that hands the data on
     #: takes it (sets None) and ties it to the life of what it emits
     _delivery: Optional[Callable[[], None]] = None
@@ -207,6 +211,7 @@ class TCPServerBridge:
         """Listen on ``socket_ip:port_id``; returns PyMoDAQ's ``(info, initialized)``; never waits
         for a client."""
         self._stop_bridge()
+        self._gone = ''
         self._from_client = {}
         self._unconfirmed = {}
         self._had_client = False
@@ -321,6 +326,7 @@ class TCPServerBridge:
             self._relay.received.disconnect()
             self._relay = None
         self.settings.child('connected').setValue(False)
+        self._show_summary('not listening')
 
     @property
     def client_connected(self) -> bool:
@@ -353,6 +359,29 @@ class TCPServerBridge:
                                 f'of {time.strftime("%H:%M:%S")}: the client is not read until it catches up')
         self.settings.child('conn_clients').setValue(table)
         self.settings.child('connected').setValue(self.client_connected)
+        self._show_summary(self._summary())
+
+    def _summary(self) -> str:
+        """One line on the link: the client in control and since when, or what the plugin waits for."""
+        if self.bridge is None:
+            return 'not listening'
+        controller = self.bridge.controller
+        where = format_address(self.bridge.address)
+        if controller is not None:
+            since = time.strftime('%H:%M', time.localtime(controller.connected_since))
+            dialect = controller.dialect.value if controller.dialect else 'dialect not known yet'
+            waiting = sum(1 for c in self.bridge.clients if c.role == WAITING)
+            return (f'{controller.client_type} {controller.peer} connected {since}, {dialect}'
+                    + (f', {waiting} waiting' if waiting else ''))
+        waits = f'dialling the instrument at {where}' if self.bridge.dial else \
+            f'waiting for a {self.client_type} client on port {self.bridge.address[1]}'
+        return f'client gone at {self._gone}; {waits}' if self._gone else waits
+
+    def _show_summary(self, text: str) -> None:
+        summary = self.settings.child('summary')
+        if summary.value() != text:
+            summary.setValue(text)
+            summary.setOpts(tip=text)
 
     # -- events (plugin thread) -------------------------------------------------------------------
     def _on_bridge_event(self, event: Event) -> None:
@@ -399,6 +428,7 @@ class TCPServerBridge:
             self._status(f'client {event.client.peer} lost: {event.reason}',
                          error=not event.reason.endswith('quit'))
             if event.client.in_control:
+                self._gone = f'{time.strftime("%H:%M:%S")}: {event.reason}'
                 self._on_controller_lost(event.client)
         elif isinstance(event, ControllerChanged):
             self.settings.child('infos').clearChildren()  # they described the previous client

@@ -321,3 +321,23 @@ def test_allowed_clients_setting(viewer) -> None:
     bad = make_detector(DAQ_0DViewer_TCPServer, port_id=0, allowed_clients='lab-pc')
     assert not bad.initialized and "invalid allowed clients 'lab-pc'" in bad.init_info
     bad.close()
+
+
+def test_the_summary_line_says_who_is_connected_or_what_the_plugin_waits_for(viewer) -> None:
+    """The first setting, one line: what a scientist looks for first (issue 28)."""
+    plugin = viewer('1D')
+    port = port_of(plugin)
+    summary = plugin.settings.child('summary')
+    names = [c.name() for c in plugin.settings.children()]  # after PyMoDAQ's own common settings
+    assert names.index('summary') + 1 == names.index('connected') == names.index('status') - 1
+    assert names.index('status') < names.index('connection') < names.index('tls_cert')
+    assert summary.value() == f'waiting for a GRABBER client on port {port}'
+    with client_process('grabber', '--port', port, '--dim', '1D', '--dialect', 'pymodaq4'):
+        wait_until(lambda: summary.value().startswith('GRABBER 127.0.0.1:'), 15, 'the client in the summary',
+                   qt=True)
+        assert ' connected ' in summary.value()
+        grab_and_wait(plugin, timeout_ms=10000)  # its first data tell its dialect
+        wait_until(lambda: summary.value().endswith(', pymodaq4'), 10, 'the dialect in the summary', qt=True)
+    wait_until(lambda: summary.value().startswith('client gone at '), 15, 'the departure in the summary', qt=True)
+    assert summary.value().endswith(f'the client quit; waiting for a GRABBER client on port {port}')
+    assert summary.opts['tip'] == summary.value()  # the full text, whatever the column width
