@@ -7,19 +7,13 @@ import argparse
 import logging
 from pathlib import Path
 
-from tcpbridge import Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments, parse_endpoint
+from tcpbridge import Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
+from tcpbridge.argtypes import endpoint, port, timeout_seconds
 
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
 
 log = logging.getLogger('tcpbridge')
-
-
-def _endpoint(text: str) -> tuple:
-    try:
-        return parse_endpoint(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _setting(text: str) -> tuple:
@@ -49,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'viewer (e.g. DAQ2D/Mock); see --list')
     parser.add_argument('--list', action='store_true', help='list the installed instrument plugins and exit')
     parser.add_argument('--host', default='127.0.0.1', help='address of the PC running the TCPServer plugin')
-    parser.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin')
-    parser.add_argument('--listen', type=_endpoint, metavar='[ADDR:]PORT',
+    parser.add_argument('--port', type=port, default=6341, help='port of the TCPServer plugin')
+    parser.add_argument('--listen', type=endpoint, metavar='[ADDR:]PORT',
                         help='wait for the commander (a TCPServer plugin set to "connect to instrument", or '
                              'any program speaking the protocol) here instead of connecting to --host/--port')
     add_tls_arguments(parser)
@@ -66,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--grab', action='store_true',
                         help='viewer: start a continuous grab; its frames are pushed to the main PC')
     parser.add_argument('--gui', action='store_true', help="show the module's window (default: headless)")
-    parser.add_argument('--timeout', type=float, default=60.0,
+    parser.add_argument('--timeout', type=timeout_seconds, default=60.0,
                         help='seconds to wait for the module: initialisation, one move, one acquisition')
     parser.add_argument('--pymodaq-home', type=Path,
                         help="keep PyMoDAQ's config and logs in this folder (default: the user's, ~/.pymodaq)")

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from tcpbridge import Command
+from tcpbridge.argtypes import finite, number, port, timeout_seconds, wait_seconds, whole
 
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
@@ -23,9 +24,10 @@ PRINTED_BY_THE_SCAN = ('waiting up to', 'client back after', 'no client back wit
 
 def add_arguments(scan: argparse.ArgumentParser) -> None:
     """The options of ``tcpbridge scan``."""
-    scan.add_argument('--points', type=_points, default=11, help='points per scanned axis (2 or more)')
-    scan.add_argument('--start', type=float, default=0.0, help='first position (mm)')
-    scan.add_argument('--stop', type=float, default=10.0, help='last position (mm)')
+    scan.add_argument('--points', type=whole(2, 'the number of points'),
+                      default=11, help='points per scanned axis (2 or more)')
+    scan.add_argument('--start', type=finite, default=0.0, help='first position (mm)')
+    scan.add_argument('--stop', type=finite, default=10.0, help='last position (mm)')
     scan.add_argument('--scan', choices=['1D', '2D'], default='1D', help='1D: one stage; 2D: two stages')
     scan.add_argument('--dim', choices=['0D', '1D', '2D'], default='0D', help='detector dimensionality')
     scan.add_argument('--dialect', choices=['legacy', 'pymodaq4'], default='legacy',
@@ -35,40 +37,21 @@ def add_arguments(scan: argparse.ArgumentParser) -> None:
                            'hosted by tcpbridge module (PyMoDAQ on both sides)')
     scan.add_argument('--host', default='127.0.0.1',
                       help='address the plugins listen on when waiting for remote clients')
-    scan.add_argument('--actuator-port', type=int, action='append', default=[], dest='actuator_ports',
+    scan.add_argument('--actuator-port', type=port, action='append', default=[], dest='actuator_ports',
                       help='wait for a remote actuator on this port (twice for --scan 2D)')
-    scan.add_argument('--detector-port', type=int, help='wait for a remote detector on this port')
+    scan.add_argument('--detector-port', type=port, help='wait for a remote detector on this port')
     scan.add_argument('--out', default='tcpbridge-scan', help='folder of the HDF5 file (a new file per run)')
     scan.add_argument('--plot', help='also render the scanned signal to this PNG file')
     scan.add_argument('--gui', action='store_true', help='open the dashboard with the experiment instead')
-    scan.add_argument('--timeout', type=float, default=300.0, help='give up after this many seconds')
-    scan.add_argument('--speed', type=float, default=0.0, help='demo stage speed, mm/s (0: instantaneous)')
-    scan.add_argument('--peak-at', type=float, default=5.0, help='demo detector peak position (mm)')
-    scan.add_argument('--noise', type=float, default=0.01, help='demo detector noise rms')
-    scan.add_argument('--reconnect-wait', type=_seconds, default=60.0, metavar='SECONDS',
+    scan.add_argument('--timeout', type=timeout_seconds, default=300.0, help='give up after this many seconds')
+    scan.add_argument('--speed', type=number(0, what='the speed (mm/s)'),
+                      default=0.0, help='demo stage speed, mm/s (0: instantaneous)')
+    scan.add_argument('--peak-at', type=finite, default=5.0, help='demo detector peak position (mm)')
+    scan.add_argument('--noise', type=number(0, what='the noise rms'), default=0.01, help='demo detector noise rms')
+    scan.add_argument('--reconnect-wait', type=wait_seconds, default=60.0, metavar='SECONDS',
                       help='a client lost during a move or a grab is waited for this long, then sent the request '
                            "again (the scan pauses); past it the scan fails (0: at once). PyMoDAQ's scan timeouts "
                            'are set above it')
-
-
-def _points(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f'{value}: a scan needs 2 points or more (its first and last position)')
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number of seconds') from None
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f'{text!r}: between 0 and 86400 s')
-    return value
 
 
 def _log_filter(record: logging.LogRecord) -> bool:
@@ -84,11 +67,25 @@ def _log_filter(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.ERROR or (ours and record.levelno >= logging.WARNING)
 
 
+def _refusal(args: argparse.Namespace) -> str:
+    """Why the options make no scan ('' when they do): what argparse cannot check option by option."""
+    if args.start == args.stop:
+        return f'--start and --stop are both {args.start:g}: a scan needs a range'
+    stages = 2 if args.scan == '2D' else 1
+    if args.actuator_ports and len(args.actuator_ports) != stages:
+        return (f'a {args.scan} scan needs {stages} --actuator-port value(s), '
+                f'{len(args.actuator_ports)} given')
+    ports = args.actuator_ports + ([args.detector_port] if args.detector_port else [])
+    if len(set(ports)) != len(ports):
+        return f'each plugin needs its own port: {", ".join(map(str, ports))} has one twice'
+    return ''
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``tcpbridge scan``; returns the exit code (2: PyMoDAQ missing, or options that make no scan)."""
-    if args.start == args.stop:
-        print(f'tcpbridge scan: error: --start and --stop are both {args.start:g}: a scan needs a range',
-              file=sys.stderr)
+    refusal = _refusal(args)
+    if refusal:
+        print(f'tcpbridge scan: error: {refusal}', file=sys.stderr)
         return 2
     # PyMoDAQ logs its start-up at length: keep the terminal for the scan (unless --verbose)
     code = prepare('scan', args.gui, (lambda record: True) if args.verbose else _log_filter)

@@ -24,10 +24,21 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import __version__
+from .argtypes import (
+    connect_endpoint,
+    endpoint,
+    existing_file,
+    finite,
+    number,
+    port,
+    timeout_seconds,
+    wait_seconds,
+    whole,
+)
 from .instruments.demo import DEFAULT_SHAPES, SimulatedDetector, SimulatedStage, parse_shape
 from .net.client import BridgeClient
 from .net.tls import endpoint_context
-from .net.transport import DEAD_LINK_S, format_address, keepalive_times, parse_endpoint
+from .net.transport import DEAD_LINK_S, format_address, keepalive_times
 from .protocol.dialects import Dialect, DwaLayout
 from .protocol.dtypes import dtype_to_wire
 from .protocol.errors import EncodeError
@@ -106,14 +117,6 @@ def _shape(text: str) -> Tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _endpoint(text: str) -> Tuple[str, int]:
-    """argparse type of ``[ADDR:]PORT`` / ``HOST:PORT`` (IPv6 in brackets: ``[::1]:6341``)."""
-    try:
-        return parse_endpoint(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 #: the number of dimensions each --dim takes (ND: 3 or more)
 DIM_NDIMS = {'0D': (1,), '1D': (1,), '2D': (2,), 'ND': tuple(range(3, 33))}
 
@@ -139,18 +142,18 @@ LAYOUTS = {'4.4': DwaLayout.V4_4, '4.2': DwaLayout.V4_2, '4.1.3': DwaLayout.V4_1
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--host', default='127.0.0.1', help='address of the PC running PyMoDAQ')
-    parser.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin')
+    parser.add_argument('--port', type=port, default=6341, help='port of the TCPServer plugin')
     parser.add_argument('--dialect', choices=[d.value for d in Dialect], default='legacy',
                         help='legacy: arrays/scalars (any server); pymodaq4: DataToExport with axes/units')
     parser.add_argument('--layout', choices=list(LAYOUTS), default='4.4',
                         help='pymodaq4 dialect: layout of the PyMoDAQ version of the server (4.2 for 4.2-4.3)')
-    parser.add_argument('--listen', type=_endpoint, metavar='[ADDR:]PORT',
+    parser.add_argument('--listen', type=endpoint, metavar='[ADDR:]PORT',
                         help='wait for the commander (a TCPServer plugin set to "connect to instrument", or '
                              'any program speaking the protocol) on this address instead of connecting to '
                              '--host/--port; ADDR defaults to 127.0.0.1 (0.0.0.0: every interface)')
     add_tls_arguments(parser)
     parser.add_argument('--once', action='store_true', help='do not reconnect after the connection ends')
-    parser.add_argument('--max-attempts', type=int, default=None,
+    parser.add_argument('--max-attempts', type=whole(1, 'the number of attempts'), default=None,
                         help='give up after this many failed connection attempts (None: never)')
     add_dead_link_argument(parser)
 
@@ -174,10 +177,12 @@ def _dead_link(text: str) -> float:
 def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
     """``--tls-ca``, ``--tls-cert``, ``--tls-key`` (see :func:`tcpbridge.net.tls.endpoint_context`) and
     ``--secret`` (shared-secret authentication)."""
-    parser.add_argument('--tls-ca', metavar='PEM', help="TLS: the lab CA (ca.pem of 'tcpbridge cert'): verifies the "
-                                                      'plugin (or, with --listen, the commanders)')
-    parser.add_argument('--tls-cert', metavar='PEM', help='TLS: our certificate (required with --listen)')
-    parser.add_argument('--tls-key', metavar='PEM', help='TLS: the private key of --tls-cert')
+    parser.add_argument('--tls-ca', type=existing_file, metavar='PEM',
+                        help="TLS: the lab CA (ca.pem of 'tcpbridge cert'): verifies the plugin (or, with --listen, "
+                             'the commanders)')
+    parser.add_argument('--tls-cert', type=existing_file, metavar='PEM',
+                        help='TLS: our certificate (required with --listen)')
+    parser.add_argument('--tls-key', type=existing_file, metavar='PEM', help='TLS: the private key of --tls-cert')
     parser.add_argument('--secret', default=os.environ.get('TCPBRIDGE_SECRET') or None,
                         help="authenticate with this shared secret (the plugin's auth_secret); default: the "
                              'environment variable TCPBRIDGE_SECRET, which, unlike an argument, other users '
@@ -219,12 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
                          + ', '.join(f'{d} {"x".join(map(str, s))}' for d, s in DEFAULT_SHAPES.items()) + ')')
     grabber.add_argument('--dtype', type=_dtype, default='float64', help='numpy dtype, e.g. uint16')
     grabber.add_argument('--pattern', action='store_true', help='deterministic counter pattern, no noise')
-    grabber.add_argument('--push-rate', type=float, default=0.0, metavar='HZ',
+    grabber.add_argument('--push-rate', type=number(0, 1e6, what='the rate (Hz)'), default=0.0, metavar='HZ',
                          help='also push data unsolicited at this rate (streaming); 0: only when asked')
-    grabber.add_argument('--peak-at', type=float, default=5.0, help='stage position of the signal peak')
-    grabber.add_argument('--peak-width', type=float, default=1.5, help='width of the peak (stage units)')
-    grabber.add_argument('--seed', type=int, default=None, help='random seed of the noise (None: random)')
-    grabber.add_argument('--noise', type=float, default=None, help='noise rms (None: 0.01, 0 with --pattern)')
+    grabber.add_argument('--peak-at', type=finite, default=5.0, help='stage position of the signal peak')
+    grabber.add_argument('--peak-width', type=number(0, exclusive_minimum=True, what='the width'),
+                         default=1.5, help='width of the peak (stage units)')
+    grabber.add_argument('--seed', type=whole(0, 'the seed'),
+                         default=None, help='random seed of the noise (None: random)')
+    grabber.add_argument('--noise', type=number(0, what='the noise rms'),
+                         default=None, help='noise rms (None: 0.01, 0 with --pattern)')
     grabber.add_argument('--position-file', action='append', default=[], dest='position_files',
                          help='file where a demo stage writes its position (repeat for each scanned '
                               'axis): the signal peaks when every stage is at --peak-at')
@@ -234,8 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        'moving, stops on stop_motion.')
     _common(actuator)
     actuator.add_argument('--units', default='mm', help='axis units')
-    actuator.add_argument('--speed', type=float, default=10.0, help='units per second; 0: instantaneous')
-    actuator.add_argument('--position', type=float, default=0.0, help='initial position')
+    actuator.add_argument('--speed', type=number(0, what='the speed (units/s)'),
+                          default=10.0, help='units per second; 0: instantaneous')
+    actuator.add_argument('--position', type=finite, default=0.0, help='initial position')
     actuator.add_argument('--position-file', help='file where the stage writes its position (read by '
                           'the demo detector)')
 
@@ -248,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help='a name or address clients reach the listening side by (repeat for each)')
     cert.add_argument('--client', action='append', default=[], dest='clients', metavar='NAME',
                       help='a client certificate to make (repeat for each instrument PC)')
-    cert.add_argument('--days', type=int, default=825, help='validity of the certificates')
+    cert.add_argument('--days', type=whole(1, 'the number of days'), default=825, help='validity of the certificates')
 
     replay = _subcommand(
         commands, 'replay', help='play a session transcript as a client and compare what the server answers',
@@ -256,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
                     'TCPServer plugin: ">" lines are sent, "<" lines are awaited and compared byte for byte.')
     replay.add_argument('file', help='the transcript')
     replay.add_argument('--host', default='127.0.0.1', help='address of the PC running PyMoDAQ')
-    replay.add_argument('--port', type=int, default=6341, help='port of the TCPServer plugin')
-    replay.add_argument('--timeout', type=float, default=60.0,
+    replay.add_argument('--port', type=port, default=6341, help='port of the TCPServer plugin')
+    replay.add_argument('--timeout', type=timeout_seconds, default=60.0,
                         help='seconds to wait for each answer of the server (a grab or a move may need you)')
 
     monitor = _subcommand(
@@ -265,12 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         description='A transparent relay: point the client at --listen, the relay connects to --to and prints '
                     'every message both ways, decoded (dialect detected), large arrays summarised; --save writes '
                     'the session as a transcript that "tcpbridge replay" plays.')
-    monitor.add_argument('--listen', type=_endpoint, default=('127.0.0.1', 6340), metavar='[ADDR:]PORT',
+    monitor.add_argument('--listen', type=endpoint, default=('127.0.0.1', 6340), metavar='[ADDR:]PORT',
                          help='where the client connects (ADDR default 127.0.0.1)')
-    monitor.add_argument('--to', type=_endpoint, required=True, metavar='HOST:PORT',
+    monitor.add_argument('--to', type=connect_endpoint, required=True, metavar='HOST:PORT',
                          help='the server (the TCPServer plugin)')
     monitor.add_argument('--save', metavar='FILE', help='also write the session as a transcript')
-    monitor.add_argument('--sessions', type=int, default=None,
+    monitor.add_argument('--sessions', type=whole(1, 'the number of sessions'), default=None,
                          help='stop after this many client sessions (None: until Ctrl+C)')
 
     check = _subcommand(
@@ -281,11 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument('--role', choices=['grabber', 'actuator'], required=True, help='what the client is')
     check.add_argument('--dialect', choices=['auto', 'legacy', 'pymodaq4'], default='auto',
                        help='the dialect the client must speak (auto: whichever it speaks)')
-    check.add_argument('--listen', type=_endpoint, default=('127.0.0.1', 6341), metavar='[ADDR:]PORT',
+    check.add_argument('--listen', type=endpoint, default=('127.0.0.1', 6341), metavar='[ADDR:]PORT',
                        help='where the client connects')
-    check.add_argument('--timeout', type=float, default=10.0, help='seconds to wait for each answer')
-    check.add_argument('--wait-connect', type=float, default=120.0, help='seconds to wait for the client')
-    check.add_argument('--wait-quit', type=float, default=0.0,
+    check.add_argument('--timeout', type=timeout_seconds, default=10.0, help='seconds to wait for each answer')
+    check.add_argument('--wait-connect', type=timeout_seconds, default=120.0, help='seconds to wait for the client')
+    check.add_argument('--wait-quit', type=wait_seconds, default=0.0,
                        help='seconds to wait at the end for the client to send Quit (0: not checked)')
     check.add_argument('--json', metavar='FILE', help='also write the report as JSON (for CI)')
 

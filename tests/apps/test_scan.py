@@ -258,11 +258,16 @@ def test_waiting_for_demo_clients_ends_at_once_when_one_exits(qapp, tmp_path: Pa
 
 
 @pytest.mark.parametrize('options, message', [
-    (['--points', '1'], 'argument --points: 1: a scan needs 2 points or more'),
-    (['--points', '0'], 'argument --points: 0: a scan needs 2 points or more'),
-    (['--points', '-3'], 'argument --points: -3: a scan needs 2 points or more'),
+    (['--points', '1'], "argument --points: '1': the number of points must be 2 or more"),
+    (['--points', '0'], "argument --points: '0': the number of points must be 2 or more"),
+    (['--points', '-3'], "argument --points: '-3': the number of points must be 2 or more"),
     (['--start', '5', '--stop', '5'], '--start and --stop are both 5: a scan needs a range'),
-    (['--reconnect-wait', '-1'], "argument --reconnect-wait: '-1': between 0 and 86400 s"),
+    (['--scan', '2D', '--actuator-port', '5000'], 'a 2D scan needs 2 --actuator-port value(s), 1 given'),
+    (['--actuator-port', '5000', '--detector-port', '5000'], 'each plugin needs its own port: 5000, 5000 has'),
+    (['--detector-port', '0'], "argument --detector-port: '0' is not a TCP port (1 to 65535)"),
+    (['--start', 'inf'], "argument --start: 'inf': the value must be finite"),
+    (['--timeout', '0'], "argument --timeout: '0': the time (s) must be above 0 and at most 86400"),
+    (['--reconnect-wait', '-1'], "argument --reconnect-wait: '-1': the time (s) must be 0 or more and at most 86400"),
 ])
 def test_options_that_make_no_scan_are_refused_before_anything_starts(tmp_path: Path, options, message) -> None:
     result = subprocess.run([sys.executable, '-m', 'tcpbridge', 'scan', *options], capture_output=True, text=True,
