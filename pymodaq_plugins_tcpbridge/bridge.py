@@ -54,6 +54,7 @@ from tcpbridge import (
 )
 
 from . import config
+from .link_indicator import LinkIndicator, link_of, sticky_status_command
 from .reconnect import ReconnectWait, Waiting
 from .versions import warn_if_unsupported
 
@@ -193,6 +194,7 @@ class TCPServerBridge:
     _unconfirmed: Dict[tuple, Any]
     _engine_restarts: Tuple[float, ...] = ()  # when the engine thread was restarted (recent ones)
     _reconnect: Optional[ReconnectWait] = None
+    _link_indicator: Optional[LinkIndicator] = None  # the name colour shown (created per plugin)
     _had_client = False  # a client was in control since the plugin started listening
     _gone = ''  # when and why the last client in control left ('' while one is there, or none came)
     #: the release of the message being handled (back-pressure); a handler that hands the data on
@@ -217,6 +219,8 @@ class TCPServerBridge:
         self._had_client = False
         if self._reconnect is None:  # created here, in the plugin's thread (its timer lives there)
             self._reconnect = ReconnectWait(self._on_reconnect_expired)
+        if self._link_indicator is None:
+            self._link_indicator = LinkIndicator()
         self._relay = _EventRelay()
         self._relay.received.connect(self._on_bridge_event)
         host, port = self.settings['socket_ip'], self.settings['port_id']
@@ -254,6 +258,7 @@ class TCPServerBridge:
                     + (' (TLS)' if tls else ''))
             self._status(info)
             self._refresh_clients()
+            self._repaint_link_after_init()
             return info, True
         if port == 0:  # the OS chose the port: show it (clients must be told)
             self.settings.child('port_id').setValue(self.bridge.address[1])
@@ -267,7 +272,17 @@ class TCPServerBridge:
                          'settings (set tls_cert / tls_key, see tcpbridge cert, or auth_secret, or listen on '
                          '127.0.0.1)', error=True)
         self._refresh_clients()
+        self._repaint_link_after_init()
         return info, True
+
+    def _repaint_link_after_init(self) -> None:
+        """PyMoDAQ paints the module's name green when the init returns: paint the link's colour
+        once more after that (the timer fires in the plugin's thread once the init has returned)."""
+        def repaint() -> None:
+            command = self._link_indicator.repaint() if self._link_indicator else None
+            if command is not None:
+                self.emit_status(command)
+        QTimer.singleShot(0, repaint)
 
     def _tls_context(self, dial: bool) -> Optional[ssl.SSLContext]:
         """The TLS context of the TLS settings, or None for plain TCP.
@@ -335,10 +350,11 @@ class TCPServerBridge:
 
     # -- status ---------------------------------------------------------------------------------------
     def _status(self, text: str, error: bool = False) -> None:
-        """Show ``text`` in the module's status bar, in the plugin's *Status* setting (always
-        visible: a standalone DAQ_Viewer has no status bar on screen) and in the log."""
+        """Show ``text`` in the module's status bar (until the next status), in the plugin's *Status*
+        setting (a DAQ_Viewer has no status bar on screen) and in the log."""
         (logger.warning if error else logger.info)(f'{self._title}: {text}')
         self.emit_status(ThreadCommand(ThreadStatus.UPDATE_STATUS, text))
+        self.emit_status(sticky_status_command(text))  # kept on screen until the next status
         line = f'{time.strftime("%H:%M:%S")} {"ERROR: " if error else ""}{text}'
         self.settings.child('status').setValue(line)
         self.settings.child('status').setOpts(tip=line)
@@ -374,14 +390,22 @@ class TCPServerBridge:
             return (f'{controller.client_type} {controller.peer} connected {since}, {dialect}'
                     + (f', {waiting} waiting' if waiting else ''))
         waits = f'dialling the instrument at {where}' if self.bridge.dial else \
-            f'waiting for a {self.client_type} client on port {self.bridge.address[1]}'
+            f'waiting for {"an" if self.client_type.startswith("A") else "a"} {self.client_type} client on port ' \
+            f'{self.bridge.address[1]}'
         return f'client gone at {self._gone}; {waits}' if self._gone else waits
 
     def _show_summary(self, text: str) -> None:
+        """The *Summary* setting, and the colour of the module's name for the link (see
+        :mod:`.link_indicator`)."""
         summary = self.settings.child('summary')
         if summary.value() != text:
             summary.setValue(text)
             summary.setOpts(tip=text)
+        if self._link_indicator is not None:
+            link = link_of(self.client_connected, bool(self._gone)) if self.bridge is not None else None
+            command = self._link_indicator.update(link)
+            if command is not None:
+                self.emit_status(command)
 
     # -- events (plugin thread) -------------------------------------------------------------------
     def _on_bridge_event(self, event: Event) -> None:

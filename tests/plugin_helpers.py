@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from typing import List
 
+from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move
+from pymodaq_gui.qt_utils import mkQApp
+from qtpy.QtWidgets import QApplication
+
 from helpers import wait_until
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import DAQ_0DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import DAQ_1DViewer_TCPServer
@@ -36,3 +40,25 @@ def wait_connected(plugin, timeout: float = 15.0) -> None:
 
 def wait_disconnected(plugin, timeout: float = 15.0) -> None:
     wait_until(lambda: not plugin.client_connected, timeout, 'the client to leave', qt=True)
+
+
+def stage_window(reconnect_wait: float):
+    """A standalone DAQ_Move with DAQ_Move_TCPServer, initialised, listening on a free port."""
+    mkQApp('tests')
+    shared_ui, move = create_load_daq_move('Stage')
+    move.actuator = 'TCPServer'
+    move.settings.child('actuator_settings', 'port_id').setValue(0)
+    move.settings.child('actuator_settings', 'reconnect_wait').setValue(reconnect_wait)
+    inits: List[bool] = []
+    move.init_signal.connect(inits.append)
+    move.init_hardware_ui(True)
+    wait_until(lambda: inits, 30, 'the initialisation', qt=True)
+    assert inits[0]
+    return shared_ui, move
+
+
+def close_window(shared_ui, move) -> None:
+    """Quit a module made by :func:`stage_window` and close its window."""
+    move.quit_fun()
+    shared_ui.mainwindow.close()
+    QApplication.processEvents()

@@ -3,7 +3,9 @@ user meets: listening, client connected, grabbing / moving, client gone, error. 
 ``python docs/screenshots/make_screenshots.py [--out DIR]`` (the PNGs land beside this script by
 default); ``tests/plugins/test_screenshots.py`` runs it and checks what each image must show.
 
-Each state is also written to ``states.json`` with the status line and LED shown at that moment,
+The windows keep PyMoDAQ's default layout (no panel widened by code): what a user sees is the colour
+of the module's name in its toolbar and, for DAQ_Move, its status bar.  Each state is also written to
+``states.json`` with the status line, summary, LED, name colour and status bar shown at that moment,
 so that a test can check what the pictures show without looking at them.
 """
 from __future__ import annotations
@@ -27,7 +29,6 @@ redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-screenshots-')))
 
 from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move, create_load_daq_viewer  # noqa: E402
 from pymodaq_gui.qt_utils import mkQApp  # noqa: E402
-from pyqtgraph.parametertree import ParameterTree  # noqa: E402
 from qtpy.QtCore import QCoreApplication, QEvent  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 
@@ -64,14 +65,15 @@ class Recorder:
         led = module.settings.child(group, 'connected')
         self.states[name] = {'status': module.settings[group, 'status'], 'led_on': bool(led.value()),
                              'led_enabled': not led.opts.get('readonly', False),
-                             'client_settings': module.settings.child(group, 'settings_client').opts['title']}
+                             'client_settings': module.settings.child(group, 'settings_client').opts['title'],
+                             'summary': module.settings[group, 'summary'],
+                             'name_colour': name_colour(module), 'status_bar': module.ui.statusbar.currentMessage()}
 
 
-def widen_settings(window, width: int = 520) -> None:
-    """Make the settings panel wide enough to read the values (PyMoDAQ's default is narrow)."""
-    for tree in window.findChildren(ParameterTree):
-        tree.setMinimumWidth(width)
-        tree.header().resizeSection(0, width // 2)
+def name_colour(module) -> str:
+    """The colour of the module's name in its toolbar, ``#rrggbb`` ('' if PyMoDAQ's default)."""
+    style = module.ui.get_action('name').widget.styleSheet()
+    return '#' + style.split('#', 1)[1][-6:] if '#' in style else ''
 
 
 def plugin_of(module):
@@ -88,8 +90,8 @@ def module_states(recorder: Recorder, logs: Path, prefix: str, module, window, g
     module.init_signal.connect(inits.append)
     module.init_hardware_ui(True)
     wait(lambda: inits, 30, f'{prefix} to initialise')
-    module.ui.show_settings(True)
-    widen_settings(window)
+    if prefix == 'viewer':  # one click a user makes; DAQ_Move's panel stays closed, as by default
+        module.ui.show_settings(True)
     wait(lambda: plugin_of(module) is not None, 10, 'the engine')
     recorder.shot(f'{prefix}-1-listening', window, module, group)
     port = str(plugin_of(module).address[1])

@@ -5,35 +5,10 @@ client process killed mid-move."""
 from __future__ import annotations
 
 import time
-from typing import List
-
-from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move
-from pymodaq_gui.qt_utils import mkQApp
-from qtpy.QtWidgets import QApplication
 
 from helpers import wait_until
+from plugin_helpers import close_window, stage_window
 from tcpbridge import ClientProcess
-
-
-def stage_window(reconnect_wait: float):
-    """A standalone DAQ_Move with DAQ_Move_TCPServer, initialised, listening on a free port."""
-    mkQApp('tests')
-    shared_ui, move = create_load_daq_move('Stage')
-    move.actuator = 'TCPServer'
-    move.settings.child('actuator_settings', 'port_id').setValue(0)
-    move.settings.child('actuator_settings', 'reconnect_wait').setValue(reconnect_wait)
-    inits: List[bool] = []
-    move.init_signal.connect(inits.append)
-    move.init_hardware_ui(True)
-    wait_until(lambda: inits, 30, 'the initialisation', qt=True)
-    assert inits[0]
-    return shared_ui, move
-
-
-def close(shared_ui, move) -> None:
-    move.quit_fun()
-    shared_ui.mainwindow.close()
-    QApplication.processEvents()
 
 
 def test_a_move_without_a_client_does_not_stay_moving() -> None:
@@ -48,7 +23,7 @@ def test_a_move_without_a_client_does_not_stay_moving() -> None:
         assert not done  # no move_done: the target was not reached
         assert 'no client connected: move_abs not sent' in move.settings['actuator_settings', 'status']
     finally:
-        close(shared_ui, move)
+        close_window(shared_ui, move)
 
 
 def test_a_stage_killed_mid_move_and_not_back_leaves_moving_within_a_second() -> None:
@@ -75,4 +50,4 @@ def test_a_stage_killed_mid_move_and_not_back_leaves_moving_within_a_second() ->
         assert not done
     finally:
         stage.stop()
-        close(shared_ui, move)
+        close_window(shared_ui, move)

@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from qtpy.QtGui import QColor
+
 SCRIPT = Path(__file__).parents[2] / 'docs' / 'screenshots' / 'make_screenshots.py'
+#: hue (degrees) of the module's name per link (pymodaq_gui's status palette, any theme): amber, green, orange
+NAME_HUES = {'waiting': (38, 60), 'in control': (90, 150), 'gone': (15, 36)}
+LINKS = ['waiting', 'in control', 'in control', 'gone', 'gone']  # the link in the states 1 to 5
 EXPECTED = {  # state: (LED on, text in the Status setting, the client's settings shown as stale)
     'viewer-1-listening': (False, 'listening on 127.0.0.1:', False),
     'viewer-2-client-connected': (True, 'client', False),
@@ -37,3 +42,8 @@ def test_each_state_is_visible_in_the_window(tmp_path: Path) -> None:
         assert text in state['status'], (name, state)
         assert ('client gone' in state['client_settings']) is stale, (name, state)
         assert (tmp_path / f'{name}.png').stat().st_size > 20_000, name  # a real picture of the window
+        low, high = NAME_HUES[LINKS[int(name.split('-')[1]) - 1]]
+        assert low <= QColor(state['name_colour']).hue() <= high, (name, state)
+    # DAQ_Move's panel is closed by default: its status bar says the client went, and keeps saying it
+    assert 'lost: the client quit' in states['move-4-client-gone']['status_bar']
+    assert 'has no client for move_abs' in states['move-5-move-without-client']['status_bar']
