@@ -61,7 +61,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     (['grabber', '--dim', '1D', '--shape', '10x10'], '--shape 10x10 has 2 dimension(s); --dim 1D needs 1'),
     (['grabber', '--shape', '10xz'], "argument --shape: shape '10xz' is not like 2048x2048"),
     (['grabber', '--dimm', '2D'], 'tcpbridge grabber: error: unrecognized arguments: --dimm 2D'),
-    (['actuator', '--speed', 'fast'], "tcpbridge actuator: error: argument --speed: invalid float value: 'fast'"),
+    (['actuator', '--speed', 'fast'], "tcpbridge actuator: error: argument --speed: 'fast' is not a number"),
 ])
 def test_command_line_errors_are_one_clear_line(args: list, message: str) -> None:
     result = cli(*args)

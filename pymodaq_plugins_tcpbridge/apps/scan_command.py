@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from tcpbridge import Command
-from tcpbridge.argtypes import finite, number, port, timeout_seconds, wait_seconds, whole
+from tcpbridge.argtypes import finite, listen_port, number, timeout_seconds, wait_seconds, whole
 
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
@@ -37,9 +37,9 @@ def add_arguments(scan: argparse.ArgumentParser) -> None:
                            'hosted by tcpbridge module (PyMoDAQ on both sides)')
     scan.add_argument('--host', default='127.0.0.1',
                       help='address the plugins listen on when waiting for remote clients')
-    scan.add_argument('--actuator-port', type=port, action='append', default=[], dest='actuator_ports',
+    scan.add_argument('--actuator-port', type=listen_port, action='append', default=[], dest='actuator_ports',
                       help='wait for a remote actuator on this port (twice for --scan 2D)')
-    scan.add_argument('--detector-port', type=port, help='wait for a remote detector on this port')
+    scan.add_argument('--detector-port', type=listen_port, help='wait for a remote detector on this port')
     scan.add_argument('--out', default='tcpbridge-scan', help='folder of the HDF5 file (a new file per run)')
     scan.add_argument('--plot', help='also render the scanned signal to this PNG file')
     scan.add_argument('--gui', action='store_true', help='open the dashboard with the experiment instead')
@@ -75,7 +75,7 @@ def _refusal(args: argparse.Namespace) -> str:
     if args.actuator_ports and len(args.actuator_ports) != stages:
         return (f'a {args.scan} scan needs {stages} --actuator-port value(s), '
                 f'{len(args.actuator_ports)} given')
-    ports = args.actuator_ports + ([args.detector_port] if args.detector_port else [])
+    ports = [p for p in args.actuator_ports + [args.detector_port] if p]  # 0: a free port each
     if len(set(ports)) != len(ports):
         return f'each plugin needs its own port: {", ".join(map(str, ports))} has one twice'
     return ''

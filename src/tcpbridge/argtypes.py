@@ -15,7 +15,7 @@ MAX_SECONDS = 86400.0
 
 
 def port(text: str) -> int:
-    """A TCP port to connect to or to listen on: a whole number in 1..65535.
+    """A TCP port to connect to: a whole number in 1..65535.
 
     Raises:
         argparse.ArgumentTypeError: anything else (0, which asks the OS for a free port, is not a port a
@@ -23,6 +23,18 @@ def port(text: str) -> int:
     """
     if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f'{text!r} is not a TCP port (1 to 65535)')
+    return int(text)
+
+
+def listen_port(text: str) -> int:
+    """A TCP port to listen on: a whole number in 0..65535, 0 asking the OS for a free port (the
+    command then prints the one it got).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
+    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a TCP port to listen on (0 to 65535, 0: any free port)')
     return int(text)
 
 

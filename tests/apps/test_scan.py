@@ -264,7 +264,7 @@ def test_waiting_for_demo_clients_ends_at_once_when_one_exits(qapp, tmp_path: Pa
     (['--start', '5', '--stop', '5'], '--start and --stop are both 5: a scan needs a range'),
     (['--scan', '2D', '--actuator-port', '5000'], 'a 2D scan needs 2 --actuator-port value(s), 1 given'),
     (['--actuator-port', '5000', '--detector-port', '5000'], 'each plugin needs its own port: 5000, 5000 has'),
-    (['--detector-port', '0'], "argument --detector-port: '0' is not a TCP port (1 to 65535)"),
+    (['--detector-port', '70000'], "argument --detector-port: '70000' is not a TCP port to listen on (0 to 65535"),
     (['--start', 'inf'], "argument --start: 'inf': the value must be finite"),
     (['--timeout', '0'], "argument --timeout: '0': the time (s) must be above 0 and at most 86400"),
     (['--reconnect-wait', '-1'], "argument --reconnect-wait: '-1': the time (s) must be 0 or more and at most 86400"),
