@@ -24,7 +24,7 @@ from tcpbridge import (
     StopMotion,
 )
 
-from .bridge import PYMODAQ5_LIMITS, TCPServerBridge, tcp_parameters
+from .bridge import PYMODAQ5_LIMITS, TCPServerBridge, tcp_parameters, tcp_set_once_groups
 from .convert import actuator_to_wire, position_to_actuator, units_problem
 from .reconnect import Waiting
 
@@ -52,7 +52,8 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
     _axis_names = ['']
     _epsilons = 0.0  # a move is always sent: the client, not PyMoDAQ, knows when it is there
     data_actuator_type = DataActuatorType.DataActuator
-    params = tcp_parameters() + comon_parameters_fun(axis_names=_axis_names, epsilon=_epsilons)
+    params = (tcp_parameters() + comon_parameters_fun(axis_names=_axis_names, epsilon=_epsilons)
+              + tcp_set_once_groups())
     if TYPE_CHECKING:
         axis_unit: str  # DAQ_Move_base's property (PyMoDAQ ships no type information)
 

@@ -88,9 +88,15 @@ DIALECT_NAMES = {Dialect.LEGACY: 'legacy (PyMoDAQ 3.x/4.0, LabVIEW)', Dialect.PY
                  Dialect.PYMODAQ5: 'pymodaq5 (a PyMoDAQ 5.0/5.1 module)'}
 
 
+#: the collapsed settings groups: TLS, shared secret, allowed clients, observers / timeouts and sizes
+SECURITY, LIMITS = 'security', 'limits'
+
+
 def tcp_parameters() -> List[dict]:
-    """Settings of a TCPServer plugin.  The PyMoDAQ 4 names (``socket_ip``, ``port_id``,
-    ``settings_client``, ``infos``, ``conn_clients``) are kept so that old settings load."""
+    """The settings of a TCPServer plugin a scientist looks at, first in its tree: summary, LED, status,
+    the connection, the client and its settings (issue 28); :func:`tcp_set_once_groups` come last.  The
+    PyMoDAQ 4 names (``socket_ip``, ``port_id``, ``settings_client``, ``infos``, ``conn_clients``) are
+    kept, at the top level, so that old settings load."""
     return [
         {'title': 'Summary:', 'name': 'summary', 'type': 'str', 'value': 'not listening', 'readonly': True,
          'tip': 'the client in control and since when, or what the plugin waits for (full text here)'},
@@ -112,54 +118,71 @@ def tcp_parameters() -> List[dict]:
          'value': config('tcpbridge', 'network', 'tcp-server', 'port'), 'min': 0, 'max': 65535,
          'tip': f'{LISTEN}: port to listen on (0: any free port, shown here once chosen); {CONNECT}: the '
                 "instrument's port"},
-        {'title': 'TLS certificate:', 'name': 'tls_cert', 'type': 'str', 'value': '',
-         'tip': f'{LISTEN}: PEM file of this server\'s certificate (tcpbridge cert makes one; empty: plain TCP); '
-                f'{CONNECT}: this plugin\'s client certificate, for an instrument that requires one'},
-        {'title': 'TLS key:', 'name': 'tls_key', 'type': 'str', 'value': '',
-         'tip': 'PEM file of the private key of the TLS certificate'},
-        {'title': 'TLS client CA:', 'name': 'tls_client_ca', 'type': 'str', 'value': '',
-         'tip': f'{LISTEN}: PEM file of the CA whose certificates clients must show (mutual TLS); empty: none '
-                'required'},
-        {'title': 'TLS CA of the instrument:', 'name': 'tls_ca', 'type': 'str', 'value': '',
-         'tip': f'{CONNECT}: PEM file of the CA that signed the instrument\'s certificate (tcpbridge cert: ca.pem); '
-                'set, the plugin speaks TLS and checks the instrument\'s certificate and host name; empty: plain TCP'},
-        {'title': 'Shared secret:', 'name': 'auth_secret', 'type': 'str', 'value': '',
-         'tip': 'clients must prove they know it (challenge-response, the secret never crosses the wire; '
-                'tcpbridge clients: --secret); empty: no authentication. It does not encrypt: use TLS for that'},
-        {'title': 'Max observers:', 'name': 'max_observers', 'type': 'int', 'value': 0, 'min': 0, 'max': 64,
-         'tip': 'read-only clients (tcpbridge.ObserverClient) that receive a copy of every data set and position; '
-                '0: none allowed'},
-        {'title': 'Observer queue (MiB):', 'name': 'observer_queue_mib', 'type': 'int', 'value': 32, 'min': 1,
-         'max': 4096, 'tip': 'an observer with more than this waiting to be sent is dropped (it never slows '
-                             'the client in control)'},
-        {'title': 'Allowed clients:', 'name': 'allowed_clients', 'type': 'str',
-         'value': config('tcpbridge', 'bridge', 'allowed_clients'),
-         'tip': 'addresses or networks allowed to connect, comma separated (e.g. 192.168.1.0/24, '
-                '10.0.0.5); empty: any'},
         {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': config('tcpbridge', 'bridge', 'dialect'),
          'limits': ['auto', 'legacy', 'pymodaq4'],
          'tip': 'auto: learned from the client\'s first data or position (protocol reference, §6)'},
-        {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
-         'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
-        {'title': 'Reconnect wait (s):', 'name': 'reconnect_wait', 'type': 'float', 'value': RECONNECT_WAIT_S,
-         'min': 0.0, 'max': 86400.0,
-         'tip': 'a move or grab under way when its client is lost waits this long for a client to connect, '
-                'then is sent to it again (a move as move_abs to its target); past it, the move or grab fails. '
-                "0: fail at once. PyMoDAQ's own scan timeouts must be longer for a scan to wait"},
-        {'title': 'Dead link after (s):', 'name': 'dead_link_s', 'type': 'float', 'value': DEAD_LINK_S, 'min': 2.0,
-         'max': 3600.0, 'tip': 'a client that answers neither TCP keepalive probes nor data for this long (cable, '
-                               'power cut, firewall dropping packets) is declared gone: the LED turns red and the '
-                               'status says why (keepalive, and TCP_USER_TIMEOUT on Linux)'},
-        {'title': 'Max message (MiB):', 'name': 'max_message_mib', 'type': 'int',
-         'value': config('tcpbridge', 'bridge', 'max_message_mib'), 'min': 1, 'max': 4096},
-        {'title': 'Max backlog (MiB):', 'name': 'max_backlog_mib', 'type': 'int', 'value': 64, 'min': 1,
-         'max': 65536, 'tip': 'data received and not yet taken by PyMoDAQ (its display, savers); beyond this, '
-                              f'or {BACKLOG_MESSAGES} data sets, the client is not read until PyMoDAQ catches up '
-                              '(TCP then slows the sender: nothing is dropped, memory stays bounded)'},
         {'title': 'Connected clients:', 'name': 'conn_clients', 'type': 'table', 'value': OrderedDict(),
          'header': ['Client', 'State']},
         {'title': 'Settings Client:', 'name': 'settings_client', 'type': 'group', 'children': []},
         {'title': 'Infos Client:', 'name': 'infos', 'type': 'group', 'children': []},
+    ]
+
+
+def tcp_set_once_groups() -> List[dict]:
+    """The settings whoever runs the lab network sets once, in two groups collapsed by default, last
+    in the plugin's tree: :data:`SECURITY` (TLS, shared secret, allowed clients, observers) and
+    :data:`LIMITS` (timeouts, reconnect wait, sizes)."""
+    return [
+        {'title': 'Security:', 'name': SECURITY, 'type': 'group', 'expanded': False,
+         'tip': 'TLS, shared secret, allowed clients and observers: set once by whoever runs the lab network',
+         'children': [
+            {'title': 'TLS certificate:', 'name': 'tls_cert', 'type': 'str', 'value': '',
+             'tip': f'{LISTEN}: PEM file of this server\'s certificate (tcpbridge cert makes one; empty: plain TCP); '
+                    f'{CONNECT}: this plugin\'s client certificate, for an instrument that requires one'},
+            {'title': 'TLS key:', 'name': 'tls_key', 'type': 'str', 'value': '',
+             'tip': 'PEM file of the private key of the TLS certificate'},
+            {'title': 'TLS client CA:', 'name': 'tls_client_ca', 'type': 'str', 'value': '',
+             'tip': f'{LISTEN}: PEM file of the CA whose certificates clients must show (mutual TLS); empty: none '
+                    'required'},
+            {'title': 'TLS CA of the instrument:', 'name': 'tls_ca', 'type': 'str', 'value': '',
+             'tip': f'{CONNECT}: PEM file of the CA that signed the instrument\'s certificate (tcpbridge cert: '
+                    'ca.pem); set, the plugin speaks TLS and checks the instrument\'s certificate and host name; '
+                    'empty: plain TCP'},
+            {'title': 'Shared secret:', 'name': 'auth_secret', 'type': 'str', 'value': '',
+             'tip': 'clients must prove they know it (challenge-response, the secret never crosses the wire; '
+                    'tcpbridge clients: --secret); empty: no authentication. It does not encrypt: use TLS for that'},
+            {'title': 'Allowed clients:', 'name': 'allowed_clients', 'type': 'str',
+             'value': config('tcpbridge', 'bridge', 'allowed_clients'),
+             'tip': 'addresses or networks allowed to connect, comma separated (e.g. 192.168.1.0/24, '
+                    '10.0.0.5); empty: any'},
+            {'title': 'Max observers:', 'name': 'max_observers', 'type': 'int', 'value': 0, 'min': 0, 'max': 64,
+             'tip': 'read-only clients (tcpbridge.ObserverClient) that receive a copy of every data set and position; '
+                    '0: none allowed'},
+            {'title': 'Observer queue (MiB):', 'name': 'observer_queue_mib', 'type': 'int', 'value': 32, 'min': 1,
+             'max': 4096, 'tip': 'an observer with more than this waiting to be sent is dropped (it never slows '
+                                 'the client in control)'},
+         ]},
+        {'title': 'Timeouts and limits:', 'name': LIMITS, 'type': 'group', 'expanded': False,
+         'tip': 'how long the plugin waits for a client and how much it takes from one',
+         'children': [
+            {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
+             'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
+            {'title': 'Reconnect wait (s):', 'name': 'reconnect_wait', 'type': 'float', 'value': RECONNECT_WAIT_S,
+             'min': 0.0, 'max': 86400.0,
+             'tip': 'a move or grab under way when its client is lost waits this long for a client to connect, '
+                    'then is sent to it again (a move as move_abs to its target); past it, the move or grab fails. '
+                    "0: fail at once. PyMoDAQ's own scan timeouts must be longer for a scan to wait"},
+            {'title': 'Dead link after (s):', 'name': 'dead_link_s', 'type': 'float', 'value': DEAD_LINK_S, 'min': 2.0,
+             'max': 3600.0, 'tip': 'a client that answers neither TCP keepalive probes nor data for this long (cable, '
+                                   'power cut, firewall dropping packets) is declared gone: the LED turns red and the '
+                                   'status says why (keepalive, and TCP_USER_TIMEOUT on Linux)'},
+            {'title': 'Max message (MiB):', 'name': 'max_message_mib', 'type': 'int',
+             'value': config('tcpbridge', 'bridge', 'max_message_mib'), 'min': 1, 'max': 4096},
+            {'title': 'Max backlog (MiB):', 'name': 'max_backlog_mib', 'type': 'int', 'value': 64, 'min': 1,
+             'max': 65536, 'tip': 'data received and not yet taken by PyMoDAQ (its display, savers); beyond this, '
+                                  f'or {BACKLOG_MESSAGES} data sets, the client is not read until PyMoDAQ catches up '
+                                  '(TCP then slows the sender: nothing is dropped, memory stays bounded)'},
+         ]},
     ]
 
 
@@ -224,7 +247,8 @@ class TCPServerBridge:
         self._relay = _EventRelay()
         self._relay.received.connect(self._on_bridge_event)
         host, port = self.settings['socket_ip'], self.settings['port_id']
-        dialect, allowed = self.settings['dialect'], self.settings['allowed_clients']
+        security, limits = self.settings.child(SECURITY), self.settings.child(LIMITS)
+        dialect, allowed = self.settings['dialect'], security['allowed_clients']
         dial = self.settings['connection'] == CONNECT
         self._connect_failure = ''
         try:
@@ -236,12 +260,12 @@ class TCPServerBridge:
         try:
             self.bridge = BridgeServer(
                 host, port, self.client_type, self._relay.received.emit, dial=dial, tls=tls,
-                auth_secret=str(self.settings['auth_secret']), max_observers=int(self.settings['max_observers']),
-                observer_queue_bytes=int(self.settings['observer_queue_mib']) << 20,
+                auth_secret=str(security['auth_secret']), max_observers=int(security['max_observers']),
+                observer_queue_bytes=int(security['observer_queue_mib']) << 20,
                 dialect=None if dialect == 'auto' else Dialect(dialect),
-                limits=Limits(max_payload_bytes=self.settings['max_message_mib'] << 20),
-                backlog=BacklogLimits(int(self.settings['max_backlog_mib']) << 20, BACKLOG_MESSAGES, BACKLOG_HOLD_S),
-                probe_timeout=self.settings['reply_timeout'], dead_link_s=float(self.settings['dead_link_s']),
+                limits=Limits(max_payload_bytes=limits['max_message_mib'] << 20),
+                backlog=BacklogLimits(int(limits['max_backlog_mib']) << 20, BACKLOG_MESSAGES, BACKLOG_HOLD_S),
+                probe_timeout=limits['reply_timeout'], dead_link_s=float(limits['dead_link_s']),
                 allowed=allowed.split(',') if allowed.strip() else None)
         except OSError as error:
             why = 'the port is already in use' if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
@@ -249,7 +273,7 @@ class TCPServerBridge:
             self._status(info, error=True)
             return info, False
         except ValueError as error:
-            info = f'invalid allowed clients {self.settings["allowed_clients"]!r}: {error}'
+            info = f'invalid allowed clients {allowed!r}: {error}'
             self._status(info, error=True)
             return info, False
         self.controller = self.bridge
@@ -263,10 +287,10 @@ class TCPServerBridge:
         if port == 0:  # the OS chose the port: show it (clients must be told)
             self.settings.child('port_id').setValue(self.bridge.address[1])
         info = (f'listening on {format_address(self.bridge.address)} for {self.client_type} clients'
-                + (' (TLS' + (', client certificates required)' if self.settings['tls_client_ca'] else ')')
+                + (' (TLS' + (', client certificates required)' if security['tls_client_ca'] else ')')
                    if tls else ''))
         self._status(info)
-        if tls is None and not self.settings['auth_secret'] and not _loopback(host):
+        if tls is None and not security['auth_secret'] and not _loopback(host):
             self._status(f'warning: {host} is reachable from the network and this port has neither TLS nor '
                          'authentication: any program that reaches it can drive this module and read its '
                          'settings (set tls_cert / tls_key, see tcpbridge cert, or auth_secret, or listen on '
@@ -296,7 +320,7 @@ class TCPServerBridge:
             OSError / ssl.SSLError: a file is missing or not a certificate / key.
             ValueError: settings that do not make a TLS setup of the mode.
         """
-        cert, key, client_ca, ca = (str(self.settings[name]).strip()
+        cert, key, client_ca, ca = (str(self.settings[SECURITY, name]).strip()
                                     for name in ('tls_cert', 'tls_key', 'tls_client_ca', 'tls_ca'))
         if dial:
             if client_ca:
@@ -517,7 +541,7 @@ class TCPServerBridge:
         (``lost_during`` None) one asked for while the client that was there is gone (a scan's next point).
         False if the wait is 0, or no client was ever there since the plugin started: the caller fails
         the request at once."""
-        seconds = float(self.settings['reconnect_wait'])
+        seconds = float(self.settings[LIMITS, 'reconnect_wait'])
         if seconds <= 0 or self._reconnect is None or (lost_during is None and not self._had_client):
             return False
         waiting = self._reconnect.start(replayed, replay, seconds)

@@ -16,7 +16,7 @@ from qtpy.QtCore import QTimer
 from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
 
 from .acyclic import detach_slicers
-from .bridge import TCPServerBridge, tcp_parameters
+from .bridge import LIMITS, TCPServerBridge, tcp_parameters, tcp_set_once_groups
 from .convert import payload_to_dte
 
 #: data pushed by the client while the module does not acquire are shown at most this often
@@ -51,7 +51,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
     grabber_type = '1D'
     live_mode_available = True
     hardware_averaging = False  # PyMoDAQ averages; a live grab then leaves its polling loop
-    params = comon_parameters + tcp_parameters()
+    params = comon_parameters + tcp_parameters() + tcp_set_once_groups()
 
     def ini_attributes(self) -> None:
         self.controller = None
@@ -128,7 +128,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         asked), a single grab waits for a client (the reconnect wait) or fails at once."""
         message = SendData(self.grabber_type)
         request = None if self.bridge is None else \
-            self.bridge.send(message, expect=('Done',), timeout=self.settings['reply_timeout'])
+            self.bridge.send(message, expect=('Done',), timeout=self.settings[LIMITS, 'reply_timeout'])
         if request is not None:
             self._requests.append(request)
         elif self._live:
@@ -206,7 +206,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         live, self._live = self._live, False
         if event.request_id in self._requests:
             self._requests.remove(event.request_id)
-        self._status(f'no data from the client within {self.settings["reply_timeout"]:g} s after '
+        self._status(f'no data from the client within {self.settings[LIMITS, "reply_timeout"]:g} s after '
                      f'{event.command!r}: connection closed, so that the late data cannot answer a later grab; '
                      f'{"live grab ended; " if live else ""}the next grab asks the client once it is back', error=True)
 

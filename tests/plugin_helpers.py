@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import List
 
 from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move
+from pymodaq_gui.parameter.utils import get_param_from_name
 from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QApplication
 
 from helpers import wait_until
+from pymodaq_plugins_tcpbridge.bridge import LIMITS
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import DAQ_0DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import DAQ_1DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import DAQ_2DViewer_TCPServer
@@ -15,6 +17,33 @@ from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_ND.daq_NDviewer_TCPSer
 
 VIEWERS = {'0D': DAQ_0DViewer_TCPServer, '1D': DAQ_1DViewer_TCPServer, '2D': DAQ_2DViewer_TCPServer,
            'ND': DAQ_NDViewer_TCPServer}
+
+
+def _configured(plugin_class, settings: dict):
+    mkQApp('plugin_test')
+    plugin = plugin_class()
+    for name, value in settings.items():
+        param = get_param_from_name(plugin.settings, name)
+        if param is None:
+            raise KeyError(f'{plugin_class.__name__} has no setting {name!r}')
+        param.setValue(value)
+    return plugin
+
+
+def make_tcp_detector(plugin_class, **settings):
+    """PyMoDAQ's ``make_detector`` (``plugin_testing``), each setting found by its name wherever it is in
+    the TCPServer plugin's tree (PyMoDAQ's sets top-level ones only; Security and Timeouts and limits
+    are groups)."""
+    plugin = _configured(plugin_class, settings)
+    plugin.init_info, plugin.initialized = plugin.ini_detector(None)
+    return plugin
+
+
+def make_tcp_actuator(plugin_class, **settings):
+    """PyMoDAQ's ``make_actuator``, settings found by name as in :func:`make_tcp_detector`."""
+    plugin = _configured(plugin_class, settings)
+    plugin.init_info, plugin.initialized = plugin.ini_stage(None)
+    return plugin
 
 
 class StatusLog:
@@ -48,7 +77,7 @@ def stage_window(reconnect_wait: float):
     shared_ui, move = create_load_daq_move('Stage')
     move.actuator = 'TCPServer'
     move.settings.child('actuator_settings', 'port_id').setValue(0)
-    move.settings.child('actuator_settings', 'reconnect_wait').setValue(reconnect_wait)
+    move.settings.child('actuator_settings', LIMITS, 'reconnect_wait').setValue(reconnect_wait)
     inits: List[bool] = []
     move.init_signal.connect(inits.append)
     move.init_hardware_ui(True)

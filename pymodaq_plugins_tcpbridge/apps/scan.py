@@ -100,6 +100,7 @@ class Session:
 
     def init_modules(self) -> None:
         """Set address and port of each plugin, then initialise it (it listens at once)."""
+        from ..bridge import LIMITS  # imports pymodaq: only once its config is redirected (scan_command)
         options = self.options
         ports = options.actuator_ports or [0] * len(self.actuators)
         if len(ports) != len(self.actuators):
@@ -110,7 +111,7 @@ class Session:
             group = 'actuator_settings' if module in self.actuators else 'detector_settings'
             module.settings.child(group, 'socket_ip').setValue(options.host if not options.demo else '127.0.0.1')
             module.settings.child(group, 'port_id').setValue(port)
-            module.settings.child(group, 'reconnect_wait').setValue(options.reconnect_wait)
+            module.settings.child(group, LIMITS, 'reconnect_wait').setValue(options.reconnect_wait)
             module.init_signal.connect(lambda ok, m=module: done.__setitem__(m.title, ok))
             module.init_hardware_ui(True)
         self.deadline.wait(lambda: len(done) == len(modules), 'the plugins to initialise', 60)

@@ -15,11 +15,11 @@ from typing import Tuple
 
 import numpy as np
 import pytest
-from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_detector, move_abs_and_wait
+from pymodaq.utils.plugin_testing import grab_and_wait, move_abs_and_wait
 from pymodaq_gui.qt_utils import mkQApp
 
 from helpers import LegacyPeer, free_port, stop_process, wait_until
-from plugin_helpers import VIEWERS, StatusLog, wait_connected, wait_disconnected
+from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.apps.module import ModuleOptions, create_module, initialise, installed_plugins
 from pymodaq_plugins_tcpbridge.apps.module_host import ActuatorHost, Endpoint, ViewerHost
 from pymodaq_plugins_tcpbridge.bridge import CONNECT
@@ -44,13 +44,13 @@ def stop_module(process: subprocess.Popen, tmp_path: Path, signum: int = signal.
 
 
 def actuator_plugin(plugins: list, **settings):
-    plugin = make_actuator(DAQ_Move_TCPServer, **{'port_id': 0, **settings})
+    plugin = make_tcp_actuator(DAQ_Move_TCPServer, **{'port_id': 0, **settings})
     plugins.append(plugin)
     return plugin
 
 
 def detector_plugin(plugins: list, dim: str, **settings):
-    plugin = make_detector(VIEWERS[dim], **{'port_id': 0, **settings})
+    plugin = make_tcp_detector(VIEWERS[dim], **{'port_id': 0, **settings})
     plugins.append(plugin)
     return plugin
 

@@ -11,7 +11,6 @@ import pytest
 from pymodaq.utils.plugin_testing import (
     grab_and_wait,
     make_actuator,
-    make_detector,
     move_abs_and_wait,
     move_home_and_wait,
     move_rel_and_wait,
@@ -19,7 +18,7 @@ from pymodaq.utils.plugin_testing import (
 )
 
 from helpers import wait_until
-from plugin_helpers import VIEWERS, StatusLog, wait_connected
+from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from tcpbridge import DwaLayout, SimulatedDetector, SimulatedStage
 from tcpbridge.tools.conformance import FAIL, PASS, WARN, check_client
@@ -35,7 +34,7 @@ FULL_VERSION = {'3.6': '3.6.13', '4.3': '4.3.7', '4.4': '4.4.11'}
 @pytest.mark.parametrize('version', ['3.6', '4.3', '4.4'])
 @pytest.mark.parametrize('dim', ['0D', '1D', '2D'])
 def test_pymodaq_grabber_client_with_our_plugin(peers, version: str, dim: str) -> None:
-    plugin = make_detector(VIEWERS[dim], port_id=0, reply_timeout=30)
+    plugin = make_tcp_detector(VIEWERS[dim], port_id=0, reply_timeout=30)
     status = StatusLog(plugin)
     try:
         peer = peers(version, 'peer_client.py', 'GRABBER', str(plugin.bridge.address[1]), dim)
@@ -175,7 +174,7 @@ def test_check_client_passes_the_real_pymodaq_clients(peers, version: str, role:
 def test_monitor_between_a_real_pymodaq_client_and_our_plugin(peers, version: str, tmp_path) -> None:
     """The relay changes nothing: the real client's data arrive through it as they do directly, and
     every message is printed decoded."""
-    plugin = make_detector(VIEWERS['1D'], port_id=0, reply_timeout=30)
+    plugin = make_tcp_detector(VIEWERS['1D'], port_id=0, reply_timeout=30)
     out = io.StringIO()
     monitor = Monitor('127.0.0.1', 0, '127.0.0.1', plugin.bridge.address[1], out=out)
     relay = threading.Thread(target=monitor.serve, kwargs={'sessions': 1}, daemon=True)

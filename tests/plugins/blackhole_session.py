@@ -51,12 +51,13 @@ def tc(*args: str) -> None:
 
 
 def main(result_file: str) -> int:
-    from pymodaq.utils.plugin_testing import make_actuator, move_abs_and_wait
+    from pymodaq.utils.plugin_testing import move_abs_and_wait
 
+    from plugin_helpers import make_tcp_actuator
     from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 
     subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
-    plugin = make_actuator(DAQ_Move_TCPServer, port_id=0, dead_link_s=DEAD_LINK_S)
+    plugin = make_tcp_actuator(DAQ_Move_TCPServer, port_id=0, dead_link_s=DEAD_LINK_S)
     statuses: list = []
     plugin.emit_status = lambda command: statuses.append(str(command.attribute))
     log = Path(result_file).with_suffix('.client.log')

@@ -20,7 +20,7 @@ from pymodaq.utils.plugin_testing import (
     move_rel_and_wait,
 )
 
-from plugin_helpers import VIEWERS, StatusLog, wait_connected
+from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 
 SOURCE = Path(__file__).parents[2] / 'examples' / 'c' / 'tcpbridge_client.c'
@@ -90,8 +90,8 @@ def test_c_grabber_over_mutual_tls(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     lab = make_pki(tmp_path / 'pki', ['127.0.0.1'], ['instrument'])
     cert, key = lab.clients[0]
-    plugin = make_detector(VIEWERS['2D'], port_id=0, tls_cert=str(lab.server_cert), tls_key=str(lab.server_key),
-                           tls_client_ca=str(lab.ca))
+    plugin = make_tcp_detector(VIEWERS['2D'], port_id=0, tls_cert=str(lab.server_cert), tls_key=str(lab.server_key),
+                               tls_client_ca=str(lab.ca))
     environment = dict(os.environ, TCPBRIDGE_TLS_CA=str(lab.ca), TCPBRIDGE_TLS_CERT=str(cert),
                        TCPBRIDGE_TLS_KEY=str(key))
     try:

@@ -17,13 +17,12 @@ from typing import Iterator, List
 import pytest
 from pymodaq.utils.plugin_testing import (
     make_actuator,
-    make_detector,
     move_abs_and_wait,
     wait_for_signal,
 )
 
 from helpers import LegacyPeer, stop_process, wait_until
-from plugin_helpers import VIEWERS, StatusLog, wait_connected, wait_disconnected
+from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from tcpbridge import ClientType, Encoder
 
@@ -85,7 +84,7 @@ def test_a_late_move_done_never_ends_a_later_move(plugins, tmp_path: Path, diale
 def test_a_late_data_set_never_answers_a_later_grab(plugins, tmp_path: Path) -> None:
     """Reply timeout 1 s, a first grab that takes 2 s: the data of grab n carry n; the next grab gets
     grab 2's data, never grab 1's."""
-    plugin = make_detector(VIEWERS['0D'], port_id=0, reply_timeout=1.0)
+    plugin = make_tcp_detector(VIEWERS['0D'], port_id=0, reply_timeout=1.0)
     plugins.append(plugin)
     status = StatusLog(plugin)
     data = recorded(plugin.dte_signal)

@@ -13,7 +13,7 @@ from corpus import client_streams, mutate
 from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_detector, move_abs_and_wait
 
 from helpers import wait_until
-from plugin_helpers import VIEWERS, StatusLog, wait_connected
+from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from tcpbridge import ActuatorClient, ClientType, Encoder, GrabberClient, Info, Infos, settings_to_xml
 
@@ -98,7 +98,7 @@ def test_oversized_settings_xml_is_refused_before_parsing(detector) -> None:
 
 
 def test_an_allow_list_of_separators_is_refused() -> None:
-    plugin = make_detector(VIEWERS['0D'], port_id=0, allowed_clients=' , ')
+    plugin = make_tcp_detector(VIEWERS['0D'], port_id=0, allowed_clients=' , ')
     try:
         assert not plugin.initialized and 'empty entry' in plugin.init_info
     finally:

@@ -13,7 +13,6 @@ from pymodaq.utils.plugin_testing import (
     PluginPackageChecks,
     SignalTimeout,
     grab_and_wait,
-    make_actuator,
     make_detector,
     move_abs_and_wait,
     move_home_and_wait,
@@ -22,7 +21,8 @@ from pymodaq.utils.plugin_testing import (
 )
 
 from helpers import client_process, wait_until
-from plugin_helpers import VIEWERS, StatusLog, wait_connected, wait_disconnected
+from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected, wait_disconnected
+from pymodaq_plugins_tcpbridge.bridge import LIMITS, SECURITY
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import DAQ_0DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import DAQ_1DViewer_TCPServer
@@ -59,7 +59,7 @@ def viewer(request):
     plugins = []
 
     def make(dim: str, **settings):
-        plugin = make_detector(VIEWERS[dim], **{"port_id": 0, **settings})
+        plugin = make_tcp_detector(VIEWERS[dim], **{"port_id": 0, **settings})
         plugins.append(plugin)
         return plugin
     yield make
@@ -72,7 +72,7 @@ def actuator():
     plugins = []
 
     def make(**settings):
-        plugin = make_actuator(DAQ_Move_TCPServer, **{"port_id": 0, **settings})
+        plugin = make_tcp_actuator(DAQ_Move_TCPServer, **{"port_id": 0, **settings})
         plugins.append(plugin)
         return plugin
     yield make
@@ -161,7 +161,7 @@ def test_silent_client_times_out_and_next_grab_works(viewer) -> None:
         assert client.recv(len(request)) == request
         assert client.recv(1) == b''  # closed: its late answer could not be told from the next one's
         wait_disconnected(plugin)
-    plugin.settings.child('reply_timeout').setValue(10.0)
+    plugin.settings.child(LIMITS, 'reply_timeout').setValue(10.0)
     with socket.create_connection(plugin.bridge.address) as client:
         client.settimeout(10)
         client.sendall(Encoder().encode_bytes(ClientType('GRABBER')))
@@ -318,7 +318,7 @@ def test_allowed_clients_setting(viewer) -> None:
     with socket.create_connection(plugin.bridge.address):
         status.wait_for('127.0.0.1 is not among the allowed clients (10.1.2.0/24)')
     assert not plugin.client_connected
-    bad = make_detector(DAQ_0DViewer_TCPServer, port_id=0, allowed_clients='lab-pc')
+    bad = make_tcp_detector(DAQ_0DViewer_TCPServer, port_id=0, allowed_clients='lab-pc')
     assert not bad.initialized and "invalid allowed clients 'lab-pc'" in bad.init_info
     bad.close()
 
@@ -330,7 +330,11 @@ def test_the_summary_line_says_who_is_connected_or_what_the_plugin_waits_for(vie
     summary = plugin.settings.child('summary')
     names = [c.name() for c in plugin.settings.children()]  # after PyMoDAQ's own common settings
     assert names.index('summary') + 1 == names.index('connected') == names.index('status') - 1
-    assert names.index('status') < names.index('connection') < names.index('tls_cert')
+    assert names.index('status') < names.index('connection') < names.index('conn_clients') < names.index(SECURITY)
+    assert names[-2:] == [SECURITY, LIMITS]  # what is set once, last and collapsed
+    for group, inside in ((SECURITY, 'tls_cert'), (LIMITS, 'reconnect_wait')):
+        assert not plugin.settings.child(group).opts['expanded']
+        assert inside in [c.name() for c in plugin.settings.child(group).children()]
     assert summary.value() == f'waiting for a GRABBER client on port {port}'
     with client_process('grabber', '--port', port, '--dim', '1D', '--dialect', 'pymodaq4'):
         wait_until(lambda: summary.value().startswith('GRABBER 127.0.0.1:'), 15, 'the client in the summary',

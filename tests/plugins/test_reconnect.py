@@ -13,10 +13,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
 
-from pymodaq.utils.plugin_testing import make_actuator, make_detector
-
 from helpers import stop_process, wait_until
-from plugin_helpers import VIEWERS, StatusLog, wait_connected
+from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 
 SLOW_CLIENT = Path(__file__).parents[1] / 'slow_client.py'
@@ -72,7 +70,7 @@ def wait_probed(plugin) -> None:
 
 def stage(plugins: list, reconnect_wait: float) -> tuple:
     """A DAQ_Move_TCPServer (move timeout 30 s), its status log and the move_done values it emits."""
-    plugin = make_actuator(DAQ_Move_TCPServer, port_id=0, timeout=30, reconnect_wait=reconnect_wait)
+    plugin = make_tcp_actuator(DAQ_Move_TCPServer, port_id=0, timeout=30, reconnect_wait=reconnect_wait)
     plugins.append(plugin)
     return plugin, StatusLog(plugin), recorded(plugin.move_done_signal)
 
@@ -141,7 +139,7 @@ def test_two_clients_racing_to_reconnect_get_the_move_once(plugins, tmp_path) ->
 
 
 def test_a_grab_whose_client_is_killed_is_asked_again_of_the_next_client(plugins, tmp_path) -> None:
-    plugin = make_detector(VIEWERS['0D'], port_id=0, reply_timeout=30.0, reconnect_wait=20.0)
+    plugin = make_tcp_detector(VIEWERS['0D'], port_id=0, reply_timeout=30.0, reconnect_wait=20.0)
     plugins.append(plugin)
     status = StatusLog(plugin)
     data = recorded(plugin.dte_signal)
@@ -159,7 +157,7 @@ def test_a_grab_whose_client_is_killed_is_asked_again_of_the_next_client(plugins
 
 
 def test_a_live_grab_stays_armed_while_its_client_is_gone_and_goes_on_with_the_next(plugins, tmp_path) -> None:
-    plugin = make_detector(VIEWERS['0D'], port_id=0, reply_timeout=30.0)
+    plugin = make_tcp_detector(VIEWERS['0D'], port_id=0, reply_timeout=30.0)
     plugins.append(plugin)
     status = StatusLog(plugin)
     data = recorded(plugin.dte_signal)

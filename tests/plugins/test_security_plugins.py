@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from pymodaq.utils.plugin_testing import grab_and_wait, make_detector
+from pymodaq.utils.plugin_testing import grab_and_wait
 
 from helpers import client_process, free_port, wait_until
-from plugin_helpers import VIEWERS, StatusLog, wait_connected
+from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected
 from pymodaq_plugins_tcpbridge.bridge import CONNECT
 from tcpbridge import ObserverClient
 
@@ -27,7 +27,7 @@ def make_pki(*args):
 def test_tls_plugin_serves_a_tls_client_and_refuses_a_plain_one(plugins, tmp_path: Path) -> None:
     lab = make_pki(tmp_path, ['127.0.0.1'], ['instrument'])
     cert, key = lab.clients[0]
-    plugin = make_detector(VIEWERS['1D'], port_id=0, tls_cert=str(lab.server_cert), tls_key=str(lab.server_key),
+    plugin = make_tcp_detector(VIEWERS['1D'], port_id=0, tls_cert=str(lab.server_cert), tls_key=str(lab.server_key),
                            tls_client_ca=str(lab.ca))
     plugins.append(plugin)
     status = StatusLog(plugin)
@@ -43,14 +43,14 @@ def test_tls_plugin_serves_a_tls_client_and_refuses_a_plain_one(plugins, tmp_pat
 
 
 def test_bad_tls_settings_are_reported(plugins, tmp_path: Path) -> None:
-    plugin = make_detector(VIEWERS['0D'], port_id=0, tls_cert=str(tmp_path / 'missing.pem'))
+    plugin = make_tcp_detector(VIEWERS['0D'], port_id=0, tls_cert=str(tmp_path / 'missing.pem'))
     plugins.append(plugin)
     assert not plugin.initialized and plugin.init_info.startswith('TLS not set up:')
     assert 'missing.pem' in plugin.init_info or 'No such file' in plugin.init_info
 
 
 def test_shared_secret_plugin_serves_the_client_that_knows_it(plugins) -> None:
-    plugin = make_detector(VIEWERS['0D'], port_id=0, auth_secret='lab secret')
+    plugin = make_tcp_detector(VIEWERS['0D'], port_id=0, auth_secret='lab secret')
     plugins.append(plugin)
     status = StatusLog(plugin)
     port = str(plugin.bridge.address[1])
@@ -70,7 +70,7 @@ def test_shared_secret_plugin_serves_the_client_that_knows_it(plugins) -> None:
 
 
 def test_an_observer_watches_what_the_viewer_plugin_grabs(plugins) -> None:
-    plugin = make_detector(VIEWERS['1D'], port_id=0, max_observers=1)
+    plugin = make_tcp_detector(VIEWERS['1D'], port_id=0, max_observers=1)
     plugins.append(plugin)
     status = StatusLog(plugin)
     watcher = ObserverClient(port=plugin.bridge.address[1])
@@ -98,7 +98,7 @@ def test_plugin_in_connect_mode_dials_a_tls_instrument_with_its_client_certifica
     port = free_port()
     with client_process('grabber', '--listen', f'127.0.0.1:{port}', '--dim', '1D', '--shape', '16', '--pattern',
                         '--tls-cert', str(lab.server_cert), '--tls-key', str(lab.server_key), '--tls-ca', str(lab.ca)):
-        plugin = make_detector(VIEWERS['1D'], connection=CONNECT, socket_ip='127.0.0.1', port_id=port,
+        plugin = make_tcp_detector(VIEWERS['1D'], connection=CONNECT, socket_ip='127.0.0.1', port_id=port,
                                tls_ca=str(lab.ca), tls_cert=str(cert), tls_key=str(key))
         plugins.append(plugin)
         assert plugin.initialized and plugin.init_info.endswith('(TLS)')
@@ -112,7 +112,7 @@ def test_plugin_in_connect_mode_refuses_an_instrument_signed_by_another_ca(plugi
     port = free_port()
     with client_process('grabber', '--listen', f'127.0.0.1:{port}', '--dim', '0D',
                         '--tls-cert', str(other.server_cert), '--tls-key', str(other.server_key)):
-        plugin = make_detector(VIEWERS['0D'], connection=CONNECT, socket_ip='127.0.0.1', port_id=port,
+        plugin = make_tcp_detector(VIEWERS['0D'], connection=CONNECT, socket_ip='127.0.0.1', port_id=port,
                                tls_ca=str(lab.ca))
         plugins.append(plugin)
         status = StatusLog(plugin)
@@ -126,6 +126,6 @@ def test_plugin_in_connect_mode_refuses_an_instrument_signed_by_another_ca(plugi
     ({'tls_ca': 'ca.pem'}, 'TLS CA of the instrument applies to connect to instrument mode'),
 ])
 def test_tls_settings_of_the_other_mode_are_explained(plugins, settings: dict, problem: str) -> None:
-    plugin = make_detector(VIEWERS['0D'], socket_ip='127.0.0.1', port_id=0, **settings)
+    plugin = make_tcp_detector(VIEWERS['0D'], socket_ip='127.0.0.1', port_id=0, **settings)
     plugins.append(plugin)
     assert not plugin.initialized and problem in plugin.init_info
