@@ -413,14 +413,8 @@ def run(options: ScanOptions, workdir: Path) -> int:
             session.start_clients()
         session.wait_clients()
         if options.gui:
-            path = session.prepare_scan()
-            session.prepare_live_plots()
-            arrange_windows(session.dashboard.mainwindow, session.daq_scan.mainwindow)
-            say('dashboard (left) and DAQ_Scan (right) open, set up for this scan: press its start button; '
-                'close the dashboard window to stop')
-            app.exec()
-            say(saved_scans(path))
-            return 0
+            from .scan_gui import run_interactive
+            return run_interactive(session, app)
         path = session.scan()
         result = check_file(path, session)
         say(summary(result))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import numpy as np
 
@@ -31,21 +31,25 @@ class ScanResult:
         return int(np.prod(self.data_shape[len(self.positions):]))
 
 
-def check_file(path: Path, session: Session) -> ScanResult:
-    """Compare the HDF5 file with what the detector plugin emitted during the scan.
+def check_file(path: Path, session: Session, scan: int = 0, received: Optional[list] = None,
+               seconds: Optional[float] = None) -> ScanResult:
+    """Compare scan number ``scan`` of the HDF5 file (``/RawData/ScanNNN``) with what the detector
+    plugin emitted during it: ``received`` (default: ``session.received``), the data sets in order;
+    ``seconds`` the scan's duration (default: ``session.scan_seconds``).
 
     Raises:
         ScanError: a point is missing, a position is wrong, or saved data differ from received data.
     """
     from pymodaq_data.h5modules.data_saving import DataLoader
     options = session.options
+    received = session.received if received is None else received
     n_axes = 2 if options.scan == '2D' else 1
     total = options.points ** n_axes
-    if len(session.received) != total:
-        raise ScanError(f'the detector plugin emitted {len(session.received)} data sets, expected {total}')
+    if len(received) != total:
+        raise ScanError(f'the detector plugin emitted {len(received)} data sets, expected {total}')
     loader = DataLoader(path)
     try:
-        node = f'/RawData/Scan000/Detector000/Data{options.dim}/CH00/Data00'
+        node = f'/RawData/Scan{scan:03d}/Detector000/Data{options.dim}/CH00/Data00'
         try:
             saved = loader.load_data(node)
         except Exception as error:
@@ -60,7 +64,7 @@ def check_file(path: Path, session: Session) -> ScanResult:
                 raise ScanError(f'saved actuator positions {values} differ from {expected_positions}')
         scanner = session.daq_scan.scanner
         array = saved.data[0]
-        for step, dte in enumerate(session.received):
+        for step, dte in enumerate(received):
             index = tuple(scanner.get_indexes_from_scan_index(step)) if n_axes == 2 else (step,)
             sent = dte[0].data[0]
             if not np.array_equal(np.squeeze(array[index]), np.squeeze(sent)):
@@ -68,7 +72,7 @@ def check_file(path: Path, session: Session) -> ScanResult:
         signal_axes = tuple(range(n_axes, array.ndim))
         signal = array.sum(axis=signal_axes) if signal_axes else array
         return ScanResult(path, total, positions, np.asarray(signal, dtype=float),
-                          tuple(saved.shape), session.scan_seconds / total)
+                          tuple(saved.shape), (session.scan_seconds if seconds is None else seconds) / total)
     finally:
         loader.close_file()
 

@@ -1,0 +1,100 @@
+"""``tcpbridge scan --gui`` (imported by :func:`.scan.run` when asked for): the dashboard and
+DAQ_Scan open, set up for the scan, with what to do next said in DAQ_Scan's own window; each scan the
+user runs is recorded (what the detector plugin emitted during it), and once the user quits the
+dashboard every scan in the file is checked against its record, ending on the same PASSED / FAILED
+line as a headless run.  PyMoDAQ's windows have no close button: the dashboard's *Quit* ends the
+session (it closes DAQ_Scan too).  A scan whose settings were changed in DAQ_Scan is checked against the
+options given, so it fails: the checks are for the scan this command set up."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List
+
+from qtpy.QtWidgets import QApplication
+
+from .scan import Session, arrange_windows, saved_scans
+from .scan_check import check_file
+from .scan_options import ScanError, say
+
+#: the command DAQ_Scan sends its acquisition when a scan starts (pymodaq.extensions.scan.daq_scan)
+START_ACQUISITION = 'start_acquisition'
+
+
+class ScanRecorder:
+    """What the detector plugin emitted during each scan DAQ_Scan runs (live grabs and probes
+    between scans left out): ``scans[k]`` is the list of data sets of ``/RawData/Scan{k:03d}``."""
+
+    def __init__(self, daq_scan: Any, detector: Any) -> None:
+        self.scans: List[list] = []
+        self.running = False
+        daq_scan.command_daq_signal.connect(self._on_command)
+        daq_scan.scan_done_signal.connect(self._on_done)
+        detector.grab_done_signal.connect(self._on_data)
+
+    def _on_command(self, command: Any) -> None:
+        if command.command == START_ACQUISITION:
+            self.scans.append([])
+            self.running = True
+
+    def _on_done(self) -> None:
+        self.running = False
+
+    def _on_data(self, data: Any) -> None:
+        if self.running:
+            self.scans[-1].append(data)
+
+
+def instruction(session: Session) -> str:
+    """What to do next, said in DAQ_Scan's window title and status bar."""
+    options = session.options
+    stages = 'one stage' if options.scan == '1D' else 'two stages'
+    return (f'tcpbridge scan: press Start to scan {options.points} points per axis ({stages}, {options.start:g} to '
+            f'{options.stop:g} mm); then Quit the dashboard to check the file')
+
+
+def run_interactive(session: Session, app: QApplication) -> int:
+    """Open the set-up session for the user, wait until the dashboard is quit, then check the file
+    (see the module's docstring); returns the exit code (0: every complete scan checked; 1: one did
+    not pass)."""
+    path = session.prepare_scan()
+    session.prepare_live_plots()
+    recorder = ScanRecorder(session.daq_scan, session.detector)
+    arrange_windows(session.dashboard.mainwindow, session.daq_scan.mainwindow)
+    text = instruction(session)
+    session.daq_scan.mainwindow.setWindowTitle(f'DAQ_Scan - {text}')
+    session.daq_scan.status_manager.set_permanent_status(text)
+    say('dashboard (left) and DAQ_Scan (right) open, set up for this scan: press its Start button; '
+        "to end, press the dashboard's red Quit button (or File > Quit): the file is checked then")
+    app.exec()
+    return verdict(session, path, recorder.scans)
+
+
+def verdict(session: Session, path: Path, scans: List[list]) -> int:
+    """Check each scan of ``path`` against its record; say one line per scan and the verdict."""
+    if not path.exists() or not scans:
+        say(saved_scans(path))
+        return 0
+    total = session.daq_scan.scanner.n_steps
+    checked, failures = 0, []
+    for index, received in enumerate(scans):
+        name = f'Scan{index:03d}'
+        if len(received) < total:
+            say(f'{name}: stopped after {len(received)} of {total} points: not checked')
+            continue
+        try:
+            result = check_file(path, session, index, received, seconds=0.0)
+        except ScanError as error:
+            failures.append(f'{name}: {error}')
+            say(f'{name}: FAILED: {error}')
+            continue
+        checked += 1
+        say(f'{name}: check OK: the {result.points} points, each equal to what the detector client sent, at the '
+            f'scanned positions')
+    if failures:
+        say(f'FAILED: {len(failures)} of {checked + len(failures)} complete scan(s), data in {path}')
+        return 1
+    if not checked:
+        say(f'no complete scan to check; data in {path}')
+        return 0
+    say(f'PASSED: {checked} scan(s) checked, data in {path}')
+    return 0
