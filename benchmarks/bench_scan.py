@@ -66,7 +66,7 @@ def run_one(kind: str, out: Path) -> float:
             if kind == 'mock-fast':
                 session.actuators[0].settings.child('actuator_settings', 'tau').setValue(1)  # ms
         path = session.scan()
-        return check_file(path, session).seconds_per_point
+        return check_file(path, session, session.received, session.scan_seconds).seconds_per_point
     finally:
         session.close()
 

@@ -416,7 +416,7 @@ def run(options: ScanOptions, workdir: Path) -> int:
             from .scan_gui import run_interactive
             return run_interactive(session, app)
         path = session.scan()
-        result = check_file(path, session)
+        result = check_file(path, session, session.received, session.scan_seconds)
         say(summary(result))
         checks = 2
         say(f'check OK: the file holds the {result.points} points, each equal to what the detector client sent')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Tuple
 
 import numpy as np
 
@@ -31,18 +31,15 @@ class ScanResult:
         return int(np.prod(self.data_shape[len(self.positions):]))
 
 
-def check_file(path: Path, session: Session, scan: int = 0, received: Optional[list] = None,
-               seconds: Optional[float] = None) -> ScanResult:
+def check_file(path: Path, session: Session, received: list, seconds: float, scan: int = 0) -> ScanResult:
     """Compare scan number ``scan`` of the HDF5 file (``/RawData/ScanNNN``) with what the detector
-    plugin emitted during it: ``received`` (default: ``session.received``), the data sets in order;
-    ``seconds`` the scan's duration (default: ``session.scan_seconds``).
+    plugin emitted during it: ``received``, the data sets in order; ``seconds`` the scan's duration.
 
     Raises:
         ScanError: a point is missing, a position is wrong, or saved data differ from received data.
     """
     from pymodaq_data.h5modules.data_saving import DataLoader
     options = session.options
-    received = session.received if received is None else received
     n_axes = 2 if options.scan == '2D' else 1
     total = options.points ** n_axes
     if len(received) != total:
@@ -72,7 +69,7 @@ def check_file(path: Path, session: Session, scan: int = 0, received: Optional[l
         signal_axes = tuple(range(n_axes, array.ndim))
         signal = array.sum(axis=signal_axes) if signal_axes else array
         return ScanResult(path, total, positions, np.asarray(signal, dtype=float),
-                          tuple(saved.shape), (session.scan_seconds if seconds is None else seconds) / total)
+                          tuple(saved.shape), seconds / total)
     finally:
         loader.close_file()
 

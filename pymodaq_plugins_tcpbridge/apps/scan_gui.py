@@ -7,6 +7,8 @@ session (it closes DAQ_Scan too).  A scan whose settings were changed in DAQ_Sca
 options given, so it fails: the checks are for the scan this command set up."""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List
 
@@ -20,12 +22,21 @@ from .scan_options import ScanError, say
 START_ACQUISITION = 'start_acquisition'
 
 
+@dataclass
+class RecordedScan:
+    """One scan DAQ_Scan ran: the detector plugin's data sets in order, its start (``time.perf_counter``,
+    s) and its duration in seconds once done."""
+    started: float
+    received: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
 class ScanRecorder:
     """What the detector plugin emitted during each scan DAQ_Scan runs (live grabs and probes
-    between scans left out): ``scans[k]`` is the list of data sets of ``/RawData/Scan{k:03d}``."""
+    between scans left out): ``scans[k]`` is the record of ``/RawData/Scan{k:03d}``."""
 
     def __init__(self, daq_scan: Any, detector: Any) -> None:
-        self.scans: List[list] = []
+        self.scans: List[RecordedScan] = []
         self.running = False
         daq_scan.command_daq_signal.connect(self._on_command)
         daq_scan.scan_done_signal.connect(self._on_done)
@@ -33,15 +44,17 @@ class ScanRecorder:
 
     def _on_command(self, command: Any) -> None:
         if command.command == START_ACQUISITION:
-            self.scans.append([])
+            self.scans.append(RecordedScan(time.perf_counter()))
             self.running = True
 
     def _on_done(self) -> None:
+        if self.running:
+            self.scans[-1].seconds = time.perf_counter() - self.scans[-1].started
         self.running = False
 
     def _on_data(self, data: Any) -> None:
         if self.running:
-            self.scans[-1].append(data)
+            self.scans[-1].received.append(data)
 
 
 def instruction(session: Session) -> str:
@@ -69,27 +82,27 @@ def run_interactive(session: Session, app: QApplication) -> int:
     return verdict(session, path, recorder.scans)
 
 
-def verdict(session: Session, path: Path, scans: List[list]) -> int:
+def verdict(session: Session, path: Path, scans: List[RecordedScan]) -> int:
     """Check each scan of ``path`` against its record; say one line per scan and the verdict."""
     if not path.exists() or not scans:
         say(saved_scans(path))
         return 0
     total = session.daq_scan.scanner.n_steps
     checked, failures = 0, []
-    for index, received in enumerate(scans):
+    for index, scan in enumerate(scans):
         name = f'Scan{index:03d}'
-        if len(received) < total:
-            say(f'{name}: stopped after {len(received)} of {total} points: not checked')
+        if len(scan.received) < total:
+            say(f'{name}: stopped after {len(scan.received)} of {total} points: not checked')
             continue
         try:
-            result = check_file(path, session, index, received, seconds=0.0)
+            result = check_file(path, session, scan.received, scan.seconds, index)
         except ScanError as error:
             failures.append(f'{name}: {error}')
             say(f'{name}: FAILED: {error}')
             continue
         checked += 1
         say(f'{name}: check OK: the {result.points} points, each equal to what the detector client sent, at the '
-            f'scanned positions')
+            f'scanned positions, {result.seconds_per_point * 1000:.1f} ms per point')
     if failures:
         say(f'FAILED: {len(failures)} of {checked + len(failures)} complete scan(s), data in {path}')
         return 1

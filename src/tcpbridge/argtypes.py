@@ -21,9 +21,7 @@ def port(text: str) -> int:
         argparse.ArgumentTypeError: anything else (0, which asks the OS for a free port, is not a port a
             client can connect to nor one a user can tell a client).
     """
-    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a TCP port (1 to 65535)')
-    return int(text)
+    return _port_in(text, 1, 'a TCP port (1 to 65535)')
 
 
 def listen_port(text: str) -> int:
@@ -33,8 +31,12 @@ def listen_port(text: str) -> int:
     Raises:
         argparse.ArgumentTypeError: anything else.
     """
-    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a TCP port to listen on (0 to 65535, 0: any free port)')
+    return _port_in(text, 0, 'a TCP port to listen on (0 to 65535, 0: any free port)')
+
+
+def _port_in(text: str, lowest: int, what: str) -> int:
+    if not text.strip().isdigit() or not lowest <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f'{text!r} is not {what}')
     return int(text)
 
 
