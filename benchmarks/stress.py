@@ -92,7 +92,7 @@ class Events(EventLog):
 
 def grab(server: BridgeServer, events: Events, timeout: float = 5.0) -> bool:
     after = len(events.items)
-    return server.send(SendData('1D'), expect=('Done',), timeout=timeout) and events.wait(
+    return server.send(SendData('1D'), expect=(Done,), timeout=timeout) and events.wait(
         lambda e: isinstance(e, MessageReceived) and isinstance(e.message, Done), timeout, after)
 
 
@@ -349,7 +349,7 @@ def case_soak(scale: float) -> Dict:
     while time.monotonic() - started < seconds:
         after = len(move_events.items)
         target = float(moves % 1000)
-        move_server.send(MoveAbs(target), expect=('move_done',), timeout=5)
+        move_server.send(MoveAbs(target), expect=(MoveDone,), timeout=5)
         if move_events.wait(lambda e, target=target: isinstance(e, MessageReceived)
                             and isinstance(e.message, MoveDone) and e.message.value == target, 5.0, after):
             moves += 1

@@ -86,7 +86,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
         if self._reconnect is not None:
             self._reconnect.cancel()
         self._move_request = None if self.bridge is None else \
-            self.bridge.send(message, expect=('move_done',), timeout=float(self.settings['timeout']))
+            self.bridge.send(message, expect=(MoveDone,), timeout=float(self.settings['timeout']))
         self._move_sent, self._move_target = message.command, target
         if target is not None:
             self.target_value = target
@@ -185,7 +185,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
                          f'{event.command}{why}: connection closed, so that its late move_done cannot end a '
                          'later move', error=True)
             self._move_failed()
-        elif 'move_done' in event.expected:  # an earlier move (ended here at a stop, or followed by another)
+        elif MoveDone in event.expected:  # an earlier move (ended here at a stop, or followed by another)
             self._status(f'no move_done from the client after an earlier {event.command}: connection closed, so '
                          'that its late move_done cannot end a later move', error=True)
         else:

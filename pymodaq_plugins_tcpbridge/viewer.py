@@ -128,7 +128,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         asked), a single grab waits for a client (the reconnect wait) or fails at once."""
         message = SendData(self.grabber_type)
         request = None if self.bridge is None else \
-            self.bridge.send(message, expect=('Done',), timeout=self.settings[LIMITS, 'reply_timeout'])
+            self.bridge.send(message, expect=(Done,), timeout=self.settings[LIMITS, 'reply_timeout'])
         if request is not None:
             self._requests.append(request)
         elif self._live:

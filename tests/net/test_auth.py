@@ -39,7 +39,7 @@ def test_the_demo_client_authenticates_and_others_are_refused() -> None:
             with client_process('grabber', '--port', port, '--dim', '0D'):
                 log.wait_for(lambda e: isinstance(e, ClientConnected))
                 log.wait_for(received(Infos))  # the settings come once authenticated
-                server.send(SendData('0D'), expect=('Done',), timeout=10)
+                server.send(SendData('0D'), expect=(Done,), timeout=10)
                 log.wait_for(received(Done))
         finally:
             del os.environ['TCPBRIDGE_SECRET']
@@ -54,7 +54,7 @@ def test_a_client_with_a_secret_works_with_a_server_without_authentication() -> 
     thread = detector.start()
     try:
         log.wait_for(received(Infos))
-        server.send(SendData('0D'), expect=('Done',), timeout=10)
+        server.send(SendData('0D'), expect=(Done,), timeout=10)
         log.wait_for(received(Done))
         assert not log.of_type(ClientRefused)
     finally:

@@ -40,7 +40,7 @@ def test_server_dials_a_listening_actuator(listening_stage) -> None:
     server = BridgeServer(*listening_stage.listen_address, ACTUATOR, log, dial=True)
     try:
         assert log.wait_for(lambda e: isinstance(e, ClientConnected)).client.in_control
-        server.send(MoveAbs(2.5), expect=('move_done',), timeout=10)
+        server.send(MoveAbs(2.5), expect=(MoveDone,), timeout=10)
         assert log.wait_for(received(MoveDone)).message.value == 2.5
         assert listening_stage.get_position() == 2.5
     finally:
@@ -57,7 +57,7 @@ def test_server_redials_until_the_instrument_listens_and_after_it_restarts() -> 
         assert 'ECONNREFUSED' in failed.reason and failed.retry_in > 0
         with client_process('grabber', '--listen', f'127.0.0.1:{port}', '--dim', '0D'):
             log.wait_for(lambda e: isinstance(e, ClientConnected), timeout=20)
-            server.send(SendData('0D'), expect=('Done',), timeout=10)
+            server.send(SendData('0D'), expect=(Done,), timeout=10)
             log.wait_for(received(Done))
         log.wait_for(lambda e: isinstance(e, ClientLost))
         mark = len(log.events)
@@ -78,7 +78,7 @@ def test_listening_detector_serves_successive_commanders() -> None:
             server = BridgeServer(*detector.listen_address, GRABBER, log, dial=True)
             try:
                 log.wait_for(lambda e: isinstance(e, ClientConnected))
-                server.send(SendData('0D'), expect=('Done',), timeout=10)
+                server.send(SendData('0D'), expect=(Done,), timeout=10)
                 log.wait_for(received(Done))
             finally:
                 server.close()

@@ -67,7 +67,7 @@ def grabber() -> Iterator:
 def served(server: BridgeServer, log: EventLog, timeout: float = 5.0) -> bool:
     """True if the client in control answers a grab within ``timeout`` s."""
     after = len(log.events)
-    if not server.send(SendData('1D'), expect=('Done',), timeout=timeout):
+    if not server.send(SendData('1D'), expect=(Done,), timeout=timeout):
         return False
     try:
         log.wait_for(lambda e: isinstance(e, MessageReceived) and isinstance(e.message, Done), timeout, after)
@@ -140,7 +140,7 @@ def test_a_silent_client_in_control_hands_over_to_a_waiting_one(engine, grabber)
     wait_until(lambda: len([c for c in server.clients if c.client_type]) == 8, 10, 'eight hellos')
     grabber(server.address[1])   # evicts the waiting client silent the longest, and waits
     log.wait_for(lambda e: isinstance(e, ClientConnected) and not e.client.in_control)
-    server.send(SendData('1D'), expect=('Done',), timeout=0.2)  # unanswered by the silent client in control
+    server.send(SendData('1D'), expect=(Done,), timeout=0.2)  # unanswered by the silent client in control
     changed = log.wait_for(lambda e: isinstance(e, ControllerChanged) and e.client is not None)
     assert 'no Done within 0.2 s' in changed.reason
     assert served(server, log)

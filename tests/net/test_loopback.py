@@ -78,7 +78,7 @@ def test_demo_grabber_process(grabber_server, dialect: str, dim: str, shape: tup
         frames = []
         for _ in range(3):
             mark = len(log.events)
-            assert server.send(SendData(dim), expect=('Done',), timeout=10)
+            assert server.send(SendData(dim), expect=(Done,), timeout=10)
             frames.append(log.wait_for(received(Done), after=mark).message)
     assert log.wait_for(lambda e: isinstance(e, ClientLost)).reason == 'the client quit'
     for index, message in enumerate(frames, start=1):
@@ -107,7 +107,7 @@ def test_demo_actuator_process(actuator_server, dialect: str) -> None:
         for message, expected in [(MoveAbs(data_actuator(3.0, 'mm')), 3.0), (MoveRel(data_actuator(-0.5, 'mm')), 2.5),
                                   (MoveHome(), 0.0)]:
             mark = len(log.events)
-            server.send(message, expect=('move_done',), timeout=10)
+            server.send(message, expect=(MoveDone,), timeout=10)
             done = log.wait_for(received(MoveDone), after=mark).message
             assert done.value == pytest.approx(expected)
             assert done.units == ('' if dialect == 'legacy' else 'mm')
@@ -134,7 +134,7 @@ def test_actuator_reports_while_moving_and_stops(actuator_server) -> None:
     stage = SimulatedStage(port=server.address[1], speed=5.0, units='mm')
     with running(stage, log):
         mark = len(log.events)
-        server.send(MoveAbs(100.0), expect=('move_done',), timeout=30)
+        server.send(MoveAbs(100.0), expect=(MoveDone,), timeout=30)
         # intermediate positions come while moving (every 0.1 s at 5 mm/s)
         moving = log.wait_for(lambda e: received(PositionIs)(e) and e.message.value > 0, after=mark).message
         assert 0 < moving.value < 100
@@ -162,7 +162,7 @@ class ThreadRecordingStage(SimulatedStage):
 def move_and_wait(server: BridgeServer, log: EventLog, target: float) -> MoveDone:
     """Send move_abs to ``target``; the client's move_done."""
     mark = len(log.events)
-    server.send(MoveAbs(target), expect=('move_done',), timeout=10)
+    server.send(MoveAbs(target), expect=(MoveDone,), timeout=10)
     return log.wait_for(received(MoveDone), after=mark).message
 
 
@@ -178,7 +178,7 @@ def test_instant_moves_run_in_the_connection_thread_and_others_in_the_worker(act
         server.send(SetInfo(('move_settings', 'speed'), '<speed type="float" title="Speed (units/s):" visible="1" '
                                                         'removable="0" readonly="0">5.0</speed>'))
         wait_until(lambda: stage.setting('speed') == 5.0, 10, 'the new speed')
-        server.send(MoveAbs(100.0), expect=('move_done',), timeout=30)
+        server.send(MoveAbs(100.0), expect=(MoveDone,), timeout=30)
         log.wait_for(lambda e: received(PositionIs)(e) and e.message.value > 3.0, after=mark)
         server.send(StopMotion())
         done = log.wait_for(received(MoveDone), after=mark).message
@@ -261,7 +261,7 @@ def test_second_client_stands_by_and_takes_over(grabber_server) -> None:
             new = log.wait_for(lambda e: isinstance(e, ControllerChanged) and e.client is not None)
             assert '<detector_settings' in new.infos_xml
             mark = len(log.events)
-            server.send(SendData('0D'), expect=('Done',), timeout=10)
+            server.send(SendData('0D'), expect=(Done,), timeout=10)
             assert log.wait_for(received(Done), after=mark).client.id == new.client.id
 
 
@@ -291,9 +291,9 @@ def test_reply_timeout_is_reported(grabber_server) -> None:
     with socket.create_connection(server.address) as fake:
         fake.sendall(b'\0\0\0\7GRABBER')
         log.wait_for(lambda e: isinstance(e, ClientConnected))
-        server.send(SendData('1D'), expect=('Done',), timeout=0.2)
+        server.send(SendData('1D'), expect=(Done,), timeout=0.2)
         timeout = log.wait_for(lambda e: isinstance(e, ReplyTimeout))
-        assert timeout.command == 'Send Data 1D' and timeout.expected == ('Done',)
+        assert timeout.command == 'Send Data 1D' and timeout.expected == (Done,)
 
 
 @pytest.mark.parametrize('timeout', [0.2, MAX_WAIT_S + 0.5])
@@ -307,7 +307,7 @@ def test_reply_timeouts_before_and_after_the_engines_own_wake_up_are_both_report
             fake.sendall(b'\0\0\0\7GRABBER')
             log.wait_for(lambda e: isinstance(e, ClientConnected), after=connecting)
             sent, after = time.monotonic(), len(log.events)
-            server.send(SendData('1D'), expect=('Done',), timeout=timeout)
+            server.send(SendData('1D'), expect=(Done,), timeout=timeout)
             log.wait_for(lambda e: isinstance(e, ReplyTimeout), after=after, timeout=10)
             assert time.monotonic() - sent >= timeout, f'round {round_}: reported early'
             # the unanswered request closes the connection (a late reply must not answer a later one)

@@ -61,7 +61,7 @@ def test_replies_delayed_around_the_timeout_answer_their_own_request_or_none(dia
             target = float(index)
             delays[target] = rng.uniform(0, 2 * TIMEOUT_S)
             log.keep_last(0)
-            request = server.send(MoveAbs(data_actuator(target, units='mm')), expect=('move_done',), timeout=TIMEOUT_S)
+            request = server.send(MoveAbs(data_actuator(target, units='mm')), expect=(MoveDone,), timeout=TIMEOUT_S)
             if request is None:  # lost between the check and the send: the next round waits for it
                 continue
             end = log.wait_for(lambda e, r=request: isinstance(e, (MessageReceived, ReplyTimeout))

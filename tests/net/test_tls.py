@@ -99,7 +99,7 @@ def test_mutual_tls_carries_frames_and_keeps_the_legitimate_client_served(pki, t
         assert 'certificate' in refused(log, mark)
         for index in range(1, 4):
             mark = len(log.events)
-            assert server.send(SendData('2D'), expect=('Done',), timeout=10)
+            assert server.send(SendData('2D'), expect=(Done,), timeout=10)
             done = log.wait_for(lambda e: isinstance(e, MessageReceived) and isinstance(e.message, Done),
                                 after=mark).message
             frame = done.data[0]
@@ -169,7 +169,7 @@ def test_connect_mode_dials_a_tls_instrument(pki) -> None:
                               tls=instrument_context(lab))
         try:
             log.wait_for(lambda e: isinstance(e, ClientConnected))
-            server.send(MoveAbs(1.5), expect=('move_done',), timeout=10)
+            server.send(MoveAbs(1.5), expect=(MoveDone,), timeout=10)
             assert log.wait_for(lambda e: isinstance(e, MessageReceived)
                                 and isinstance(e.message, MoveDone)).message.value == 1.5
         finally:

@@ -102,9 +102,9 @@ def test_first_client_is_in_control_and_the_next_waits() -> None:
 def test_requests_awaiting_the_same_reply_are_settled_one_by_one() -> None:
     h = Harness()
     cid = h.hello()
-    first, events = h.session.send(SendData('1D'), h.now, ('Done',), timeout=1.0)
+    first, events = h.session.send(SendData('1D'), h.now, (Done,), timeout=1.0)
     h.advance(0.5)
-    second, _ = h.session.send(SendData('1D'), h.now, ('Done',), timeout=1.0)
+    second, _ = h.session.send(SendData('1D'), h.now, (Done,), timeout=1.0)
     assert first != second and not events
     decoder = Decoder(Role.CLIENT)
     assert decoder.feed(h.sent(cid)) == [SendData('1D'), SendData('1D')]
@@ -125,7 +125,7 @@ def test_a_reply_received_before_its_request_went_out_answers_none() -> None:
     cid = h.hello()
     h.receive(cid, done(1.0))
     h.advance(0.1)
-    request, _ = h.session.send(SendData('1D'), h.now, ('Done',), timeout=1.0)
+    request, _ = h.session.send(SendData('1D'), h.now, (Done,), timeout=1.0)
     h.advance(0.1)
     h.receive(cid, done(2.0))
     assert [(e.request_id, e.message.data[0][0]) for e in h.of(MessageReceived)] == [(0, 1.0), (request, 2.0)]
@@ -136,10 +136,10 @@ def test_a_late_reply_never_answers_a_later_request() -> None:
     taken for the second's (docs/protocol.rst §8): the connection was closed at the timeout."""
     h = Harness()
     cid = h.hello()
-    h.session.send(SendData('1D'), h.now, ('Done',), timeout=1.0)
+    h.session.send(SendData('1D'), h.now, (Done,), timeout=1.0)
     lost = h.advance(1.1)
     assert [type(e) for e in lost] == [ReplyTimeout, ClientLost, ControllerChanged]
-    second, events = h.session.send(SendData('1D'), h.now, ('Done',), timeout=1.0)
+    second, events = h.session.send(SendData('1D'), h.now, (Done,), timeout=1.0)
     assert second is None and events == []  # nobody to ask: the plugin says no client is connected
     assert h.receive(cid, done(1.0)) == []  # the late reply of the closed connection goes nowhere
 
@@ -204,7 +204,7 @@ def test_while_reading_is_paused_the_clients_deadlines_wait() -> None:
     """Back-pressure (net/backlog.py): the time the I/O loop does not read is not the client's."""
     h = Harness(message_timeout=5.0, min_rate=1000.0)
     cid = h.hello()
-    h.session.send(SendData('1D'), h.now, ('Done',), timeout=2.0)
+    h.session.send(SendData('1D'), h.now, (Done,), timeout=2.0)
     h.session.set_reading_paused(cid, True, h.now)
     assert h.advance(60.0) == [] and h.session.next_deadline() is None
     h.session.set_reading_paused(cid, False, h.now)
@@ -213,7 +213,7 @@ def test_while_reading_is_paused_the_clients_deadlines_wait() -> None:
     assert isinstance(timeout, ReplyTimeout) and isinstance(lost, ClientLost) and 'within 2 s' in lost.reason
 
     cid = h.hello()
-    h.session.send(SendData('1D'), h.now, ('Done',), timeout=30.0)
+    h.session.send(SendData('1D'), h.now, (Done,), timeout=30.0)
     data = done(size=1000)            # 8 kB: 5 s + 8 s allowed at 1000 B/s
     h.receive(cid, data[:100])
     h.session.set_reading_paused(cid, True, h.now)
@@ -264,7 +264,7 @@ def test_an_unanswered_request_hands_control_to_the_waiting_client_heard_from_la
     mute, quiet = h.hello('mute:1'), h.hello('quiet:2')
     h.advance(1.0)
     ready = h.hello('ready:3')
-    h.session.send(SendData('0D'), h.now, ('Done',), timeout=1.0)
+    h.session.send(SendData('0D'), h.now, (Done,), timeout=1.0)
     h.advance(1.5)
     changed = h.of(ControllerChanged)
     assert changed and changed[-1].client.id == ready and 'no Done within 1 s' in changed[-1].reason
@@ -276,7 +276,7 @@ def test_answered_requests_keep_the_connection() -> None:
     h = Harness()
     cid, _ = h.hello('a:1'), h.hello('b:2')
     for _ in range(5):
-        request, _ = h.session.send(SendData('0D'), h.now, ('Done',), timeout=1.0)
+        request, _ = h.session.send(SendData('0D'), h.now, (Done,), timeout=1.0)
         h.advance(0.5)
         h.receive(cid, done())
         h.advance(1.0)

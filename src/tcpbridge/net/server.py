@@ -26,9 +26,9 @@ import time
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 
+from ..protocol.connection_state import ConnectionState
 from ..protocol.errors import connection_lost_reason
 from ..protocol.events import (
-    IN_CONTROL,
     ClientInfo,
     ClientRefused,
     ConnectFailed,
@@ -37,6 +37,7 @@ from ..protocol.events import (
     MessageReceived,
 )
 from ..protocol.messages import ACTUATOR, Message
+from ..protocol.requests import Expected
 from ..protocol.server_session import ServerSession, SessionConfig
 from .backlog import BacklogLimits, DeliveryBacklog
 from .low_water import ReceiveLowWater
@@ -214,11 +215,11 @@ class BridgeServer:
         """Bytes of large fields being received now, across connections."""
         return self._session.budget.used
 
-    def send(self, message: Message, expect: Tuple[str, ...] = (), timeout: Optional[float] = None) -> Optional[int]:
+    def send(self, message: Message, expect: Expected = (), timeout: Optional[float] = None) -> Optional[int]:
         """Queue ``message`` for the client in control, encoded in its dialect.
 
         Args:
-            expect: reply commands that settle it (e.g. ``('Done',)``); if none arrives within
+            expect: the reply classes that settle it (e.g. ``(Done,)``); if none arrives within
                 ``timeout`` seconds a :class:`~tcpbridge.protocol.events.ReplyTimeout` is reported and
                 the connection is closed (a late reply must not answer a later request).
         Returns:
@@ -492,10 +493,10 @@ class BridgeServer:
         to none, as it is not paused (lock held)."""
         if self._backlog is None:
             return None
-        role = self._session.role(cid)
-        if role == IN_CONTROL:
+        state = self._session.role(cid)
+        if state is ConnectionState.IN_CONTROL:
             return self._backlog.room()
-        return max(1, self._backlog.room()) if role == '' else None
+        return max(1, self._backlog.room()) if state is not None and not state.said_hello else None
 
     def _paused_cid(self) -> Optional[int]:
         """The connection not read for the backlog: the client in control while the backlog is over

@@ -6,16 +6,18 @@ server engine of :mod:`tcpbridge.net.server` through its ``on_event`` callback.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
+from .connection_state import ConnectionState
 from .dialects import Dialect, DwaLayout
 from .messages import Message
+from .requests import Expected
 
-#: roles of a client that said hello
-IN_CONTROL = 'in control'
-WAITING = 'waiting'
+#: roles of a client that said hello (the states of its connection)
+IN_CONTROL = ConnectionState.IN_CONTROL
+WAITING = ConnectionState.WAITING
 #: an observer (tcpbridge extension): receives a copy of the data and positions, commands nothing
-OBSERVING = 'observing'
+OBSERVING = ConnectionState.OBSERVING
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,10 @@ class ClientInfo:
         peer: ``'host:port'`` of the client.
         connected_since: ``time.time()`` of the connection.
         client_type: ``'GRABBER'`` / ``'ACTUATOR'`` once the hello came, else ''.
-        role: :data:`IN_CONTROL` (receives the commands), :data:`WAITING` (takes over when the
-            one in control leaves), :data:`OBSERVING` (an observer), '' before the hello.
+        role: the state of its connection (:class:`~tcpbridge.protocol.connection_state.ConnectionState`,
+            a ``str``): :data:`IN_CONTROL` (receives the commands), :data:`WAITING` (takes over when the
+            one in control leaves), :data:`OBSERVING` (an observer); before its hello counts
+            ``HANDSHAKE`` (``''``) or ``AUTHENTICATING``.
         dialect / layout: as learned from its payloads (or fixed by the server), else None.
         last_message: the command of its last message; last_seen: its ``time.time()``.
     """
@@ -37,7 +41,7 @@ class ClientInfo:
     peer: str
     connected_since: float
     client_type: str = ''
-    role: str = ''
+    role: ConnectionState = ConnectionState.HANDSHAKE
     dialect: Optional[Dialect] = None
     layout: Optional[DwaLayout] = None
     last_message: str = ''
@@ -46,7 +50,7 @@ class ClientInfo:
     @property
     def in_control(self) -> bool:
         """True for the client that receives the commands."""
-        return self.role == IN_CONTROL
+        return self.role is ConnectionState.IN_CONTROL
 
 
 @dataclass(frozen=True)
@@ -121,13 +125,13 @@ class DialectDetected(Event):
 
 @dataclass(frozen=True)
 class ReplyTimeout(Event):
-    """Request ``request_id`` (``command``) got none of the ``expected`` replies in time.  For a request
+    """Request ``request_id`` (``command``) got none of the ``expected`` reply classes in time.  For a request
     whose reply completes something (every one but the dialect probe) a :class:`ClientLost` follows at
     once: the connection is closed, so that a late reply cannot answer a later request."""
 
     client: ClientInfo
     command: str
-    expected: Tuple[str, ...]
+    expected: Expected
     request_id: int = 0
 
 

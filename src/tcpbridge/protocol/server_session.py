@@ -37,20 +37,17 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from .auth import new_nonce, verify
+from .auth import AUTH_WINDOW_S, FailedAuthentications, new_nonce, verify
 from .buffers import OutQueue
+from .connection_state import ConnectionState, Transition, next_state
 from .decoder import Decoder, Role
 from .dialects import Dialect, DwaLayout
 from .encoder import Encoder
 from .errors import ProtocolError, connection_lost_reason
 from .events import (
-    IN_CONTROL,
-    OBSERVING,
-    WAITING,
     ClientConnected,
     ClientInfo,
     ClientLost,
@@ -75,7 +72,6 @@ from .messages import (
     Infos,
     InfoXml,
     Message,
-    MoveDone,
     PositionIs,
     PositionMessage,
     Quit,
@@ -83,6 +79,8 @@ from .messages import (
     StatusRequest,
     command_string,
 )
+from .observers import ObserverFanOut
+from .requests import Expected, PendingRequests, Request, expected_commands
 
 log = logging.getLogger('tcpbridge.session')
 
@@ -91,37 +89,18 @@ WAITING_LIMITS = Limits(max_payload_bytes=4 << 20, max_string_bytes=4 << 20, max
 
 
 @dataclass
-class Request:
-    """A command sent to the client in control at ``sent_at`` that awaits one of ``expected`` within
-    ``timeout`` s: by ``deadline`` (later by the time reading was paused, see ``set_reading_paused``).
-
-    ``closes_on_timeout``: its reply *completes* something (a move, a data set), so a reply that comes
-    after the deadline could be taken for the reply to a later request (the protocol has no request
-    ids, docs/protocol.rst §8): the connection is closed at the deadline.  False for the
-    dialect probe (``check_position``), whose reply is a position report, true whenever it comes.
-    """
-
-    id: int
-    command: str
-    expected: Tuple[str, ...]
-    deadline: float
-    sent_at: float
-    timeout: float
-    closes_on_timeout: bool = True
-
-
-@dataclass
 class Connection:
-    """The state of one connection (the session's; the I/O loop holds only its socket)."""
+    """The state of one connection (the session's; the I/O loop holds only its socket).  Its
+    :class:`~tcpbridge.protocol.connection_state.ConnectionState` is ``info.role``."""
 
     info: ClientInfo
     decoder: Decoder
     hello_deadline: float
     out: OutQueue = field(default_factory=OutQueue)
-    requests: Deque[Request] = field(default_factory=deque)
+    requests: PendingRequests = field(default_factory=PendingRequests)
     infos_xml: str = ''
     message_started: Optional[float] = None
-    hello: Optional[ClientType] = None  # a hello awaiting authentication
+    hello: Optional[ClientType] = None  # its hello (while authenticating: awaiting the proof)
     nonce: Optional[str] = None         # the challenge sent to it
     paused_at: Optional[float] = None   # reading paused by the I/O loop (back-pressure) since then
     received_at: float = 0.0            # the last receive (of the messages completed and not handled too)
@@ -129,6 +108,10 @@ class Connection:
     @property
     def id(self) -> int:
         return self.info.id
+
+    @property
+    def state(self) -> ConnectionState:
+        return self.info.role
 
 
 @dataclass(frozen=True)
@@ -167,10 +150,6 @@ class SessionConfig:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
 
 
-#: failed authentications are counted per host over this window (s)
-AUTH_WINDOW_S = 60.0
-
-
 def peer_host(peer: str) -> str:
     """The host of ``'host:port'`` / ``'[v6]:port'``."""
     return peer.rsplit(':', 1)[0].strip('[]')
@@ -193,7 +172,8 @@ class ServerSession:
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._now = 0.0  # the ``now`` of the input being handled
-        self._auth_failures: Dict[str, Deque[float]] = {}  # host -> times of its failed authentications
+        self._auth_failures = FailedAuthentications(config.max_auth_failures)
+        self._observers = ObserverFanOut(config.max_observers, config.observer_queue_bytes)
 
     # -- queries ------------------------------------------------------------------------------------
     @property
@@ -207,9 +187,9 @@ class ServerSession:
         conn = self._in_control()
         return conn.info if conn else None
 
-    def role(self, cid: int) -> Optional[str]:
-        """The :attr:`~tcpbridge.protocol.events.ClientInfo.role` of connection ``cid`` ('' before its
-        hello counted), None if there is no such connection."""
+    def role(self, cid: int) -> Optional[ConnectionState]:
+        """The state of connection ``cid`` (its :attr:`~tcpbridge.protocol.events.ClientInfo.role`),
+        None if there is no such connection."""
         conn = self._connections.get(cid)
         return None if conn is None else conn.info.role
 
@@ -253,8 +233,9 @@ class ServerSession:
             deadline = self._deadline(conn)
             if deadline is not None:
                 deadlines.append(deadline)
-            if conn.paused_at is None:
-                deadlines += [r.deadline for r in conn.requests]
+            reply_deadline = conn.requests.next_deadline()
+            if conn.paused_at is None and reply_deadline is not None:
+                deadlines.append(reply_deadline)
         return min(deadlines) if deadlines else None
 
     # -- inputs -------------------------------------------------------------------------------------
@@ -262,7 +243,7 @@ class ServerSession:
         """A connection was accepted from ``peer``: returns its id and the events (an eviction)."""
         self._now = now
         events: List[Event] = []
-        handshaking = [c for c in self._connections.values() if not c.info.client_type]
+        handshaking = [c for c in self._connections.values() if not c.state.said_hello]
         if len(handshaking) >= self.config.max_handshaking:
             events += self._refuse(handshaking[0], f'{self.config.max_handshaking} connections were '
                                                    'still in the handshake: the oldest was dropped')
@@ -362,12 +343,12 @@ class ServerSession:
         conn = self._connections.get(cid)
         return self._lose(conn, reason) if conn else []
 
-    def send(self, message: Message, now: float, expect: Tuple[str, ...] = (),
+    def send(self, message: Message, now: float, expect: Expected = (),
              timeout: Optional[float] = None) -> Tuple[Optional[int], List[Event]]:
         """Queue ``message`` for the client in control, in its dialect.
 
         Args:
-            expect: reply commands that settle it; if none comes within ``timeout`` s a
+            expect: the reply classes that settle it (e.g. ``(MoveDone,)``); if none comes within ``timeout`` s a
                 :class:`ReplyTimeout` is reported (each request separately).
         Returns:
             (request id, events): id None when nothing was queued (no client in control, or it was
@@ -385,8 +366,7 @@ class ServerSession:
             return None, events
         request_id = next(self._request_ids)
         if expect and timeout is not None:
-            conn.requests.append(Request(request_id, command_string(message), tuple(expect), now + timeout, now,
-                                         timeout))
+            conn.requests.add(Request(request_id, command_string(message), tuple(expect), now + timeout, now, timeout))
         return request_id, []
 
     def set_reading_paused(self, cid: int, paused: bool, now: float) -> None:
@@ -402,15 +382,14 @@ class ServerSession:
         shift, conn.paused_at = now - conn.paused_at, None  # type: ignore[operator]
         if conn.message_started is not None:
             conn.message_started += shift
-        for request in conn.requests:
-            request.deadline += shift
+        conn.requests.shift(shift)
 
     def check_deadlines(self, now: float) -> List[Event]:
         """Close what overstayed and report late replies."""
         self._now = now
         events: List[Event] = []
         for conn in list(self._connections.values()):
-            if not conn.info.client_type and now >= conn.hello_deadline:
+            if not conn.state.said_hello and now >= conn.hello_deadline:
                 events += self._refuse(conn, f'no client type received within {self.config.hello_timeout:g} s')
                 continue
             deadline = self._deadline(conn)
@@ -419,14 +398,13 @@ class ServerSession:
                 events += self._lose(conn, f'a message of {conn.decoder.message_bytes} bytes is arriving too '
                                            f'slowly (started {waited:.1f} s ago)')
                 continue
-            late = [r for r in conn.requests if now >= r.deadline] if conn.paused_at is None else []
-            for request in late:
-                conn.requests.remove(request)
-                if conn.info.role == IN_CONTROL:
-                    events.append(ReplyTimeout(conn.info, request.command, request.expected, request.id))
+            late = conn.requests.expire(now) if conn.paused_at is None else []
+            in_control = conn.state is ConnectionState.IN_CONTROL
+            if in_control:
+                events += [ReplyTimeout(conn.info, r.command, r.expected, r.id) for r in late]
             strict = next((r for r in late if r.closes_on_timeout), None)
-            if strict is not None and conn.info.role == IN_CONTROL:
-                events += self._lose(conn, f'no {" / ".join(strict.expected)} within {strict.timeout:g} s after '
+            if strict is not None and in_control:
+                events += self._lose(conn, f'no {expected_commands(strict.expected)} within {strict.timeout:g} s after '
                                            f'{strict.command}: a late reply could be taken for the reply to a '
                                            'later request, so the connection is closed (the client reconnects clean)',
                                      successor=self._heard_from_last())
@@ -440,37 +418,44 @@ class ServerSession:
 
     # -- rules --------------------------------------------------------------------------------------
     def _deadline(self, conn: Connection) -> Optional[float]:
-        if not conn.info.client_type:
+        if not conn.state.said_hello:
             return conn.hello_deadline
         if conn.message_started is None or conn.paused_at is not None:
             return None
         return conn.message_started + self.config.message_timeout + conn.decoder.message_bytes / self.config.min_rate
 
     def _in_control(self) -> Optional[Connection]:
-        return next((c for c in self._connections.values() if c.info.role == IN_CONTROL), None)
+        return next(self._in_state(ConnectionState.IN_CONTROL), None)
+
+    def _in_state(self, state: ConnectionState) -> Iterator[Connection]:
+        return (c for c in self._connections.values() if c.state is state)
 
     def _update(self, conn: Connection, **changes: Any) -> ClientInfo:
         conn.info = replace(conn.info, **changes)
         return conn.info
+
+    def _move(self, conn: Connection, transition: Transition, **changes: Any) -> ClientInfo:
+        """The only place a connection's state changes: through the transition table."""
+        return self._update(conn, role=next_state(conn.state, transition), **changes)
 
     def _handle(self, conn: Connection, message: Message, size: int) -> List[Event]:
         if isinstance(message, ClientType):
             if self.config.auth_secret:  # the hello counts once the client has authenticated
                 return self._await_authentication(conn, message)
             return self._hello(conn, message)
-        if conn.hello is not None and not conn.info.client_type:
+        if conn.state is ConnectionState.AUTHENTICATING:
             return self._authenticate(conn, message)
         if isinstance(message, (AuthRequest, AuthResponse)):  # offered, not required: accepted as it is
             if isinstance(message, AuthRequest):
                 return self._queue(conn, self._encode(conn, AuthChallenge(new_nonce())))
             return []
         if isinstance(message, StatusRequest):  # docs/protocol.rst §9.4: the hello was accepted
-            role = 'observer' if conn.info.role == OBSERVING else conn.info.role
-            return self._queue(conn, self._encode(conn, Accepted(role)))
+            observing = conn.state is ConnectionState.OBSERVING
+            return self._queue(conn, self._encode(conn, Accepted('observer' if observing else conn.state.value)))
         info = self._update(conn, last_message=command_string(message), last_seen=self._wall_clock())
         if isinstance(message, Quit):
             return self._lose(conn, 'the client quit')
-        if info.role == OBSERVING:
+        if info.role is ConnectionState.OBSERVING:
             return self._lose(conn, f'an observer sends nothing but Quit; it sent {command_string(message)!r}')
         if isinstance(message, Infos):
             conn.infos_xml = message.xml
@@ -482,30 +467,24 @@ class ServerSession:
                 log.warning('client %s speaks %s but the plugin is set to %s: following the client',
                             info.peer, shown.dialect.value, self.config.dialect.value)
             info = self._update(conn, dialect=shown.dialect, layout=shown.layout)
-            if info.role == IN_CONTROL:
+            if info.role is ConnectionState.IN_CONTROL:
                 events.append(DialectDetected(info))
-        # a reply received before a request went out cannot answer it (it was pushed, or answers an
-        # earlier one); received_at is that of the bytes completing it (conn.received_at)
-        settled = next((r for r in conn.requests
-                        if message.command in r.expected and conn.received_at >= r.sent_at), None)
-        if settled is not None:
-            conn.requests.remove(settled)
-        if info.role == IN_CONTROL:
+        # received_at is that of the bytes completing the message (conn.received_at)
+        settled = conn.requests.settle(message, conn.received_at)
+        if info.role is ConnectionState.IN_CONTROL:
             events.append(MessageReceived(info, message, size, conn.received_at, settled.id if settled else 0))
-            if isinstance(message, (Done, PositionIs, MoveDone)):
-                events += self._share(message)
+            events += self._share(message)
         elif not isinstance(message, (Infos, InfoXml)):
             log.debug('%s from waiting client %s ignored', command_string(message), info.peer)
         return events
 
     # -- authentication (a tcpbridge extension, :mod:`tcpbridge.protocol.auth`) -----------------
     def _await_authentication(self, conn: Connection, hello: ClientType) -> List[Event]:
-        host = peer_host(conn.info.peer)
-        failures = self._recent_failures(host)
-        if len(failures) >= self.config.max_auth_failures:
-            return self._refuse(conn, f'{len(failures)} failed authentications from {host} within '
-                                      f'{AUTH_WINDOW_S:g} s: refused until they age out')
+        refusal = self._auth_failures.refusal(peer_host(conn.info.peer), self._now)
+        if refusal is not None:
+            return self._refuse(conn, refusal)
         conn.hello = hello
+        self._move(conn, Transition.HELLO_NEEDS_SECRET)
         return []
 
     def _authenticate(self, conn: Connection, message: Message) -> List[Event]:
@@ -518,10 +497,9 @@ class ServerSession:
                 log.info('client %s authenticated', conn.info.peer)
                 return self._hello(conn, conn.hello)
             host = peer_host(conn.info.peer)
-            self._recent_failures(host).append(self._now)
-            return self._refuse(conn, f'authentication failed: wrong shared secret '
-                                      f'({len(self._auth_failures[host])} failure(s) from {host} within '
-                                      f'{AUTH_WINDOW_S:g} s)')
+            failures = self._auth_failures.record(host, self._now)
+            return self._refuse(conn, f'authentication failed: wrong shared secret ({failures} failure(s) from '
+                                      f'{host} within {AUTH_WINDOW_S:g} s)')
         return self._refuse(conn, f'this plugin requires authentication (a shared secret, see the auth_secret '
                                   f'setting): the client sent {command_string(message)!r} instead')
 
@@ -529,16 +507,7 @@ class ServerSession:
         """Failed authentications per client host within the last ``AUTH_WINDOW_S`` seconds (hosts
         with none are forgotten); at ``max_auth_failures`` a host is refused at its hello."""
         self._now = now
-        counts = {host: len(self._recent_failures(host)) for host in list(self._auth_failures)}
-        for host in [h for h, n in counts.items() if not n]:
-            del self._auth_failures[host], counts[host]
-        return counts
-
-    def _recent_failures(self, host: str) -> Deque[float]:
-        failures = self._auth_failures.setdefault(host, deque())
-        while failures and failures[0] < self._now - AUTH_WINDOW_S:
-            failures.popleft()
-        return failures
+        return self._auth_failures.counts(now)
 
     def _encode(self, conn: Connection, message: Message) -> list:
         """``message`` in the dialect this connection reads (a PyMoDAQ 5.0/5.1 one: its framing)."""
@@ -548,30 +517,20 @@ class ServerSession:
 
     # -- observers (a tcpbridge extension) -------------------------------------------------------
     def _observer_hello(self, conn: Connection) -> List[Event]:
-        observers = [c for c in self._connections.values() if c.info.role == OBSERVING]
-        if len(observers) >= self.config.max_observers:
-            return self._refuse(conn, f'no room for an observer: {len(observers)} of '
-                                      f'{self.config.max_observers} allowed (the max_observers setting)')
+        refusal = self._observers.refusal(sum(1 for _ in self._in_state(ConnectionState.OBSERVING)))
+        if refusal is not None:
+            return self._refuse(conn, refusal)
         conn.decoder.limits = self.config.waiting_limits
-        info = self._update(conn, client_type=OBSERVER, role=OBSERVING, last_message=OBSERVER,
-                            last_seen=self._wall_clock(), dialect=Dialect.PYMODAQ4)
+        info = self._move(conn, Transition.OBSERVE, client_type=OBSERVER, last_message=OBSERVER,
+                          last_seen=self._wall_clock(), dialect=Dialect.PYMODAQ4)
         log.info('observer connected from %s', info.peer)
         return [ClientConnected(info)]
 
     def _share(self, message: Message) -> List[Event]:
-        """A copy of the controller's data or position for every observer, encoded once (pymodaq4:
-        names, axes, units); an observer whose queue passes its bound is dropped, never waited for."""
-        observers = [c for c in self._connections.values() if c.info.role == OBSERVING]
-        if not observers:
-            return []
-        buffers = Encoder(Dialect.PYMODAQ4).encode(message)
-        events: List[Event] = []
-        for conn in observers:
-            conn.out.push(buffers)
-            if conn.out.nbytes > self.config.observer_queue_bytes:
-                events += self._lose(conn, f'observer too slow: {conn.out.nbytes} bytes waiting, over the '
-                                           f'{self.config.observer_queue_bytes} allowed; dropped')
-        return events
+        """A copy of the controller's data or position for every observer (:class:`ObserverFanOut`)."""
+        observers = {c.id: c for c in self._in_state(ConnectionState.OBSERVING)}
+        dropped = self._observers.share(message, {cid: c.out for cid, c in observers.items()})
+        return [event for cid, reason in dropped for event in self._lose(observers[cid], reason)]
 
     def _hello(self, conn: Connection, hello: ClientType) -> List[Event]:
         conn.hello = hello  # its framing is known: a refusal can say why (_refuse)
@@ -582,25 +541,25 @@ class ServerSession:
             return self._refuse(conn, f'{client_type!r} is not a valid type here: this plugin accepts '
                                       f'{self.config.client_type} clients')
         events: List[Event] = []
-        hello_done = [c for c in self._connections.values() if c.info.client_type and c.info.role != OBSERVING]
+        hello_done = [c for c in self._connections.values()
+                      if c.state in (ConnectionState.IN_CONTROL, ConnectionState.WAITING)]
         if len(hello_done) >= self.config.max_clients:
-            waiting = sorted((c for c in hello_done if c.info.role == WAITING),
-                             key=lambda c: c.info.last_seen)
+            waiting = sorted(self._in_state(ConnectionState.WAITING), key=lambda c: c.info.last_seen)
             if not waiting:
                 return self._refuse(conn, f'{self.config.max_clients} client(s) connected already')
             events += self._lose(waiting[0], f'{self.config.max_clients} clients connected: the waiting '
                                              'client silent for the longest time made room for a new one')
-        role = WAITING if self._in_control() else IN_CONTROL
+        transition = Transition.WAIT if self._in_control() else Transition.TAKE_CONTROL
         # a PyMoDAQ 5.0/5.1 hello fixes the dialect (its framing); classic ones show it later
         dialect = hello.dialect or self.config.dialect
         if hello.dialect is not None and self.config.dialect not in (None, hello.dialect):
             log.warning('client %s speaks %s but the plugin is set to %s: following the client',
                         conn.info.peer, hello.dialect.value, self.config.dialect.value)
-        info = self._update(conn, client_type=client_type, role=role, last_message=client_type,
-                            last_seen=self._wall_clock(), dialect=dialect)
-        log.info('%s client connected from %s (%s)', client_type, info.peer, role)
+        info = self._move(conn, transition, client_type=client_type, last_message=client_type,
+                          last_seen=self._wall_clock(), dialect=dialect)
+        log.info('%s client connected from %s (%s)', client_type, info.peer, info.role)
         events.append(ClientConnected(info))
-        if role == IN_CONTROL:
+        if info.role is ConnectionState.IN_CONTROL:
             if hello.dialect is not None:
                 events.append(DialectDetected(info))
             events += self._take_control(conn)
@@ -613,9 +572,9 @@ class ServerSession:
             # a PyMoDAQ 5.0/5.1 client reads only its own framing
             probe = Dialect.PYMODAQ5 if conn.info.dialect is Dialect.PYMODAQ5 else Dialect.LEGACY
             events = self._queue(conn, Encoder(probe).encode(CheckPosition()))
-            conn.requests.append(Request(next(self._request_ids), CheckPosition.command, ('position_is',),
-                                         self._now + self.config.probe_timeout, self._now, self.config.probe_timeout,
-                                         closes_on_timeout=False))
+            conn.requests.add(Request(next(self._request_ids), CheckPosition.command, (PositionIs,),
+                                      self._now + self.config.probe_timeout, self._now, self.config.probe_timeout,
+                                      closes_on_timeout=False))
             return events
         return []
 
@@ -627,11 +586,10 @@ class ServerSession:
         return []
 
     def _heard_from_last(self) -> Optional[Connection]:
-        return max((c for c in self._connections.values() if c.info.role == WAITING),
-                   key=lambda c: c.info.last_seen, default=None)
+        return max(self._in_state(ConnectionState.WAITING), key=lambda c: c.info.last_seen, default=None)
 
     def _promote(self, conn: Connection, reason: str) -> List[Event]:
-        info = self._update(conn, role=IN_CONTROL)
+        info = self._move(conn, Transition.TAKE_CONTROL)
         log.info('waiting client %s takes control', info.peer)
         events: List[Event] = [ControllerChanged(info, conn.infos_xml, reason)]
         if info.dialect is None or (self.config.dialect is not None and info.dialect is not Dialect.PYMODAQ5):
@@ -642,6 +600,7 @@ class ServerSession:
 
     def _close(self, conn: Connection) -> None:
         if self._connections.pop(conn.id, None) is not None:
+            self._move(conn, Transition.CLOSE)
             conn.decoder.close()
             conn.out.clear()
             self._closed.append(conn.id)
@@ -658,13 +617,13 @@ class ServerSession:
         waiting client) takes control."""
         if conn.id not in self._connections:
             return []
-        if not conn.info.client_type:
+        if not conn.state.said_hello:
             return self._refuse(conn, reason)
+        info = conn.info  # as it was: the event says what was lost (e.g. the client in control)
         self._close(conn)
-        log.info('client %s lost: %s', conn.info.peer, reason)
-        events: List[Event] = [ClientLost(conn.info, reason)]
-        if conn.info.role == IN_CONTROL:
-            waiting = successor or next((c for c in self._connections.values() if c.info.role == WAITING), None)
-            events += self._promote(waiting, f'{conn.info.peer} left: {reason}') if waiting else \
-                [ControllerChanged(None)]
+        log.info('client %s lost: %s', info.peer, reason)
+        events: List[Event] = [ClientLost(info, reason)]
+        if info.role is ConnectionState.IN_CONTROL:
+            waiting = successor or next(self._in_state(ConnectionState.WAITING), None)
+            events += self._promote(waiting, f'{info.peer} left: {reason}') if waiting else [ControllerChanged(None)]
         return events
