@@ -24,8 +24,9 @@ from tcpbridge import (
     StopMotion,
 )
 
-from .bridge import PYMODAQ5_LIMITS, TCPServerBridge, tcp_parameters, tcp_set_once_groups
+from .bridge import TCPServerBridge
 from .convert import actuator_to_wire, position_to_actuator, units_problem
+from .plugin_settings import PYMODAQ5_LIMITS, tcp_parameters, tcp_set_once_groups
 from .reconnect import Waiting
 
 #: seconds a client has to answer stop_motion before the move is ended here (PyMoDAQ's clients

@@ -12,17 +12,16 @@ import ipaddress
 import ssl
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 from pymodaq.control_modules.thread_commands import ThreadStatus
-from pymodaq_gui.parameter import Parameter, ioxml
+from pymodaq_gui.parameter import Parameter
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from tcpbridge import (
     AUTH_WINDOW_S,
-    DEAD_LINK_S,
     OBSERVING,
     REDIAL_DELAYS,
     WAITING,
@@ -38,23 +37,26 @@ from tcpbridge import (
     DialectDetected,
     EngineStopped,
     Event,
-    Info,
-    Infos,
-    InfoXml,
     Limits,
     Message,
     MessageReceived,
     ReplyTimeout,
-    SetInfo,
     client_context,
     format_address,
-    parse_parameter_xml,
-    parse_settings_xml,
     server_context,
 )
 
-from . import config
+from .client_settings import ClientSettingsMirror
 from .link_indicator import LinkIndicator, link_of, sticky_status_command
+from .plugin_settings import (
+    BACKLOG_MESSAGES,
+    CONNECT,
+    LIMITS,
+    LISTEN,
+    PYMODAQ5_LIMITS,
+    SECURITY,
+    SERVER_SETTINGS,
+)
 from .reconnect import ReconnectWait, Waiting
 from .versions import warn_if_unsupported
 
@@ -63,133 +65,13 @@ warn_if_unsupported(logger)  # once, when the first TCPServer plugin module is i
 
 #: seconds between two refreshes of the clients table caused by ordinary messages
 TABLE_REFRESH_S = 1.0
-#: the title of the client's settings once it has left (they are its last values, not live ones)
-STALE_SETTINGS_TITLE = 'Settings Client (client gone, last values):'
-#: names a client may add to "Infos Client" (further ones are refused with a status)
-MAX_INFOS = 64
-#: back-pressure (tcpbridge.net.backlog): at most this many data sets on their way through PyMoDAQ (the
-#: display's latency), and a data set still held after this many seconds no longer counts
-BACKLOG_MESSAGES = 100
+#: back-pressure (tcpbridge.net.backlog): a data set still held after this many seconds no longer counts
 BACKLOG_HOLD_S = 5.0
-#: seconds a move or grab whose client was lost waits for a client (the *Reconnect wait* setting's default)
-RECONNECT_WAIT_S = 60.0
 #: the engine is restarted after an internal error at most this often within the window
 MAX_ENGINE_RESTARTS = 3
 ENGINE_RESTART_WINDOW_S = 60.0
-#: values of the *Connection* setting: who opens the socket (the protocol is the same)
-LISTEN, CONNECT = 'listen', 'connect to instrument'
-#: what PyMoDAQ 5.0/5.1 modules (pymodaq5 dialect) cannot do, from their own code (docs/guide/compatibility.rst)
-PYMODAQ5_LIMITS = ('PyMoDAQ 5.1.x modules cannot execute moves nor apply settings sent over TCP (a bug of '
-                   "theirs), 5.0.x can; 'tcpbridge module' on the instrument PC hosts any PyMoDAQ 5 plugin "
-                   'without these limits')
-#: seconds a PyMoDAQ 5.0/5.1 module has to echo a set_info (5.0 does, 5.1 cannot apply it)
-SET_INFO_ECHO_S = 3.0
 DIALECT_NAMES = {Dialect.LEGACY: 'legacy (PyMoDAQ 3.x/4.0, LabVIEW)', Dialect.PYMODAQ4: 'pymodaq4',
                  Dialect.PYMODAQ5: 'pymodaq5 (a PyMoDAQ 5.0/5.1 module)'}
-
-
-#: the collapsed settings groups: TLS, shared secret, allowed clients, observers / timeouts and sizes
-SECURITY, LIMITS = 'security', 'limits'
-
-
-def tcp_parameters() -> List[dict]:
-    """The settings of a TCPServer plugin a scientist looks at, first in its tree: summary, LED, status,
-    the connection, the client and its settings (issue 28); :func:`tcp_set_once_groups` come last.  The
-    PyMoDAQ 4 names (``socket_ip``, ``port_id``, ``settings_client``, ``infos``, ``conn_clients``) are
-    kept, at the top level, so that old settings load."""
-    return [
-        {'title': 'Summary:', 'name': 'summary', 'type': 'str', 'value': 'not listening', 'readonly': True,
-         'tip': 'the client in control and since when, or what the plugin waits for (full text here)'},
-        # not 'readonly': PyMoDAQ draws a disabled LED grey whatever its value (it is never clickable)
-        {'title': 'Client connected:', 'name': 'connected', 'type': 'led', 'value': False,
-         'tip': 'on while a client is in control of this plugin'},
-        {'title': 'Status:', 'name': 'status', 'type': 'str', 'value': '', 'readonly': True,
-         'tip': 'the last event of the bridge (PyMoDAQ shows it in the status bar where it has one)'},
-        {'title': 'Connection:', 'name': 'connection', 'type': 'list', 'value': LISTEN,
-         'limits': [LISTEN, CONNECT],
-         'tip': f'{LISTEN}: wait for the instrument program to connect here; {CONNECT}: dial an '
-                'instrument that listens (tcpbridge module ... --listen), again after every loss'},
-        {'title': 'IP:', 'name': 'socket_ip', 'type': 'str',
-         'value': config('tcpbridge', 'network', 'tcp-server', 'ip'),
-         'tip': f'{LISTEN}: address to listen on: 127.0.0.1 = this PC only; the address of the network '
-                'card facing the instrument PC (or 0.0.0.0) to accept remote clients. '
-                f'{CONNECT}: the address of the instrument PC'},
-        {'title': 'Port:', 'name': 'port_id', 'type': 'int',
-         'value': config('tcpbridge', 'network', 'tcp-server', 'port'), 'min': 0, 'max': 65535,
-         'tip': f'{LISTEN}: port to listen on (0: any free port, shown here once chosen); {CONNECT}: the '
-                "instrument's port"},
-        {'title': 'Dialect:', 'name': 'dialect', 'type': 'list', 'value': config('tcpbridge', 'bridge', 'dialect'),
-         'limits': ['auto', 'legacy', 'pymodaq4'],
-         'tip': 'auto: learned from the client\'s first data or position (protocol reference, §6)'},
-        {'title': 'Connected clients:', 'name': 'conn_clients', 'type': 'table', 'value': OrderedDict(),
-         'header': ['Client', 'State']},
-        {'title': 'Settings Client:', 'name': 'settings_client', 'type': 'group', 'children': []},
-        {'title': 'Infos Client:', 'name': 'infos', 'type': 'group', 'children': []},
-    ]
-
-
-def tcp_set_once_groups() -> List[dict]:
-    """The settings whoever runs the lab network sets once, in two groups collapsed by default, last
-    in the plugin's tree: :data:`SECURITY` (TLS, shared secret, allowed clients, observers) and
-    :data:`LIMITS` (timeouts, reconnect wait, sizes)."""
-    return [
-        {'title': 'Security:', 'name': SECURITY, 'type': 'group', 'expanded': False,
-         'tip': 'TLS, shared secret, allowed clients and observers: set once by whoever runs the lab network',
-         'children': [
-            {'title': 'TLS certificate:', 'name': 'tls_cert', 'type': 'str', 'value': '',
-             'tip': f'{LISTEN}: PEM file of this server\'s certificate (tcpbridge cert makes one; empty: plain TCP); '
-                    f'{CONNECT}: this plugin\'s client certificate, for an instrument that requires one'},
-            {'title': 'TLS key:', 'name': 'tls_key', 'type': 'str', 'value': '',
-             'tip': 'PEM file of the private key of the TLS certificate'},
-            {'title': 'TLS client CA:', 'name': 'tls_client_ca', 'type': 'str', 'value': '',
-             'tip': f'{LISTEN}: PEM file of the CA whose certificates clients must show (mutual TLS); empty: none '
-                    'required'},
-            {'title': 'TLS CA of the instrument:', 'name': 'tls_ca', 'type': 'str', 'value': '',
-             'tip': f'{CONNECT}: PEM file of the CA that signed the instrument\'s certificate (tcpbridge cert: '
-                    'ca.pem); set, the plugin speaks TLS and checks the instrument\'s certificate and host name; '
-                    'empty: plain TCP'},
-            {'title': 'Shared secret:', 'name': 'auth_secret', 'type': 'str', 'value': '',
-             'tip': 'clients must prove they know it (challenge-response, the secret never crosses the wire; '
-                    'tcpbridge clients: --secret); empty: no authentication. It does not encrypt: use TLS for that'},
-            {'title': 'Allowed clients:', 'name': 'allowed_clients', 'type': 'str',
-             'value': config('tcpbridge', 'bridge', 'allowed_clients'),
-             'tip': 'addresses or networks allowed to connect, comma separated (e.g. 192.168.1.0/24, '
-                    '10.0.0.5); empty: any'},
-            {'title': 'Max observers:', 'name': 'max_observers', 'type': 'int', 'value': 0, 'min': 0, 'max': 64,
-             'tip': 'read-only clients (tcpbridge.ObserverClient) that receive a copy of every data set and position; '
-                    '0: none allowed'},
-            {'title': 'Observer queue (MiB):', 'name': 'observer_queue_mib', 'type': 'int', 'value': 32, 'min': 1,
-             'max': 4096, 'tip': 'an observer with more than this waiting to be sent is dropped (it never slows '
-                                 'the client in control)'},
-         ]},
-        {'title': 'Timeouts and limits:', 'name': LIMITS, 'type': 'group', 'expanded': False,
-         'tip': 'how long the plugin waits for a client and how much it takes from one',
-         'children': [
-            {'title': 'Reply timeout (s):', 'name': 'reply_timeout', 'type': 'float',
-             'value': config('tcpbridge', 'bridge', 'reply_timeout_s'), 'min': 0.01},
-            {'title': 'Reconnect wait (s):', 'name': 'reconnect_wait', 'type': 'float', 'value': RECONNECT_WAIT_S,
-             'min': 0.0, 'max': 86400.0,
-             'tip': 'a move or grab under way when its client is lost waits this long for a client to connect, '
-                    'then is sent to it again (a move as move_abs to its target); past it, the move or grab fails. '
-                    "0: fail at once. PyMoDAQ's own scan timeouts must be longer for a scan to wait"},
-            {'title': 'Dead link after (s):', 'name': 'dead_link_s', 'type': 'float', 'value': DEAD_LINK_S, 'min': 2.0,
-             'max': 3600.0, 'tip': 'a client that answers neither TCP keepalive probes nor data for this long (cable, '
-                                   'power cut, firewall dropping packets) is declared gone: the LED turns red and the '
-                                   'status says why (keepalive, and TCP_USER_TIMEOUT on Linux)'},
-            {'title': 'Max message (MiB):', 'name': 'max_message_mib', 'type': 'int',
-             'value': config('tcpbridge', 'bridge', 'max_message_mib'), 'min': 1, 'max': 4096},
-            {'title': 'Max backlog (MiB):', 'name': 'max_backlog_mib', 'type': 'int', 'value': 64, 'min': 1,
-             'max': 65536, 'tip': 'data received and not yet taken by PyMoDAQ (its display, savers); beyond this, '
-                                  f'or {BACKLOG_MESSAGES} data sets, the client is not read until PyMoDAQ catches up '
-                                  '(TCP then slows the sender: nothing is dropped, memory stays bounded)'},
-         ]},
-    ]
-
-
-#: settings that restart the server when changed
-SERVER_SETTINGS = ('connection', 'tls_cert', 'tls_key', 'tls_client_ca', 'tls_ca', 'auth_secret', 'max_observers',
-                   'observer_queue_mib', 'socket_ip', 'port_id', 'allowed_clients', 'dialect', 'max_message_mib',
-                   'max_backlog_mib', 'dead_link_s')
 
 
 class _EventRelay(QObject):
@@ -208,13 +90,9 @@ class TCPServerBridge:
     client_type = ''
     bridge: Optional[BridgeServer] = None
     _relay: Optional[_EventRelay] = None
-    _client_root = ''
+    _client_settings: Optional[ClientSettingsMirror] = None  # created with the first server
     _connect_failure = ''  # connect mode: the cause of the last failed attempt, shown once
     _table_refreshed = 0.0
-    # per instance, set by _start_bridge: path -> value last received from the client (no echo), and
-    # path -> previous value of a set_info not yet echoed by a PyMoDAQ 5.0/5.1 module
-    _from_client: Dict[tuple, Any]
-    _unconfirmed: Dict[tuple, Any]
     _engine_restarts: Tuple[float, ...] = ()  # when the engine thread was restarted (recent ones)
     _reconnect: Optional[ReconnectWait] = None
     _link_indicator: Optional[LinkIndicator] = None  # the name colour shown (created per plugin)
@@ -231,14 +109,20 @@ class TCPServerBridge:
 
         def emit_status(self, status: ThreadCommand) -> None: ...
 
+    @property
+    def client_settings(self) -> ClientSettingsMirror:
+        """The client's settings and Info lines in this plugin's tree (created at first use)."""
+        if self._client_settings is None:
+            self._client_settings = ClientSettingsMirror(self.settings, self._status, self._on_client_settings)
+        return self._client_settings
+
     # -- life cycle -------------------------------------------------------------------------------
     def _start_bridge(self) -> tuple:
         """Listen on ``socket_ip:port_id``; returns PyMoDAQ's ``(info, initialized)``; never waits
         for a client."""
         self._stop_bridge()
         self._gone = ''
-        self._from_client = {}
-        self._unconfirmed = {}
+        self.client_settings.forget_values()
         self._had_client = False
         if self._reconnect is None:  # created here, in the plugin's thread (its timer lives there)
             self._reconnect = ReconnectWait(self._on_reconnect_expired)
@@ -479,13 +363,13 @@ class TCPServerBridge:
                 self._gone = f'{time.strftime("%H:%M:%S")}: {event.reason}'
                 self._on_controller_lost(event.client)
         elif isinstance(event, ControllerChanged):
-            self.settings.child('infos').clearChildren()  # they described the previous client
+            self.client_settings.clear_infos()
             if event.client is None:
-                self.settings.child('settings_client').setOpts(title=STALE_SETTINGS_TITLE)
+                self.client_settings.mark_stale()
             else:
                 self._status(f'client {event.client.peer} is now in control ({event.reason})')
                 if event.infos_xml:
-                    self._apply_infos(event.infos_xml)
+                    self.client_settings.apply_infos(event.infos_xml)
                 self._on_new_controller(event.client)
         elif isinstance(event, DialectDetected):
             layout = f', layout {event.client.layout.value / 100:.1f}' if event.client.layout else ''
@@ -503,13 +387,7 @@ class TCPServerBridge:
         self._refresh_clients()
 
     def _on_message(self, message: Message, request_id: int) -> None:
-        if isinstance(message, Infos):
-            self._apply_infos(message.xml)
-        elif isinstance(message, InfoXml):
-            self._apply_info_xml(message)
-        elif isinstance(message, Info):
-            self._apply_info(message)
-        else:
+        if not self.client_settings.apply(message):
             self._on_client_message(message, request_id)
 
     # -- subclass hooks -------------------------------------------------------------------------------
@@ -571,87 +449,20 @@ class TCPServerBridge:
         if waiting is not None:
             self._status(f'{why}: {waiting.what} no longer waits for a client')
 
-    # -- client settings ------------------------------------------------------------------------------
-    def _apply_infos(self, xml: str) -> None:
-        try:
-            self._client_root, params = parse_settings_xml(xml)
-            group = self.settings.child('settings_client')
-            if _structure(group.saveState().get('children', {}).values()) == _structure(params):
-                # same tree as before (e.g. the client reconnected): update the values only, which
-                # PyMoDAQ's UI mirrors (it does not mirror removed children)
-                for path, value in _leaf_values(params, ()):
-                    group.child(*path).setValue(value)
-            else:
-                group.clearChildren()
-                group.addChildren(params)
-        except Exception as error:  # bad XML (MalformedPayload), or a tree PyMoDAQ cannot build
-            self._status(f'client settings (Infos) rejected: {error}', error=True)
-            return
-        self._from_client = {tuple(path): value for path, value in _leaf_values(params, ())}
-        self.settings.child('settings_client').setOpts(title='Settings Client:')
-        self._on_client_settings()
-
-    def _apply_info_xml(self, message: InfoXml) -> None:
-        path = tuple(message.path[1:])  # Info_xml paths include the client's root group (docs/protocol.rst §2.3)
-        try:
-            value = parse_parameter_xml(message.xml).get('value')
-            param = self.settings.child('settings_client', *path)
-        except Exception as error:
-            self._status(f'client setting {"/".join(path)} not applied: {error}', error=True)
-            return
-        self._from_client[path] = value
-        self._unconfirmed.pop(path, None)
-        param.setValue(value)
-        self._on_client_settings()
-
-    def _apply_info(self, message: Info) -> None:
-        group = self.settings.child('infos')
-        names = [c.name() for c in group.children()]
-        if message.name in names:
-            group.child(message.name).setValue(message.value)
-        elif len(names) >= MAX_INFOS:
-            self._status(f'client Info {message.name!r} not shown: "Infos Client" holds {MAX_INFOS} '
-                         'entries already', error=True)
-            return
-        else:
-            group.addChild({'title': f'{message.name}:', 'name': message.name, 'type': 'str',
-                            'value': message.value, 'readonly': True})
-        if message.name == 'error':
-            self._status(f'client reports: {message.value}', error=True)
-
     def commit_settings(self, param: Parameter) -> None:
         """PyMoDAQ's hook for a setting changed by the user: edits of the client's settings go to the
         client (``set_info``); a new address, port, allow-list, dialect or size limit restarts the server."""
-        path = self.settings.child('settings_client').childPath(param)
-        if path is not None:
-            path = tuple(path)
-            if self._from_client.get(path, object()) == param.value():
-                return  # the client's own value coming back: do not echo it
-            previous = self._from_client.get(path)
-            self._from_client[path] = param.value()
-            xml = ioxml.parameter_to_xml_string(param)
-            message = SetInfo((self._client_root, *path) if self._client_root else path,
-                              xml.decode() if isinstance(xml, bytes) else xml)
-            if self.bridge is None or not self.bridge.send(message):
-                self._status('no client connected: setting not sent', error=True)
-            elif self.bridge.controller is not None and self.bridge.controller.dialect is Dialect.PYMODAQ5:
-                # a 5.0 module echoes what it applied (Info_xml); a 5.1 module cannot apply it
-                self._unconfirmed[path] = previous
-                QTimer.singleShot(int(SET_INFO_ECHO_S * 1000), lambda: self._check_applied(path))
-        elif param.name() in SERVER_SETTINGS and self.bridge is not None:
+        if self.client_settings.commit(param, self._send_setting, self._setting_must_echo):
+            return
+        if param.name() in SERVER_SETTINGS and self.bridge is not None:
             self._start_bridge()
 
+    def _send_setting(self, message: Message) -> bool:
+        return self.bridge is not None and self.bridge.send(message) is not None
 
-    def _check_applied(self, path: tuple) -> None:
-        """A PyMoDAQ 5.0/5.1 module did not echo a set_info: it did not apply it; show the value it has."""
-        if path not in self._unconfirmed:
-            return
-        previous = self._unconfirmed.pop(path)
-        self._status(f'the PyMoDAQ 5.x module did not apply {"/".join(path)} within {SET_INFO_ECHO_S:g} s: '
-                     f'{PYMODAQ5_LIMITS}', error=True)
-        if previous is not None:
-            self._from_client[path] = previous
-            self.settings.child('settings_client', *path).setValue(previous)
+    def _setting_must_echo(self) -> bool:
+        controller = None if self.bridge is None else self.bridge.controller
+        return controller is not None and controller.dialect is Dialect.PYMODAQ5
 
 
 def _loopback(host: str) -> bool:
@@ -670,19 +481,3 @@ def _describe(client: ClientInfo) -> str:
     last = time.strftime('%H:%M:%S', time.localtime(client.last_seen)) if client.last_seen else '-'
     kind = client.client_type or 'no hello yet'
     return f'{kind}, {client.role or "-"}, {dialect}, since {since}, last: {client.last_message} at {last}'
-
-
-def _structure(params) -> list:
-    """Names and types of a parameter tree (dicts as parsed, or ``Parameter.saveState`` dicts)."""
-    return [(p['name'], p['type'], _structure(p['children'].values() if isinstance(p.get('children'), dict)
-                                              else p.get('children', [])))
-            for p in params]
-
-
-def _leaf_values(params: Sequence[dict], prefix: tuple):
-    for param in params:
-        path = prefix + (param['name'],)
-        if param.get('type') == 'group':
-            yield from _leaf_values(param.get('children', []), path)
-        else:
-            yield path, param.get('value')

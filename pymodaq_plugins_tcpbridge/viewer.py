@@ -16,8 +16,9 @@ from qtpy.QtCore import QTimer
 from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
 
 from .acyclic import detach_slicers
-from .bridge import LIMITS, TCPServerBridge, tcp_parameters, tcp_set_once_groups
+from .bridge import TCPServerBridge
 from .convert import payload_to_dte
+from .plugin_settings import LIMITS, tcp_parameters, tcp_set_once_groups
 
 #: data pushed by the client while the module does not acquire are shown at most this often
 #: (the newest wins): PyMoDAQ's DAQ_Viewer draws every data set it gets in the GUI thread

@@ -9,11 +9,11 @@ from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QApplication
 
 from helpers import wait_until
-from pymodaq_plugins_tcpbridge.bridge import LIMITS
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import DAQ_0DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import DAQ_1DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import DAQ_2DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_ND.daq_NDviewer_TCPServer import DAQ_NDViewer_TCPServer
+from pymodaq_plugins_tcpbridge.plugin_settings import LIMITS
 
 VIEWERS = {'0D': DAQ_0DViewer_TCPServer, '1D': DAQ_1DViewer_TCPServer, '2D': DAQ_2DViewer_TCPServer,
            'ND': DAQ_NDViewer_TCPServer}

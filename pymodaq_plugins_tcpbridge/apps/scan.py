@@ -100,7 +100,7 @@ class Session:
 
     def init_modules(self) -> None:
         """Set address and port of each plugin, then initialise it (it listens at once)."""
-        from ..bridge import LIMITS  # imports pymodaq: only once its config is redirected (scan_command)
+        from ..plugin_settings import LIMITS  # imports pymodaq: only once its config is redirected (scan_command)
         options = self.options
         ports = options.actuator_ports or [0] * len(self.actuators)
         if len(ports) != len(self.actuators):

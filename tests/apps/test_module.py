@@ -22,8 +22,8 @@ from helpers import LegacyPeer, free_port, stop_process, wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.apps.module import ModuleOptions, create_module, initialise, installed_plugins
 from pymodaq_plugins_tcpbridge.apps.module_host import ActuatorHost, Endpoint, ViewerHost
-from pymodaq_plugins_tcpbridge.bridge import CONNECT
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
+from pymodaq_plugins_tcpbridge.plugin_settings import CONNECT
 from tcpbridge import SetInfo
 
 #: the Mock stage's axis Y: "target reached" within 1e-4 (its plugin's epsilon), fast time constant

@@ -10,8 +10,8 @@ from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_dete
 
 from helpers import wait_until
 from plugin_helpers import VIEWERS, StatusLog, wait_connected
-from pymodaq_plugins_tcpbridge.bridge import PYMODAQ5_LIMITS
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
+from pymodaq_plugins_tcpbridge.plugin_settings import PYMODAQ5_LIMITS
 from tcpbridge import Dialect
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(1800)]

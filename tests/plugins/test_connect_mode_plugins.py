@@ -7,8 +7,8 @@ from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_dete
 
 from helpers import client_process, free_port, wait_until
 from plugin_helpers import VIEWERS, StatusLog, wait_connected, wait_disconnected
-from pymodaq_plugins_tcpbridge.bridge import CONNECT
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
+from pymodaq_plugins_tcpbridge.plugin_settings import CONNECT
 
 
 def test_actuator_plugin_dials_a_listening_stage(plugins) -> None:

@@ -15,7 +15,7 @@ from pymodaq.utils.plugin_testing import make_detector
 
 from helpers import free_port, wait_until
 from plugin_helpers import VIEWERS, wait_connected
-from pymodaq_plugins_tcpbridge.bridge import BACKLOG_MESSAGES
+from pymodaq_plugins_tcpbridge.plugin_settings import BACKLOG_MESSAGES
 from pymodaq_plugins_tcpbridge.viewer import IDLE_PUSH_INTERVAL_S
 from tcpbridge import GrabberClient, SendData
 

@@ -22,10 +22,10 @@ from pymodaq.utils.plugin_testing import (
 
 from helpers import client_process, wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected, wait_disconnected
-from pymodaq_plugins_tcpbridge.bridge import LIMITS, SECURITY
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import DAQ_0DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import DAQ_1DViewer_TCPServer
+from pymodaq_plugins_tcpbridge.plugin_settings import LIMITS, SECURITY
 from tcpbridge import ClientType, Done, Encoder, GrabberClient, Infos
 
 SHAPES = {'0D': (1,), '1D': (50,), '2D': (20, 30), 'ND': (3, 4, 5)}

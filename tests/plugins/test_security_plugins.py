@@ -14,7 +14,7 @@ from pymodaq.utils.plugin_testing import grab_and_wait
 
 from helpers import client_process, free_port, wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected
-from pymodaq_plugins_tcpbridge.bridge import CONNECT
+from pymodaq_plugins_tcpbridge.plugin_settings import CONNECT
 from tcpbridge import ObserverClient
 
 

@@ -72,7 +72,7 @@ def test_code_cites_existing_protocol_sections() -> None:
 
 
 def test_every_plugin_setting_is_documented() -> None:
-    from pymodaq_plugins_tcpbridge.bridge import tcp_parameters
+    from pymodaq_plugins_tcpbridge.plugin_settings import tcp_parameters
 
     text = (DOCS / 'guide' / 'plugins.rst').read_text(encoding='utf-8')
     undocumented = [p['name'] for p in tcp_parameters() if f"``{p['name']}``" not in text]
