@@ -18,11 +18,13 @@ __version__ = '0.2.0'
 from .cli import PYMODAQ_INSTALL, Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
 from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.actuator import ActuatorClient
+from .net.allowed import parse_allowed
 from .net.backlog import BacklogLimits
 from .net.client import BridgeClient, ConnectionLost, RefusedByServer
+from .net.dialer import REDIAL_DELAYS
 from .net.grabber import GrabberClient
 from .net.observer import ObserverClient
-from .net.server import REDIAL_DELAYS, BridgeServer, parse_allowed
+from .net.server import BridgeServer
 from .net.tls import client_context, endpoint_context, handshake_problem, server_context
 from .net.transport import DEAD_LINK_S, format_address, parse_endpoint
 from .protocol.client_session import ClientSession

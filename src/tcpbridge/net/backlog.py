@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple
 
+from ..protocol.connection_state import ConnectionState
+
 
 @dataclass(frozen=True)
 class BacklogLimits:
@@ -84,6 +86,14 @@ class DeliveryBacklog:
         """How many more messages may be delivered before reading stops: 0 while :attr:`over`."""
         with self._lock:
             return 0 if self._over else self.limits.max_messages + 1 - len(self._held)
+
+    def room_for(self, state: Optional[ConnectionState]) -> Optional[int]:
+        """How many messages of a connection in ``state`` may be handed over now (None: no bound): the
+        backlog bounds the client in control, and a client before its hello (which may put it in
+        control), though never to none, as it is not paused."""
+        if state is ConnectionState.IN_CONTROL:
+            return self.room()
+        return max(1, self.room()) if state is not None and not state.said_hello else None
 
     def hold(self, nbytes: int, now: float) -> Callable[[], None]:
         """Count a message of ``nbytes`` just delivered; returns its release (idempotent, any thread)."""

@@ -14,24 +14,19 @@ loop itself ever fails, :class:`~tcpbridge.protocol.events.EngineStopped` says s
 """
 from __future__ import annotations
 
-import errno
-import ipaddress
 import logging
-import os
 import selectors
 import socket
 import ssl
 import threading
 import time
 from dataclasses import replace
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, cast
 
-from ..protocol.connection_state import ConnectionState
 from ..protocol.errors import connection_lost_reason
 from ..protocol.events import (
     ClientInfo,
     ClientRefused,
-    ConnectFailed,
     EngineStopped,
     Event,
     MessageReceived,
@@ -39,56 +34,18 @@ from ..protocol.events import (
 from ..protocol.messages import ACTUATOR, Message
 from ..protocol.requests import Expected
 from ..protocol.server_session import ServerSession, SessionConfig
+from .allowed import parse_allowed, refusal
 from .backlog import BacklogLimits, DeliveryBacklog
+from .dialer import Dialer
+from .linger import LINGERING, Lingering
 from .low_water import ReceiveLowWater
-from .tls import handshake_problem
-from .transport import DEAD_LINK_S, Waker, close_quietly, configure, format_address, keepalive_times, listen
+from .tls import handshake_problem, handshake_step
+from .transport import DEAD_LINK_S, Waker, close_quietly, configure, format_address, keepalive_times, listen, sock_peer
 
 log = logging.getLogger('tcpbridge.server')
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-#: connect mode: first and longest wait between attempts to reach the instrument (doubling), seconds
-REDIAL_DELAYS = (0.5, 10.0)
 #: the engine's select returns at least this often (seconds), so that a caller of
 #: :meth:`BridgeServer.send` need not wake it for a reply deadline further away than that
 MAX_WAIT_S = 1.0
-#: seconds a refused connection is kept after its refusal notice, reading what the client still
-#: sends, so that closing does not reset the connection before the client read the notice
-LINGER_S = 2.0
-
-
-def sock_peer(sock: socket.socket) -> str:
-    """``host:port`` of the other end, or ``'?'`` if the connection is already gone."""
-    try:
-        return format_address(sock.getpeername()[:2])
-    except OSError:
-        return '?'
-
-
-def os_message(code: int) -> str:
-    """``'ECONNREFUSED (Connection refused)'`` for an errno value."""
-    return f'{errno.errorcode.get(code, code)} ({os.strerror(code)})'
-
-
-def parse_allowed(entries: Optional[Sequence[str]]) -> List[Network]:
-    """Client addresses or networks (``'192.168.1.0/24'``, ``'10.0.0.5'``, ``'::1'``) as networks.
-
-    Raises:
-        ValueError: an entry that is empty (e.g. ``'a,,b'`` split on commas) or not an address or
-            network; a list made only of separators is an error, not "any".
-    """
-    if not entries:
-        return []
-    networks = []
-    for entry in entries:
-        text = entry.strip()
-        if not text:
-            raise ValueError(f'empty entry in the allowed clients {list(entries)!r}')
-        networks.append(ipaddress.ip_network(text, strict=False))
-    return networks
-
-
-#: the selector data of a refused connection kept open for its refusal notice (_linger)
-_LINGERING = object()
 
 
 class BridgeServer:
@@ -104,11 +61,11 @@ class BridgeServer:
             that connection with the reason (:func:`~tcpbridge.net.tls.handshake_problem`).  None:
             plain TCP.
         dial: connect to ``host:port`` (again after each loss or failure, waiting
-            :data:`REDIAL_DELAYS`; each failure is reported as a
+            :data:`~tcpbridge.net.dialer.REDIAL_DELAYS`; each failure is reported as a
             :class:`~tcpbridge.protocol.events.ConnectFailed`) instead of listening.
         on_event: called with each :class:`~tcpbridge.protocol.events.Event`, in the engine
             thread; must not block (exceptions it raises are logged and ignored).
-        allowed: client addresses or networks accepted (see :func:`parse_allowed`); None or
+        allowed: client addresses or networks accepted (see :func:`~tcpbridge.net.allowed.parse_allowed`); None or
             empty: any.  Others are refused at once, with the reason reported.
         backlog: back-pressure (:mod:`tcpbridge.net.backlog`): each
             :class:`~tcpbridge.protocol.events.MessageReceived` then carries a ``release`` that
@@ -139,18 +96,17 @@ class BridgeServer:
         self.allowed = parse_allowed(allowed)
         self.on_event = on_event
         self._session = ServerSession(self.config)
-        self._selector = selectors.DefaultSelector()
+        self._selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.dial = dial
         self.tls = tls
         self._handshaking: Dict[int, int] = {}  # cid -> the selector events its TLS handshake waits for
-        self._lingering: Dict[socket.socket, float] = {}  # refused sockets -> when they are closed anyway
+        self._lingering = Lingering(self._selector)  # refused sockets, until their notice is read
         self._tls_refused: Set[int] = set()  # cids whose TLS handshake failed: their alert must reach the client
         self._listener: Optional[socket.socket] = None
-        self._dialing: Optional[socket.socket] = None
-        self._dial_at: Optional[float] = time.monotonic() if dial else None
-        self._redial_delay = REDIAL_DELAYS[0]
+        self._dialer: Optional[Dialer] = None
         if dial:
             self.address: Tuple[str, int] = (host, port)
+            self._dialer = Dialer(self.address, self._selector)
         else:
             self._listener = listen(host, port)
             self._listener.setblocking(False)
@@ -270,7 +226,7 @@ class BridgeServer:
         self._thread.join(timeout)
 
     # -- engine thread ------------------------------------------------------------------------------
-    def _emit_all(self, events: List[Event]) -> None:
+    def _emit_all(self, events: Sequence[Event]) -> None:
         for event in events:
             if self._backlog is not None and isinstance(event, MessageReceived):
                 event = replace(event, release=self._backlog.hold(event.nbytes, time.monotonic()))
@@ -286,20 +242,21 @@ class BridgeServer:
                     deadline = self._session.next_deadline()
                     now = time.monotonic()
                     self._wakes_at = now + MAX_WAIT_S if deadline is None else min(deadline, now + MAX_WAIT_S)
-                self._linger_expire()
-                for moment in (self._dial_at, self._backlog_expiry(), min(self._lingering.values(), default=None)):
+                dial_at = None if self._dialer is None else self._dialer.due_at
+                backlog_at = None if self._backlog is None else self._backlog.expire(time.monotonic())
+                for moment in (dial_at, backlog_at, self._lingering.expire(time.monotonic())):
                     if moment is not None:
                         deadline = moment if deadline is None else min(deadline, moment)
                 timeout = MAX_WAIT_S if deadline is None else min(MAX_WAIT_S, max(0.0, deadline - time.monotonic()))
                 for key, mask in self._selector.select(timeout):
                     if key.fileobj is self._listener:
                         self._accept()
-                    elif key.fileobj is self._dialing:
+                    elif self._dialer is not None and key.fileobj is self._dialer.connecting:
                         self._dial_completed()
                     elif key.fileobj is self._waker.reader:
                         self._waker.drain()
-                    elif key.data is _LINGERING:
-                        self._linger_read(cast(socket.socket, key.fileobj))
+                    elif key.data is LINGERING:
+                        self._lingering.read(cast(socket.socket, key.fileobj))
                     elif key.data in self._handshaking:
                         self._handshake(key.data)
                     else:
@@ -311,8 +268,8 @@ class BridgeServer:
                     events = self._session.check_deadlines(time.monotonic())
                 self._emit_all(events)
                 self._sync_sockets()
-                if self._dial_at is not None and time.monotonic() >= self._dial_at:
-                    self._dial_start()
+                if self._dialer is not None:
+                    self._emit_all(self._dialer.start_if_due())
         except Exception as error:  # a bug of the loop itself: say so, never stop silently
             log.exception('server engine stopped by an error')
             self.stopped_by = f'{type(error).__name__}: {error}'
@@ -321,12 +278,6 @@ class BridgeServer:
         if self.stopped_by is not None:
             self._emit_all([EngineStopped(self.stopped_by)])
 
-    def _backlog_expiry(self) -> Optional[float]:
-        """End the holds of the backlog that are too old; when the next one ends (None: none held)."""
-        if self._backlog is None:
-            return None
-        return self._backlog.expire(time.monotonic())
-
     def _accept(self) -> None:
         assert self._listener is not None
         try:
@@ -334,53 +285,21 @@ class BridgeServer:
         except OSError:
             return
         peer = format_address(address)
-        if self.allowed and not self._is_allowed(address[0]):
+        reason = refusal(address[0], self.allowed)
+        if reason:
             close_quietly(sock)
-            reason = (f'{address[0]} is not among the allowed clients '
-                      f'({", ".join(str(n) for n in self.allowed)})')
             log.warning('client %s refused: %s', peer, reason)
             self._emit_all([ClientRefused(peer, reason)])
             return
         self._adopt(sock, peer)
 
-    def _dial_start(self) -> None:
-        """Connect mode: begin a non-blocking connection to the instrument."""
-        self._dial_at = None
-        host, port = self.address
-        try:
-            family, kind, proto, _, target = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-            sock = socket.socket(family, kind, proto)
-        except OSError as error:
-            self._dial_failed(error.strerror or str(error))
-            return
-        sock.setblocking(False)
-        code = sock.connect_ex(target)
-        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
-            sock.close()
-            self._dial_failed(os_message(code))
-            return
-        self._dialing = sock
-        self._selector.register(sock, selectors.EVENT_WRITE)
-
     def _dial_completed(self) -> None:
-        sock, self._dialing = self._dialing, None
-        assert sock is not None
-        self._selector.unregister(sock)
-        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if code:
-            sock.close()
-            self._dial_failed(os_message(code))
-            return
-        self._redial_delay = REDIAL_DELAYS[0]
-        log.info('connected to the instrument at %s', format_address(self.address))
-        self._adopt(sock, format_address(self.address))
-
-    def _dial_failed(self, reason: str) -> None:
-        retry_in = self._redial_delay
-        self._redial_delay = min(self._redial_delay * 2, REDIAL_DELAYS[1])
-        self._dial_at = time.monotonic() + retry_in
-        log.debug('cannot reach %s: %s; again in %g s', format_address(self.address), reason, retry_in)
-        self._emit_all([ConnectFailed(format_address(self.address), reason, retry_in)])
+        assert self._dialer is not None
+        sock, failure = self._dialer.completed()
+        if failure is not None:
+            self._emit_all([failure])
+        elif sock is not None:
+            self._adopt(sock, self._dialer.peer)
 
     def _adopt(self, sock: socket.socket, peer: str) -> None:
         """Serve a new connection (accepted, or dialled in connect mode)."""
@@ -392,8 +311,8 @@ class BridgeServer:
                                             server_hostname=self.address[0] if self.dial else None)
         except OSError:  # the peer reset the connection already
             close_quietly(sock)
-            if self.dial:
-                self._dial_failed('connection reset at once')
+            if self._dialer is not None:
+                self._emit_all([self._dialer.failed('connection reset at once')])
             return
         with self._lock:
             cid, events = self._session.connection_made(peer, time.monotonic())
@@ -415,11 +334,7 @@ class BridgeServer:
             return
         assert isinstance(sock, ssl.SSLSocket)
         try:
-            sock.do_handshake()
-        except ssl.SSLWantReadError:
-            want = selectors.EVENT_READ
-        except ssl.SSLWantWriteError:
-            want = selectors.EVENT_WRITE
+            want = handshake_step(sock)
         except OSError as error:  # ssl.SSLError included
             self._handshaking.pop(cid, None)
             self._tls_refused.add(cid)
@@ -429,22 +344,15 @@ class BridgeServer:
                 events = self._session.connection_lost(cid, reason, time.monotonic())
             self._emit_all(events)
             return
-        else:
+        if not want:
             del self._handshaking[cid]
             self._watch(cid, sock, selectors.EVENT_READ)
             log.debug('TLS %s with %s', sock.version(), sock_peer(sock))
             if sock.pending():  # the client's first bytes came with the handshake
                 self._read(cid)
-            return
-        if want != self._handshaking[cid]:
+        elif want != self._handshaking[cid]:
             self._handshaking[cid] = want
             self._watch(cid, sock, want)
-
-    def _is_allowed(self, host: str) -> bool:
-        ip = ipaddress.ip_address(host.split('%', 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # an IPv4 client of a dual-stack socket
-        return any(ip in network for network in self.allowed)
 
     def _read(self, cid: int) -> None:
         """Hand over the messages of ``cid`` the backlog held back, then receive once (TLS: as long as
@@ -488,23 +396,8 @@ class BridgeServer:
             self._emit_all(events)
 
     def _room(self, cid: int) -> Optional[int]:
-        """How many messages of ``cid`` may be handed over now (None: no bound): the backlog bounds the
-        client in control, and a client before its hello (which may put it in control), though never
-        to none, as it is not paused (lock held)."""
-        if self._backlog is None:
-            return None
-        state = self._session.role(cid)
-        if state is ConnectionState.IN_CONTROL:
-            return self._backlog.room()
-        return max(1, self._backlog.room()) if state is not None and not state.said_hello else None
-
-    def _paused_cid(self) -> Optional[int]:
-        """The connection not read for the backlog: the client in control while the backlog is over
-        its bounds, else None (lock held)."""
-        if self._backlog is None or not self._backlog.over:
-            return None
-        controller = self._session.controller
-        return None if controller is None else controller.id
+        """How many messages of ``cid`` may be handed over now (None: no bound; lock held)."""
+        return None if self._backlog is None else self._backlog.room_for(self._session.role(cid))
 
     def _write(self, cid: int) -> None:
         sock = self._sockets.get(cid)
@@ -543,12 +436,14 @@ class BridgeServer:
                     if mask:
                         self._selector.unregister(sock)
                     if (farewell or tls_refused) and not self._closing:
-                        self._linger(sock, farewell)
+                        self._lingering.add(sock, farewell)
                     else:
                         close_quietly(sock)
-                if self.dial and not self._closing:  # the instrument's connection ended: dial again
-                    self._dial_at = time.monotonic() + self._redial_delay
-            paused_cid = self._paused_cid()
+                if self._dialer is not None and not self._closing:  # the instrument's connection ended
+                    self._dialer.connection_ended()
+            # not read for the backlog: the client in control while the backlog is over its bounds
+            controller = self._session.controller if self._backlog is not None and self._backlog.over else None
+            paused_cid = None if controller is None else controller.id
             for cid, sock in self._sockets.items():
                 if cid in self._handshaking:
                     continue
@@ -562,50 +457,6 @@ class BridgeServer:
                 self._watch(cid, sock, mask)
         for cid in resumed:
             self._read(cid)
-
-    def _linger(self, sock: socket.socket, farewell: list) -> None:
-        """Send a refused client its notice (a few hundred bytes: the socket buffer takes them at
-        once, else what fits; none after a failed TLS handshake, whose alert is the notice), stop
-        writing, and keep reading (discarding) until the client closes or ``LINGER_S`` pass: a close
-        with unread bytes would reset the connection and could destroy the notice before the client
-        read it."""
-        try:
-            if not farewell:  # a failed TLS handshake: OpenSSL sent its alert already
-                pass
-            elif isinstance(sock, ssl.SSLSocket):  # no sendmsg
-                sock.send(b''.join(bytes(b) for b in farewell))
-            else:
-                sock.sendmsg(farewell)
-            sock.shutdown(socket.SHUT_WR)
-            self._selector.register(sock, selectors.EVENT_READ, _LINGERING)
-        except OSError:  # ssl.SSLWantWriteError included: it gets no notice
-            close_quietly(sock)
-            return
-        self._lingering[sock] = time.monotonic() + LINGER_S
-
-    def _linger_read(self, sock: socket.socket) -> None:
-        """A refused connection sent something (or its end): discard it; close at its end."""
-        try:
-            if sock.recv(65536):
-                return
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return
-        except OSError:
-            pass
-        self._unlinger(sock)
-
-    def _linger_expire(self) -> None:
-        now = time.monotonic()
-        for sock in [s for s, until in self._lingering.items() if until <= now]:
-            self._unlinger(sock)
-
-    def _unlinger(self, sock: socket.socket) -> None:
-        self._lingering.pop(sock, None)
-        try:
-            self._selector.unregister(sock)
-        except (KeyError, ValueError):
-            pass
-        close_quietly(sock)
 
     def _watch(self, cid: int, sock: socket.socket, mask: int) -> None:
         """Make the selector watch ``sock`` for ``mask`` (0: not at all)."""
@@ -624,9 +475,10 @@ class BridgeServer:
         with self._lock:
             self._session.close_all()
         self._sync_sockets()
-        for refused in list(self._lingering):
-            self._unlinger(refused)
-        for sock in (self._listener, self._dialing, self._waker.reader):
+        self._lingering.close_all()
+        if self._dialer is not None:
+            self._dialer.close()
+        for sock in (self._listener, self._waker.reader):
             if sock is None:
                 continue
             try:

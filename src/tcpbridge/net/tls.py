@@ -8,6 +8,7 @@ side verifies it against the lab CA, and shows its own certificate when the list
 """
 from __future__ import annotations
 
+import selectors
 import ssl
 from pathlib import Path
 from typing import Optional, Union
@@ -45,6 +46,22 @@ def client_context(ca: Optional[PathLike] = None, cert: Optional[PathLike] = Non
     if cert:
         context.load_cert_chain(str(cert), str(key) if key else None)
     return context
+
+
+def handshake_step(sock: ssl.SSLSocket) -> int:
+    """One step of a non-blocking TLS handshake: 0 once it is done, else the ``selectors`` event it
+    waits for (``EVENT_READ`` / ``EVENT_WRITE``).
+
+    Raises:
+        OSError: the handshake failed (``ssl.SSLError`` included; :func:`handshake_problem` says why).
+    """
+    try:
+        sock.do_handshake()
+    except ssl.SSLWantReadError:
+        return selectors.EVENT_READ
+    except ssl.SSLWantWriteError:
+        return selectors.EVENT_WRITE
+    return 0
 
 
 def handshake_problem(error: BaseException) -> str:

@@ -133,6 +133,14 @@ def format_address(address: Tuple[str, int]) -> str:
     return f'[{host}]:{port}' if ':' in host else f'{host}:{port}'
 
 
+def sock_peer(sock: socket.socket) -> str:
+    """``host:port`` of the other end, or ``'?'`` if the connection is already gone."""
+    try:
+        return format_address(sock.getpeername()[:2])
+    except OSError:
+        return '?'
+
+
 def close_quietly(sock: Optional[socket.socket]) -> None:
     """Shut down and close ``sock``, ignoring errors of an already broken connection."""
     if sock is None:
