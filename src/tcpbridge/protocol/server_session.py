@@ -8,43 +8,27 @@ what the session returns: events for the plugin, bytes to send (:meth:`~ServerSe
 connections to close (:meth:`~ServerSession.pop_closed`).  Every rule is therefore testable with
 bytes and timestamps alone.
 
-Policies (docs/guide/limits.rst):
+The policies are :class:`~tcpbridge.protocol.session_config.SessionConfig`'s; the state of each
+connection is a :class:`~tcpbridge.protocol.connection_state.ConnectionState`, changed only through
+its transition table.
 
-- *Handshake*: a new connection has ``hello_timeout`` s to send its type; at most
-  ``max_handshaking`` connections may be in the handshake: a further one evicts the oldest, so
-  silent connections can never keep a client that says hello from connecting.
-- *Roles*: the first client of the accepted type is in control; later ones wait, are sent nothing,
-  and their messages other than settings are ignored.  At most ``max_clients`` said hello: a
-  further one evicts the waiting client that has been silent longest (never the one in control).
-  When the one in control leaves, the oldest waiting client takes control; when it is closed for a
-  request unanswered (below), the waiting client heard from last does (it is alive: a silent one
-  would be closed next).
-- *Pairing* (docs/protocol.rst §8): a reply settles the oldest request
-  that awaits its command and was sent before the reply was received; :class:`MessageReceived` names
-  that request (``request_id``; 0: the message answers none).  A request whose reply does not come
-  in time closes the connection (a late reply could otherwise answer a later request): the client
-  reconnects on a clean connection.  The dialect probe (a position report) is the exception.
-- *Limits*: a client in control may send messages up to ``limits``; others up to
-  ``waiting_limits`` (settings only).  Large fields are reserved from the shared ``budget``.
-  A message in progress must end within ``message_timeout`` + its size / ``min_rate`` seconds.
-- *Back-pressure*: a client with more than ``max_queued_bytes`` waiting to be sent is dropped at
-  once (it does not read).
-- *Fault barrier*: anything that goes wrong while decoding or handling one connection's bytes
-  closes that connection only, with the cause in a :class:`ClientLost` / :class:`ClientRefused`.
+*Fault barrier*: anything that goes wrong while decoding or handling one connection's bytes closes
+that connection only, with the cause in a :class:`~tcpbridge.protocol.events.ClientLost` /
+:class:`~tcpbridge.protocol.events.ClientRefused`.
 """
 from __future__ import annotations
 
 import itertools
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .auth import AUTH_WINDOW_S, FailedAuthentications, new_nonce, verify
-from .buffers import OutQueue
+from .connection import Connection
 from .connection_state import ConnectionState, Transition, next_state
 from .decoder import Decoder, Role
-from .dialects import Dialect, DwaLayout
+from .dialects import Dialect
 from .encoder import Encoder
 from .errors import ProtocolError, connection_lost_reason
 from .events import (
@@ -58,7 +42,7 @@ from .events import (
     MessageReceived,
     ReplyTimeout,
 )
-from .limits import DEFAULT_LIMITS, Limits, ReceiveBudget
+from .limits import ReceiveBudget
 from .messages import (
     ACTUATOR,
     OBSERVER,
@@ -80,79 +64,10 @@ from .messages import (
     command_string,
 )
 from .observers import ObserverFanOut
-from .requests import Expected, PendingRequests, Request, expected_commands
+from .requests import Expected, Request, expected_commands
+from .session_config import SessionConfig
 
 log = logging.getLogger('tcpbridge.session')
-
-#: what a client that is not in control may send at once: its hello and its settings
-WAITING_LIMITS = Limits(max_payload_bytes=4 << 20, max_string_bytes=4 << 20, max_list_length=4096)
-
-
-@dataclass
-class Connection:
-    """The state of one connection (the session's; the I/O loop holds only its socket).  Its
-    :class:`~tcpbridge.protocol.connection_state.ConnectionState` is ``info.role``."""
-
-    info: ClientInfo
-    decoder: Decoder
-    hello_deadline: float
-    out: OutQueue = field(default_factory=OutQueue)
-    requests: PendingRequests = field(default_factory=PendingRequests)
-    infos_xml: str = ''
-    message_started: Optional[float] = None
-    hello: Optional[ClientType] = None  # its hello (while authenticating: awaiting the proof)
-    nonce: Optional[str] = None         # the challenge sent to it
-    paused_at: Optional[float] = None   # reading paused by the I/O loop (back-pressure) since then
-    received_at: float = 0.0            # the last receive (of the messages completed and not handled too)
-
-    @property
-    def id(self) -> int:
-        return self.info.id
-
-    @property
-    def state(self) -> ConnectionState:
-        return self.info.role
-
-
-@dataclass(frozen=True)
-class SessionConfig:
-    """The policies of a :class:`ServerSession` (see the module docstring).  Times in seconds.
-
-    Raises:
-        ValueError: a bound below its minimum.
-    """
-
-    client_type: str
-    dialect: Optional[Dialect] = None
-    limits: Limits = DEFAULT_LIMITS
-    waiting_limits: Limits = WAITING_LIMITS
-    budget_bytes: Optional[int] = None
-    hello_timeout: float = 5.0
-    max_handshaking: int = 8
-    max_clients: int = 8
-    message_timeout: float = 10.0
-    min_rate: float = 1 << 20
-    max_queued_bytes: int = 64 << 20
-    probe_position: bool = True
-    probe_timeout: float = 5.0
-    auth_secret: str = ''
-    max_auth_failures: int = 5
-    max_observers: int = 0
-    observer_queue_bytes: int = 32 << 20
-
-    def __post_init__(self) -> None:
-        for name in ('max_handshaking', 'max_clients', 'max_queued_bytes',
-                     'max_auth_failures', 'observer_queue_bytes'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
-        for name in ('hello_timeout', 'message_timeout', 'min_rate', 'probe_timeout'):
-            if getattr(self, name) <= 0:
-                raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
-
-
-def peer_host(peer: str) -> str:
-    """The host of ``'host:port'`` / ``'[v6]:port'``."""
-    return peer.rsplit(':', 1)[0].strip('[]')
 
 
 class ServerSession:
@@ -228,15 +143,8 @@ class ServerSession:
 
     def next_deadline(self) -> Optional[float]:
         """The earliest time at which :meth:`check_deadlines` has something to do, or None."""
-        deadlines: List[float] = []
-        for conn in self._connections.values():
-            deadline = self._deadline(conn)
-            if deadline is not None:
-                deadlines.append(deadline)
-            reply_deadline = conn.requests.next_deadline()
-            if conn.paused_at is None and reply_deadline is not None:
-                deadlines.append(reply_deadline)
-        return min(deadlines) if deadlines else None
+        deadlines = (conn.next_deadline(self.config) for conn in self._connections.values())
+        return min((d for d in deadlines if d is not None), default=None)
 
     # -- inputs -------------------------------------------------------------------------------------
     def connection_made(self, peer: str, now: float) -> Tuple[int, List[Event]]:
@@ -278,13 +186,7 @@ class ServerSession:
             if nbytes == 0:
                 truncated = ' in the middle of a message' if conn.decoder.in_message else ''
                 return self._lose(conn, f'connection closed by the client{truncated}')
-            completed_before = conn.decoder.pending
-            conn.received_at = now
-            conn.decoder.buffer_updated(nbytes)
-            if not conn.decoder.in_message:
-                conn.message_started = None
-            elif conn.decoder.pending > completed_before or conn.message_started is None:
-                conn.message_started = now  # a new message began in these bytes
+            conn.bytes_arrived(nbytes, now)
             return self._handle_completed(conn, limit)
         except Exception as problem:
             return self._fault(conn, problem)
@@ -360,8 +262,7 @@ class ServerSession:
         conn = self._in_control()
         if conn is None:
             return None, []
-        buffers = self._encode(conn, message)
-        events = self._queue(conn, buffers)
+        events = self._queue(conn, message)
         if events:
             return None, events
         request_id = next(self._request_ids)
@@ -374,29 +275,17 @@ class ServerSession:
         it delivered is not consumed yet).  Meanwhile the waits are ours, not the client's: its
         message deadline and its requests' reply deadlines stop, and resume shifted by the pause."""
         conn = self._connections.get(cid)
-        if conn is None or paused == (conn.paused_at is not None):
-            return
-        if paused:
-            conn.paused_at = now
-            return
-        shift, conn.paused_at = now - conn.paused_at, None  # type: ignore[operator]
-        if conn.message_started is not None:
-            conn.message_started += shift
-        conn.requests.shift(shift)
+        if conn is not None:
+            conn.set_paused(paused, now)
 
     def check_deadlines(self, now: float) -> List[Event]:
         """Close what overstayed and report late replies."""
         self._now = now
         events: List[Event] = []
         for conn in list(self._connections.values()):
-            if not conn.state.said_hello and now >= conn.hello_deadline:
-                events += self._refuse(conn, f'no client type received within {self.config.hello_timeout:g} s')
-                continue
-            deadline = self._deadline(conn)
-            if deadline is not None and now >= deadline:
-                waited = now - (conn.message_started or now)
-                events += self._lose(conn, f'a message of {conn.decoder.message_bytes} bytes is arriving too '
-                                           f'slowly (started {waited:.1f} s ago)')
+            overstayed = conn.overstayed(now, self.config)
+            if overstayed:  # before its hello: refused (_lose says so)
+                events += self._lose(conn, overstayed)
                 continue
             late = conn.requests.expire(now) if conn.paused_at is None else []
             in_control = conn.state is ConnectionState.IN_CONTROL
@@ -407,8 +296,9 @@ class ServerSession:
                 events += self._lose(conn, f'no {expected_commands(strict.expected)} within {strict.timeout:g} s after '
                                            f'{strict.command}: a late reply could be taken for the reply to a '
                                            'later request, so the connection is closed (the client reconnects clean)',
-                                     successor=self._heard_from_last())
-                continue
+                                     # the waiting client heard from last: it is alive
+                                     successor=max(self._in_state(ConnectionState.WAITING),
+                                                   key=lambda c: c.info.last_seen, default=None))
         return events
 
     def close_all(self) -> None:
@@ -417,13 +307,6 @@ class ServerSession:
             self._close(conn)
 
     # -- rules --------------------------------------------------------------------------------------
-    def _deadline(self, conn: Connection) -> Optional[float]:
-        if not conn.state.said_hello:
-            return conn.hello_deadline
-        if conn.message_started is None or conn.paused_at is not None:
-            return None
-        return conn.message_started + self.config.message_timeout + conn.decoder.message_bytes / self.config.min_rate
-
     def _in_control(self) -> Optional[Connection]:
         return next(self._in_state(ConnectionState.IN_CONTROL), None)
 
@@ -440,18 +323,23 @@ class ServerSession:
 
     def _handle(self, conn: Connection, message: Message, size: int) -> List[Event]:
         if isinstance(message, ClientType):
-            if self.config.auth_secret:  # the hello counts once the client has authenticated
-                return self._await_authentication(conn, message)
-            return self._hello(conn, message)
+            if not self.config.auth_secret:
+                return self._hello(conn, message)
+            refusal = self._auth_failures.refusal(conn.host, self._now)
+            if refusal is not None:
+                return self._refuse(conn, refusal)
+            conn.hello = message  # it counts once the client has authenticated
+            self._move(conn, Transition.HELLO_NEEDS_SECRET)
+            return []
         if conn.state is ConnectionState.AUTHENTICATING:
             return self._authenticate(conn, message)
         if isinstance(message, (AuthRequest, AuthResponse)):  # offered, not required: accepted as it is
             if isinstance(message, AuthRequest):
-                return self._queue(conn, self._encode(conn, AuthChallenge(new_nonce())))
+                return self._queue(conn, AuthChallenge(new_nonce()))
             return []
         if isinstance(message, StatusRequest):  # docs/protocol.rst §9.4: the hello was accepted
             observing = conn.state is ConnectionState.OBSERVING
-            return self._queue(conn, self._encode(conn, Accepted('observer' if observing else conn.state.value)))
+            return self._queue(conn, Accepted('observer' if observing else conn.state.value))
         info = self._update(conn, last_message=command_string(message), last_seen=self._wall_clock())
         if isinstance(message, Quit):
             return self._lose(conn, 'the client quit')
@@ -479,27 +367,18 @@ class ServerSession:
         return events
 
     # -- authentication (a tcpbridge extension, :mod:`tcpbridge.protocol.auth`) -----------------
-    def _await_authentication(self, conn: Connection, hello: ClientType) -> List[Event]:
-        refusal = self._auth_failures.refusal(peer_host(conn.info.peer), self._now)
-        if refusal is not None:
-            return self._refuse(conn, refusal)
-        conn.hello = hello
-        self._move(conn, Transition.HELLO_NEEDS_SECRET)
-        return []
-
     def _authenticate(self, conn: Connection, message: Message) -> List[Event]:
         assert conn.hello is not None
         if isinstance(message, AuthRequest) and conn.nonce is None:
             conn.nonce = new_nonce()
-            return self._queue(conn, self._encode(conn, AuthChallenge(conn.nonce)))
+            return self._queue(conn, AuthChallenge(conn.nonce))
         if isinstance(message, AuthResponse) and conn.nonce is not None:
             if verify(self.config.auth_secret, conn.nonce, conn.hello.client_type, message.digest):
                 log.info('client %s authenticated', conn.info.peer)
                 return self._hello(conn, conn.hello)
-            host = peer_host(conn.info.peer)
-            failures = self._auth_failures.record(host, self._now)
+            failures = self._auth_failures.record(conn.host, self._now)
             return self._refuse(conn, f'authentication failed: wrong shared secret ({failures} failure(s) from '
-                                      f'{host} within {AUTH_WINDOW_S:g} s)')
+                                      f'{conn.host} within {AUTH_WINDOW_S:g} s)')
         return self._refuse(conn, f'this plugin requires authentication (a shared secret, see the auth_secret '
                                   f'setting): the client sent {command_string(message)!r} instead')
 
@@ -508,12 +387,6 @@ class ServerSession:
         with none are forgotten); at ``max_auth_failures`` a host is refused at its hello."""
         self._now = now
         return self._auth_failures.counts(now)
-
-    def _encode(self, conn: Connection, message: Message) -> list:
-        """``message`` in the dialect this connection reads (a PyMoDAQ 5.0/5.1 one: its framing)."""
-        hello_dialect = conn.hello.dialect if conn.hello is not None else None
-        dialect = conn.info.dialect or hello_dialect or self.config.dialect or Dialect.LEGACY
-        return Encoder(dialect, conn.info.layout or DwaLayout.V4_4).encode(message)
 
     # -- observers (a tcpbridge extension) -------------------------------------------------------
     def _observer_hello(self, conn: Connection) -> List[Event]:
@@ -571,22 +444,20 @@ class ServerSession:
             # every client 3.0-5.1 answers check_position; the reply shows its dialect (docs/protocol.rst §6);
             # a PyMoDAQ 5.0/5.1 client reads only its own framing
             probe = Dialect.PYMODAQ5 if conn.info.dialect is Dialect.PYMODAQ5 else Dialect.LEGACY
-            events = self._queue(conn, Encoder(probe).encode(CheckPosition()))
+            events = self._queue(conn, CheckPosition(), probe)
             conn.requests.add(Request(next(self._request_ids), CheckPosition.command, (PositionIs,),
                                       self._now + self.config.probe_timeout, self._now, self.config.probe_timeout,
                                       closes_on_timeout=False))
             return events
         return []
 
-    def _queue(self, conn: Connection, buffers: list) -> List[Event]:
-        conn.out.push(buffers)
+    def _queue(self, conn: Connection, message: Message, dialect: Optional[Dialect] = None) -> List[Event]:
+        """Queue ``message`` in its dialect (or ``dialect``; EncodeError if not possible); drop a client not reading."""
+        conn.out.push(Encoder(dialect).encode(message) if dialect else conn.encode(self.config.dialect, message))
         if conn.out.nbytes > self.config.max_queued_bytes:
             return self._lose(conn, f'the client does not read: {conn.out.nbytes} bytes waiting to be sent, '
                                     f'over the limit of {self.config.max_queued_bytes}')
         return []
-
-    def _heard_from_last(self) -> Optional[Connection]:
-        return max(self._in_state(ConnectionState.WAITING), key=lambda c: c.info.last_seen, default=None)
 
     def _promote(self, conn: Connection, reason: str) -> List[Event]:
         info = self._move(conn, Transition.TAKE_CONTROL)
@@ -607,7 +478,7 @@ class ServerSession:
 
     def _refuse(self, conn: Connection, reason: str) -> List[Event]:
         if conn.hello is not None and conn.id in self._connections:  # it said hello: tell it why
-            self._farewells[conn.id] = self._encode(conn, Refused(reason))
+            self._farewells[conn.id] = conn.encode(self.config.dialect, Refused(reason))
         self._close(conn)
         log.warning('client %s refused: %s', conn.info.peer, reason)
         return [ClientRefused(conn.info.peer, reason)]
