@@ -12,8 +12,10 @@ from pymodaq.utils.daq_utils import get_plugins
 from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QApplication
 
-from .module_host import ActuatorHost, Endpoint, HostError, ModuleHost, ViewerHost
+from .actuator_host import ActuatorHost
+from .module_host import Endpoint, HostError, ModuleHost
 from .qt_loop import EXIT_INTERRUPTED, INTERRUPTED, handle_interrupts, process_events_for, run_until
+from .viewer_host import ViewerHost
 
 log = logging.getLogger('tcpbridge.module')
 

@@ -32,16 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple
 
-from pymodaq.utils.data import DataSource, DataToExport
 from pymodaq_gui.parameter import Parameter, ioxml
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from tcpbridge import (
     DEAD_LINK_S,
-    ActuatorClient,
     BridgeClient,
-    Done,
-    GrabberClient,
     Info,
     Infos,
     InfoXml,
@@ -49,8 +45,6 @@ from tcpbridge import (
     SetInfo,
     parse_parameter_xml,
 )
-
-from ..convert import dte_to_wire
 
 log = logging.getLogger('tcpbridge.module')
 
@@ -91,7 +85,7 @@ class _Invoker(QObject):
             log.exception('while running %s in the Qt thread', getattr(function, '__name__', function))
 
 
-class _Waiter:
+class Waiter:
     """One answer awaited by the connection thread from the Qt thread."""
 
     def __init__(self) -> None:
@@ -295,225 +289,3 @@ class ModuleHost:
     def _on_status(self, text: str) -> None:
         log.info('status: %s', text)
         self.send_later(Info('status', text))
-
-
-# -- actuator ---------------------------------------------------------------------------------------
-
-class _HostedStage(ActuatorClient):
-    """The ACTUATOR client of a hosted DAQ_Move: every call goes to :class:`ActuatorHost`."""
-
-    def __init__(self, host: ActuatorHost, endpoint: Endpoint) -> None:
-        self.module_host = host
-        super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
-                         secret=endpoint.secret, dialect=endpoint.dialect, dead_link_s=endpoint.dead_link_s,
-                         name=host.module.title)
-
-    @property
-    def units(self) -> str:
-        return self.module_host.units
-
-    def link_changed(self, state: str, detail: str) -> None:
-        self.module_host.link_changed(state, detail)
-
-    def get_position(self) -> float:
-        return self.module_host.position
-
-    def move_abs(self, target: float) -> Optional[float]:
-        return self.module_host.move('abs', target)
-
-    def move_rel(self, step: float) -> Optional[float]:
-        return self.module_host.move('rel', step)
-
-    def move_home(self) -> Optional[float]:
-        return self.module_host.move('home')
-
-    def stop_motion(self) -> None:
-        self.module_host.in_qt(self.module_host.module.stop_motion)
-
-    def settings_xml(self) -> str:
-        return self.module_host.settings_xml()
-
-    def apply_set_info(self, message: SetInfo) -> None:
-        self.module_host.apply_set_info(message)
-
-
-class ActuatorHost(ModuleHost):
-    """Bridges a DAQ_Move as an ACTUATOR client.
-
-    Positions are floats in the module's units (``actuator_settings/units``, e.g. ``'µm'``), sent as
-    scalars (legacy dialect) or DataActuators with those units (pymodaq4).
-    """
-
-    hw_settings = 'actuator_settings'
-    client: _HostedStage
-
-    def __init__(self, module: Any, endpoint: Endpoint, timeout: float) -> None:
-        super().__init__(module, timeout)
-        self._position: Optional[float] = None  # until the module reports it
-        self._units = str(module.units)
-        self._move: Optional[_Waiter] = None
-        self.client = _HostedStage(self, endpoint)
-
-    @property
-    def ready(self) -> bool:
-        return self._position is not None
-
-    @property
-    def position(self) -> float:
-        """The last position the module reported (any thread; after :attr:`ready`)."""
-        with self._lock:
-            return self._position or 0.0
-
-    @property
-    def units(self) -> str:
-        with self._lock:
-            return self._units
-
-    def move(self, kind: str, value: Optional[float] = None) -> float:
-        """Connection thread: make the module move (``'abs'``, ``'rel'`` or ``'home'``) and wait
-        for its ``move_done``; returns the final position.
-
-        Raises:
-            HostError: no ``move_done`` within the timeout.
-        """
-        waiter = _Waiter()
-        with self._lock:
-            self._move = waiter
-        self.in_qt(lambda: self._start_move(kind, value))
-        what = f'move_{kind}' + ('' if value is None else f' {value:g} {self.units}')
-        return float(waiter.wait(self.timeout, what))
-
-    def _start_move(self, kind: str, value: Optional[float]) -> None:
-        log.info('move_%s%s', kind, '' if value is None else f' {value:g} {self.units}')
-        if kind == 'abs':
-            self.module.move_abs(value)
-        elif kind == 'rel':
-            self.module.move_rel(value)
-        else:
-            self.module.move_home()
-
-    def _connect_signals(self) -> None:
-        self.module.move_done_signal.connect(self._on_move_done)
-        self.module.current_value_signal.connect(self._on_value)
-        self.module.get_actuator_value()  # the position now: makes the host ready
-
-    def _on_value(self, value: Any) -> None:
-        """Qt thread: a position reported by the module (while moving, or polled)."""
-        self._report(self._store(value))
-
-    def _report(self, position: float) -> None:
-        """``position_is`` from the sender thread (when connected)."""
-        if self.client.connected.is_set():
-            self._submit(self.client.report_position, position)
-
-    def _on_move_done(self, value: Any) -> None:
-        position = self._store(value)
-        with self._lock:
-            waiter, self._move = self._move, None
-        log.info('move done at %g %s', position, self.units)
-        if waiter is not None:
-            waiter.resolve(position)
-        else:  # a move made here (the module's window): show where the stage is now
-            self._report(position)
-
-    def _store(self, value: Any) -> float:
-        position = float(value.value())
-        with self._lock:
-            self._position = position
-            self._units = str(self.module.units)
-        return position
-
-    def _abandon_waits(self, reason: str) -> None:
-        with self._lock:
-            waiter, self._move = self._move, None
-        if waiter is not None:
-            waiter.resolve(error=reason)
-
-
-# -- detector ---------------------------------------------------------------------------------------
-
-class _HostedDetector(GrabberClient):
-    """The GRABBER client of a hosted DAQ_Viewer: every grab goes to :class:`ViewerHost`."""
-
-    def __init__(self, host: ViewerHost, endpoint: Endpoint) -> None:
-        self.module_host = host
-        super().__init__(endpoint.host, endpoint.port, listen=endpoint.listen, tls=endpoint.tls,
-                         secret=endpoint.secret, dialect=endpoint.dialect, dead_link_s=endpoint.dead_link_s)
-
-    def link_changed(self, state: str, detail: str) -> None:
-        self.module_host.link_changed(state, detail)
-
-    def grab(self, dim: str) -> Any:
-        return self.module_host.snap(dim)
-
-    def settings_xml(self) -> str:
-        return self.module_host.settings_xml()
-
-    def apply_set_info(self, message: SetInfo) -> None:
-        self.module_host.apply_set_info(message)
-
-
-class ViewerHost(ModuleHost):
-    """Bridges a DAQ_Viewer as a GRABBER client.
-
-    Answers carry the module's raw data (what its plugin emitted, averaged by the module if
-    ``Naverage`` > 1), not what its own viewers compute (ROIs): those belong to the instrument PC's
-    display.
-    """
-
-    hw_settings = 'detector_settings'
-
-    def __init__(self, module: Any, endpoint: Endpoint, timeout: float) -> None:
-        super().__init__(module, timeout)
-        self._snaps: List[_Waiter] = []
-        self._latest: Optional[DataToExport] = None  # the frame of the running grab to push next
-        self.pushed = self.dropped = 0
-        self.client = _HostedDetector(self, endpoint)
-
-    def snap(self, dim: str) -> Any:
-        """Connection thread: one acquisition of the module, as the wire DataToExport.
-
-        Raises:
-            HostError: no data within the timeout.
-        """
-        waiter = _Waiter()
-        with self._lock:
-            self._snaps.append(waiter)
-        self.in_qt(self._start_snap)
-        dte = waiter.wait(self.timeout, f'Send Data {dim}')
-        return dte_to_wire(dte)
-
-    def _start_snap(self) -> None:
-        if not self.module.grab_state:  # during a continuous grab the next frame answers
-            self.module.snap()
-
-    def _connect_signals(self) -> None:
-        self.module.grab_done_signal.connect(self._on_grab_done)
-
-    def _on_grab_done(self, dte: DataToExport) -> None:
-        """Qt thread: the module's data: answer the pending requests, or push a live frame."""
-        raw = dte.get_data_from_source(DataSource.raw)
-        with self._lock:
-            waiters, self._snaps = self._snaps, []
-            push = not waiters and self.module.grab_state and self.client.connected.is_set()
-            if push:
-                if self._latest is not None:
-                    self.dropped += 1  # the link is slower than the camera: the newest frame wins
-                else:
-                    self._submit(self._push)
-                self._latest = raw
-        for waiter in waiters:
-            waiter.resolve(raw)
-
-    def _push(self) -> None:
-        with self._lock:
-            dte, self._latest = self._latest, None
-        if dte is not None:
-            self._send(Done(dte_to_wire(dte)))
-            self.pushed += 1
-
-    def _abandon_waits(self, reason: str) -> None:
-        with self._lock:
-            waiters, self._snaps = self._snaps, []
-        for waiter in waiters:
-            waiter.resolve(error=reason)

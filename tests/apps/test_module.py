@@ -20,8 +20,10 @@ from pymodaq_gui.qt_utils import mkQApp
 
 from helpers import LegacyPeer, free_port, stop_process, wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected, wait_disconnected
+from pymodaq_plugins_tcpbridge.apps.actuator_host import ActuatorHost
 from pymodaq_plugins_tcpbridge.apps.module import ModuleOptions, create_module, initialise, installed_plugins
-from pymodaq_plugins_tcpbridge.apps.module_host import ActuatorHost, Endpoint, ViewerHost
+from pymodaq_plugins_tcpbridge.apps.module_host import Endpoint
+from pymodaq_plugins_tcpbridge.apps.viewer_host import ViewerHost
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from pymodaq_plugins_tcpbridge.plugin_settings import CONNECT
 from tcpbridge import SetInfo

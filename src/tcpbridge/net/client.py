@@ -23,7 +23,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 from ..protocol.client_session import ClientSession
 from ..protocol.dialects import Dialect, DwaLayout
@@ -32,13 +32,13 @@ from ..protocol.limits import DEFAULT_LIMITS, Limits
 from ..protocol.messages import (
     Accepted,
     AuthChallenge,
-    Info,
     Message,
     Quit,
     Refused,
     SetInfo,
 )
-from ..protocol.settings_xml import Param, settings_to_xml
+from ..protocol.settings_xml import Param
+from .client_settings import ClientSettingsMixin
 from .low_water import ReceiveLowWater
 from .tls import handshake_problem
 from .transport import (
@@ -72,7 +72,7 @@ class RefusedByServer(ConnectionError):
     does not reconnect, or after ``max_attempts`` refusals in a row."""
 
 
-class BridgeClient:
+class BridgeClient(ClientSettingsMixin):
     """Connection handling common to grabbers and actuators.
 
     Args:
@@ -163,11 +163,6 @@ class BridgeClient:
         return self.session.dialect
 
     @property
-    def settings(self) -> List[Param]:
-        """Our settings (parameter dicts), as sent in ``Infos``."""
-        return self.session.settings
-
-    @property
     def address(self) -> str:
         return format_address((self.host, self.port))
 
@@ -181,8 +176,7 @@ class BridgeClient:
         """
         if self._listener is None:
             raise RuntimeError('not listening')
-        host, port = self._listener.getsockname()[:2]
-        return host, port
+        return tuple(self._listener.getsockname()[:2])
 
     def run(self) -> None:
         """Connect (or wait for a commander), serve the commands, reconnect after losses; return
@@ -363,44 +357,7 @@ class BridgeClient:
         """The number of the current (or last) connection, from 1; a new one at each connection."""
         return self._connection
 
-    def send_info(self, name: str, value: Any) -> None:
-        """Show ``name = value`` in the plugin's "Infos Client" group (``Info`` message)."""
-        self.send(Info(name, str(value)))
-
-    def set_setting(self, path: Sequence[str], value: Any) -> None:
-        """Change one of our settings and tell the server (``Info_xml``).
-
-        Raises:
-            KeyError: no setting at ``path``.
-        """
-        message = self.session.change_setting(path, value)
-        if self.connected.is_set():
-            self.send(message)
-
-    def setting(self, *path: str) -> Any:
-        """Value of the setting at ``path``.
-
-        Raises:
-            KeyError: no setting at ``path``.
-        """
-        return self.session.setting(path)
-
     # -- hooks ------------------------------------------------------------------------------------
-    def settings_xml(self) -> str:
-        """The XML of our settings sent as ``Infos`` at each connection (docs/protocol.rst §4.11); override
-        to export a settings tree of another origin (e.g. a PyMoDAQ module's)."""
-        return settings_to_xml(self.session.root_name, self.session.settings)
-
-    def apply_set_info(self, message: SetInfo) -> None:
-        """The server edited one of our settings (``set_info``): apply it, then call
-        :meth:`on_setting_changed`; override with :meth:`settings_xml`."""
-        applied = self.session.apply_set_info(message)
-        if applied is not None:
-            self.on_setting_changed(*applied)
-
-    def on_setting_changed(self, path: Sequence[str], value: Any) -> None:
-        """Called after the server changed the setting at ``path`` (``set_info``)."""
-
     def handle(self, message: Message) -> None:
         """React to one server message (subclasses)."""
         log.warning('ignoring %s from the server', type(message).__name__)
