@@ -227,7 +227,7 @@ def round_trips(kind: str, dialect: str, units: str, n: int) -> Tuple[List[float
             def stop() -> None:
                 thread_client.stop()
                 thread.join(5)
-        run_until(lambda: plugin.client_connected and plugin.bridge.controller.dialect is not None
+        run_until(lambda: plugin.client_connected and plugin.bridge.in_control.dialect is not None
                   and plugin.axis_unit == units, 30)
     targets = [DataActuator('target', data=[np.array([float(i % 100)])], units=units) for i in range(n)]
     loop, done = QEventLoop(), []

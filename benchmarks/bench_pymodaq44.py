@@ -91,7 +91,7 @@ class Ours:
         self.process = ClientProcess([*args, '--port', str(self.plugin.bridge.address[1])])
         run_until(lambda: self.plugin.client_connected, 30)
         if case == 'move':
-            run_until(lambda: self.plugin.bridge.controller.dialect is not None and self.plugin.axis_unit == 'mm', 10)
+            run_until(lambda: self.plugin.bridge.in_control.dialect is not None and self.plugin.axis_unit == 'mm', 10)
             self._loop, self._done = QEventLoop(), []
             self.plugin.move_done_signal.connect(lambda position: (self._done.append(1), self._loop.quit()))
         else:

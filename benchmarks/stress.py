@@ -46,7 +46,7 @@ from tcpbridge import (  # noqa: E402
     BridgeServer,
     ClientConnected,
     ClientLost,
-    ControllerChanged,
+    ControlChanged,
     Done,
     EngineStopped,
     Event,
@@ -143,7 +143,7 @@ def case_engine(scale: float) -> Dict:
     events = Events()
     server = BridgeServer('127.0.0.1', 0, GRABBER, events)
     client = served_grabber(server.address[1])
-    wait_for(lambda: server.controller is not None, 10)
+    wait_for(lambda: server.in_control is not None, 10)
     rng = random.Random(2)
     rss = [rss_mib()]
     served = 0
@@ -204,7 +204,7 @@ def case_slowloris(scale: float) -> Dict:
     events = Events()
     server = BridgeServer('127.0.0.1', 0, GRABBER, events)
     client = served_grabber(server.address[1])
-    wait_for(lambda: server.controller is not None, 10)
+    wait_for(lambda: server.in_control is not None, 10)
     attackers = []
     for _ in range(count):
         try:
@@ -254,13 +254,13 @@ def case_silence(scale: float) -> Dict:
     accepted = events.wait(lambda e: isinstance(e, ClientConnected) and not e.client.in_control, 5.0)
     accepted_s = time.monotonic() - started
     attempts = 0
-    while attempts < 10 and not (server.controller and server.controller.peer != _peer(silent[0])
+    while attempts < 10 and not (server.in_control and server.in_control.peer != _peer(silent[0])
                                  and grab(server, events, 0.5)):
         attempts += 1
         grab(server, events, 0.5)
     result = {'silent_clients': 8, 'fresh_client_accepted': accepted, 'accepted_s': round(accepted_s, 3),
               'in_control_after_s': round(time.monotonic() - started, 3),
-              'control_changes': events.count(ControllerChanged), 'served_after': grab(server, events)}
+              'control_changes': events.count(ControlChanged), 'served_after': grab(server, events)}
     for sock in silent:
         sock.close()
     fresh.stop()
@@ -281,7 +281,7 @@ def case_claim(scale: float) -> Dict:
     before = rss_mib()
     sock = socket.create_connection(server.address[:2], timeout=5)
     sock.sendall(b'\x00\x00\x00\x07GRABBER')
-    wait_for(lambda: server.controller is not None, 10)
+    wait_for(lambda: server.in_control is not None, 10)
     header = (b'\x00\x00\x00\x04Done\x00\x00\x00\x01\x00\x00\x00\x05array\x00\x00\x00\x03|u1'
               + (1 << 30).to_bytes(4, 'big') + b'\x00\x00\x00\x01' + (1 << 30).to_bytes(4, 'big'))
     sock.sendall(header)
@@ -290,7 +290,7 @@ def case_claim(scale: float) -> Dict:
     # within the budget: 200 MiB announced, then a trickle until the deadline drops it
     sock = socket.create_connection(server.address[:2], timeout=5)
     sock.sendall(b'\x00\x00\x00\x07GRABBER')
-    wait_for(lambda: server.controller is not None, 10)
+    wait_for(lambda: server.in_control is not None, 10)
     sock.sendall(header.replace((1 << 30).to_bytes(4, 'big'), (200 << 20).to_bytes(4, 'big')) + b'\x00' * 4096)
     peak = rss_mib()
     # a client that does not read, sent large set_info messages
@@ -331,8 +331,8 @@ def case_soak(scale: float) -> Dict:
                            move_abs=lambda target: stage_position.__setitem__(0, target) or target)
     pusher.start()
     stage.start()
-    wait_for(lambda: grab_server.controller is not None and move_server.controller is not None, 10)
-    wait_for(lambda: move_server.controller.dialect is not None, 10)
+    wait_for(lambda: grab_server.in_control is not None and move_server.in_control is not None, 10)
+    wait_for(lambda: move_server.in_control.dialect is not None, 10)
     stop = threading.Event()
 
     def push() -> None:

@@ -24,7 +24,7 @@ from tcpbridge import (
     StopMotion,
 )
 
-from .bridge import TCPServerBridge
+from .bridge import Delivery, TCPServerPlugin
 from .convert import actuator_to_wire, position_to_actuator, units_problem
 from .plugin_settings import PYMODAQ5_LIMITS, tcp_parameters, tcp_set_once_groups
 from .reconnect import Waiting
@@ -34,7 +34,7 @@ from .reconnect import Waiting
 STOP_REPLY_S = 2.0
 
 
-class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
+class DAQ_Move_TCPServer_base(TCPServerPlugin, DAQ_Move_base):
     """Actuator plugin driving a remote ACTUATOR client over TCP/IP.
 
     ``move_abs``/``move_rel``/``move_home``/``stop_motion`` are sent to the client; the ``move_done``
@@ -155,7 +155,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
                                               else message.value), self._title, self.axis_unit)
         return self.get_position_with_scaling(position)
 
-    def _on_client_message(self, message: Message, request_id: int) -> None:
+    def _on_client_message(self, message: Message, request_id: int, delivery: Delivery) -> None:
         if isinstance(message, MoveDone) and request_id and request_id == self._move_request:
             self._move_request = None
             self._current_value = self._position(message)
@@ -164,7 +164,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
             self._current_value = self._position(message)
             self.emit_value(self._current_value)
         else:
-            super()._on_client_message(message, request_id)
+            super()._on_client_message(message, request_id, delivery)
 
     def _on_client_settings(self) -> None:
         names = [c.name() for c in self.settings.child('settings_client').children()]
@@ -192,7 +192,7 @@ class DAQ_Move_TCPServer_base(TCPServerBridge, DAQ_Move_base):
         else:
             self._status(f'no answer to {event.command} from the client', error=True)
 
-    def _on_controller_lost(self, client: ClientInfo) -> None:
+    def _on_control_lost(self, client: ClientInfo) -> None:
         if self._move_request is None:
             return
         self._move_request = None

@@ -1,6 +1,6 @@
 """The logic shared by every TCPServer plugin: settings, the server engine, client settings sync.
 
-:class:`TCPServerBridge` is mixed into ``DAQ_Move_base`` / ``DAQ_Viewer_base``.  The
+:class:`TCPServerPlugin` is mixed into ``DAQ_Move_base`` / ``DAQ_Viewer_base``.  The
 :class:`tcpbridge.BridgeServer` runs its own thread; its events are re-emitted through a Qt
 signal of a relay object created in the plugin's thread, so every handler below runs in the
 plugin's (hardware) thread and never touches a socket for longer than queueing a message.
@@ -32,7 +32,7 @@ from tcpbridge import (
     ClientLost,
     ClientRefused,
     ConnectFailed,
-    ControllerChanged,
+    ControlChanged,
     Dialect,
     DialectDetected,
     EngineStopped,
@@ -74,17 +74,37 @@ DIALECT_NAMES = {Dialect.LEGACY: 'legacy (PyMoDAQ 3.x/4.0, LabVIEW)', Dialect.PY
                  Dialect.PYMODAQ5: 'pymodaq5 (a PyMoDAQ 5.0/5.1 module)'}
 
 
+class Delivery:
+    """The back-pressure release of one received message (:mod:`tcpbridge.net.backlog`): a handler
+    that hands the message's data on :meth:`take` s it and ties it to the life of what it emits;
+    otherwise the bridge releases it once the message is handled."""
+
+    def __init__(self, release: Optional[Callable[[], None]]) -> None:
+        self._release = release
+
+    def take(self) -> Optional[Callable[[], None]]:
+        """The release (None if there is none, or it was taken); the caller must call it once."""
+        release, self._release = self._release, None
+        return release
+
+    def release(self) -> None:
+        """Release now, unless taken."""
+        release = self.take()
+        if release is not None:
+            release()
+
+
 class _EventRelay(QObject):
     """Carries engine events from the engine thread into the plugin's thread (queued signal)."""
 
     received = Signal(object)
 
 
-class TCPServerBridge:
+class TCPServerPlugin:
     """Server side of the bridge, mixed into a PyMoDAQ plugin class.
 
     Subclasses set :attr:`client_type` and implement :meth:`_on_client_message`,
-    :meth:`_on_reply_timeout` and :meth:`_on_controller_lost`.
+    :meth:`_on_reply_timeout` and :meth:`_on_control_lost`.
     """
 
     client_type = ''
@@ -98,9 +118,6 @@ class TCPServerBridge:
     _link_indicator: Optional[LinkIndicator] = None  # the name colour shown (created per plugin)
     _had_client = False  # a client was in control since the plugin started listening
     _gone = ''  # when and why the last client in control left ('' while one is there, or none came)
-    #: the release of the message being handled (back-pressure); a handler that hands the data on
-    #: takes it (sets None) and ties it to the life of what it emits
-    _delivery: Optional[Callable[[], None]] = None
 
     if TYPE_CHECKING:  # what the PyMoDAQ plugin class this is mixed into provides
         settings: Parameter
@@ -237,7 +254,7 @@ class TCPServerBridge:
             return
         self._engine_restarts += (now,)
         self._status(f'the TCP server stopped on an internal error ({reason}): restarting it', error=True)
-        self._on_controller_lost(ClientInfo(id=0, peer='(all clients)', connected_since=0.0))
+        self._on_control_lost(ClientInfo(id=0, peer='(all clients)', connected_since=0.0))
         self._start_bridge()
 
     def _stop_bridge(self) -> None:
@@ -254,7 +271,7 @@ class TCPServerBridge:
     @property
     def client_connected(self) -> bool:
         """True when a client controls the plugin."""
-        return self.bridge is not None and self.bridge.controller is not None
+        return self.bridge is not None and self.bridge.in_control is not None
 
     # -- status ---------------------------------------------------------------------------------------
     def _status(self, text: str, error: bool = False) -> None:
@@ -289,13 +306,13 @@ class TCPServerBridge:
         """One line on the link: the client in control and since when, or what the plugin waits for."""
         if self.bridge is None:
             return 'not listening'
-        controller = self.bridge.controller
+        in_control = self.bridge.in_control
         where = format_address(self.bridge.address)
-        if controller is not None:
-            since = time.strftime('%H:%M', time.localtime(controller.connected_since))
-            dialect = controller.dialect.value if controller.dialect else 'dialect not known yet'
+        if in_control is not None:
+            since = time.strftime('%H:%M', time.localtime(in_control.connected_since))
+            dialect = in_control.dialect.value if in_control.dialect else 'dialect not known yet'
             waiting = sum(1 for c in self.bridge.clients if c.role == WAITING)
-            return (f'{controller.client_type} {controller.peer} connected {since}, {dialect}'
+            return (f'{in_control.client_type} {in_control.peer} connected {since}, {dialect}'
                     + (f', {waiting} waiting' if waiting else ''))
         waits = f'dialling the instrument at {where}' if self.bridge.dial else \
             f'waiting for {"an" if self.client_type.startswith("A") else "a"} {self.client_type} client on port ' \
@@ -318,25 +335,20 @@ class TCPServerBridge:
     # -- events (plugin thread) -------------------------------------------------------------------
     def _on_bridge_event(self, event: Event) -> None:
         """Qt slot: one engine event.  Nothing a client sends may raise out of a slot."""
-        if isinstance(event, MessageReceived):
-            self._delivery = event.release
-        else:
-            self._delivery = None
+        delivery = Delivery(event.release if isinstance(event, MessageReceived) else None)
         try:
-            self._handle_event(event)
+            self._handle_event(event, delivery)
         except Exception as error:
             logger.exception('while handling %s', type(event).__name__)
             self._status(f'{type(event).__name__} not handled: {type(error).__name__}: {error}', error=True)
         finally:
-            release, self._delivery = self._delivery, None
-            if release is not None:  # nothing handed the data on: done with them
-                release()
+            delivery.release()  # unless a handler handed the data on: done with them
 
-    def _handle_event(self, event: Event) -> None:
+    def _handle_event(self, event: Event, delivery: Delivery) -> None:
         if self.bridge is None:
             return
         if isinstance(event, MessageReceived):
-            self._on_message(event.message, event.request_id)
+            self._on_message(event.message, event.request_id, delivery)
             if time.monotonic() - self._table_refreshed > TABLE_REFRESH_S:
                 self._refresh_clients()
             return
@@ -353,7 +365,7 @@ class TCPServerBridge:
                 'it waits (another client is in control)'
             self._status(f'{event.client.client_type} client connected from {event.client.peer}; {role}')
             if event.client.in_control:
-                self._on_new_controller(event.client)
+                self._on_new_in_control(event.client)
         elif isinstance(event, ClientRefused):
             self._status(f'client {event.peer} refused: {event.reason}', error=True)
         elif isinstance(event, ClientLost):
@@ -361,8 +373,8 @@ class TCPServerBridge:
                          error=not event.reason.endswith('quit'))
             if event.client.in_control:
                 self._gone = f'{time.strftime("%H:%M:%S")}: {event.reason}'
-                self._on_controller_lost(event.client)
-        elif isinstance(event, ControllerChanged):
+                self._on_control_lost(event.client)
+        elif isinstance(event, ControlChanged):
             self.client_settings.clear_infos()
             if event.client is None:
                 self.client_settings.mark_stale()
@@ -370,7 +382,7 @@ class TCPServerBridge:
                 self._status(f'client {event.client.peer} is now in control ({event.reason})')
                 if event.infos_xml:
                     self.client_settings.apply_infos(event.infos_xml)
-                self._on_new_controller(event.client)
+                self._on_new_in_control(event.client)
         elif isinstance(event, DialectDetected):
             layout = f', layout {event.client.layout.value / 100:.1f}' if event.client.layout else ''
             dialect = event.client.dialect
@@ -378,7 +390,7 @@ class TCPServerBridge:
             self._status(f'client {event.client.peer} speaks {named}{layout}')
             if event.client.dialect is Dialect.PYMODAQ5:
                 self._status(f'note: {PYMODAQ5_LIMITS}')
-            self._on_new_controller(event.client)
+            self._on_new_in_control(event.client)
         elif isinstance(event, ReplyTimeout):
             self._on_reply_timeout(event)
         elif isinstance(event, EngineStopped):
@@ -386,22 +398,23 @@ class TCPServerBridge:
             return
         self._refresh_clients()
 
-    def _on_message(self, message: Message, request_id: int) -> None:
+    def _on_message(self, message: Message, request_id: int, delivery: Delivery) -> None:
         if not self.client_settings.apply(message):
-            self._on_client_message(message, request_id)
+            self._on_client_message(message, request_id, delivery)
 
     # -- subclass hooks -------------------------------------------------------------------------------
-    def _on_client_message(self, message: Message, request_id: int) -> None:
+    def _on_client_message(self, message: Message, request_id: int, delivery: Delivery) -> None:
         """A message of the controlling client other than the settings ones; ``request_id``: the
         request it answers (the id ``bridge.send`` returned), 0 if none (pushed, unsolicited, or the
-        reply to a request given up: docs/protocol.rst §8)."""
+        reply to a request given up: docs/protocol.rst §8); ``delivery``: its back-pressure release,
+        for a handler that hands its data on."""
         self._status(f'unexpected {type(message).__name__} from the client ignored', error=True)
 
     def _on_reply_timeout(self, event: ReplyTimeout) -> None:
         """No reply to ``event.command`` within the timeout (the engine then closes the connection)."""
         self._status(f'no answer to {event.command} within the timeout', error=True)
 
-    def _on_controller_lost(self, client: ClientInfo) -> None:
+    def _on_control_lost(self, client: ClientInfo) -> None:
         """The controlling client left: end what was waiting for it."""
 
     def _on_client_settings(self) -> None:
@@ -428,7 +441,7 @@ class TCPServerBridge:
                      error=True)
         return True
 
-    def _on_new_controller(self, client: ClientInfo) -> None:
+    def _on_new_in_control(self, client: ClientInfo) -> None:
         """A client took control: send it what waits for one, once it is ready for it."""
         self._had_client = True
         waiting = self._reconnect.waiting if self._reconnect is not None else None
@@ -461,8 +474,8 @@ class TCPServerBridge:
         return self.bridge is not None and self.bridge.send(message) is not None
 
     def _setting_must_echo(self) -> bool:
-        controller = None if self.bridge is None else self.bridge.controller
-        return controller is not None and controller.dialect is Dialect.PYMODAQ5
+        in_control = None if self.bridge is None else self.bridge.in_control
+        return in_control is not None and in_control.dialect is Dialect.PYMODAQ5
 
 
 def _loopback(host: str) -> bool:

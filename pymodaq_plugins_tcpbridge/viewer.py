@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections import deque
-from typing import Deque, Optional
+from typing import Callable, Deque, Optional
 
 import numpy as np
 from pymodaq.control_modules.thread_commands import ThreadStatus
@@ -16,7 +16,7 @@ from qtpy.QtCore import QTimer
 from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
 
 from .acyclic import detach_slicers
-from .bridge import TCPServerBridge
+from .bridge import Delivery, TCPServerPlugin
 from .convert import payload_to_dte
 from .plugin_settings import LIMITS, tcp_parameters, tcp_set_once_groups
 
@@ -27,7 +27,7 @@ IDLE_PUSH_INTERVAL_S = 1 / 25
 PUSH_MEMORY_S = 1.0
 
 
-class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
+class DAQ_xDViewer_TCPServer(TCPServerPlugin, DAQ_Viewer_base):
     """Detector plugin whose data come from a remote GRABBER client over TCP/IP.
 
     ``grab_data`` sends ``Send Data <grabber_type>`` and returns; the client's ``Done`` + data
@@ -109,11 +109,11 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         in the socket meanwhile (a request then would be answered beside the pushes)."""
         if self.bridge is None:
             return False
-        controller = self.bridge.controller
-        if controller is None:
+        in_control = self.bridge.in_control
+        if in_control is None:
             return False  # nobody to ask: the live grab stays armed until a client is back
         return time.monotonic() - self._last_done >= PUSH_MEMORY_S and \
-            time.time() - controller.last_seen >= PUSH_MEMORY_S and not self.bridge.reading_paused_within(PUSH_MEMORY_S)
+            time.time() - in_control.last_seen >= PUSH_MEMORY_S and not self.bridge.reading_paused_within(PUSH_MEMORY_S)
 
     def _next_live_request(self) -> None:
         """Ask an answering client for the next data set of a live grab (one request in flight: a
@@ -138,15 +138,15 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             self._status('no client connected: nothing to grab', error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
 
-    def _on_client_message(self, message: Message, request_id: int) -> None:
+    def _on_client_message(self, message: Message, request_id: int, delivery: Delivery) -> None:
         if isinstance(message, Done):
-            self._on_done(message, request_id)
+            self._on_done(message, request_id, delivery)
         elif isinstance(message, AxisInfo):  # PyMoDAQ 3.x viewers describe their axes this way
             self._legacy_axes[message.which] = message
         else:
-            super()._on_client_message(message, request_id)
+            super()._on_client_message(message, request_id, delivery)
 
-    def _on_done(self, message: Done, request_id: int) -> None:
+    def _on_done(self, message: Done, request_id: int, delivery: Delivery) -> None:
         # the engine pairs a Done with the oldest open request sent before it was received (one received
         # earlier was pushed: else a client that pushes and answers would be asked again at each of its
         # pushes and owe ever more answers); a push that overtakes an answer counts as it: same data
@@ -157,7 +157,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
         else:
             self._last_push = self._last_done
         if requested or self._live:
-            self._emit(message)
+            self._emit(message, delivery.take())
             if self._live and requested:
                 self._next_live_request()
             return
@@ -180,15 +180,16 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
             return
         message, self._idle_pending = self._idle_pending, None
         self._idle_shown = time.monotonic()
-        self._emit(message)
+        self._emit(message, None)  # its release ended with its event: a pending push holds nothing
 
-    def _emit(self, message: Done) -> None:
+    def _emit(self, message: Done, release: Optional[Callable[[], None]]) -> None:
+        """Emit the data of ``message``; ``release`` (back-pressure) is tied to the life of the
+        DataToExport emitted."""
         dte = payload_to_dte(message.data, self._title)
         if self._legacy_axes:
             for dwa in dte:
                 dwa.axes = self._axes_for(dwa.shape)
         detach_slicers(dte)  # freed as soon as its consumers drop it (acyclic.py)
-        release, self._delivery = self._delivery, None
         if release is not None:  # back-pressure: these bytes count until PyMoDAQ drops the data (GUI included)
             weakref.finalize(dte, release)
         self.dte_signal.emit(dte)
@@ -211,7 +212,7 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
                      f'{event.command!r}: connection closed, so that the late data cannot answer a later grab; '
                      f'{"live grab ended; " if live else ""}the next grab asks the client once it is back', error=True)
 
-    def _on_controller_lost(self, client: ClientInfo) -> None:
+    def _on_control_lost(self, client: ClientInfo) -> None:
         self._last_push = -PUSH_MEMORY_S
         asked = bool(self._requests)
         self._requests.clear()
@@ -225,8 +226,8 @@ class DAQ_xDViewer_TCPServer(TCPServerBridge, DAQ_Viewer_base):
                          error=True)
             self.emit_status(ThreadCommand(ThreadStatus.RAISE_TIMEOUT))
 
-    def _on_new_controller(self, client: ClientInfo) -> None:
-        super()._on_new_controller(client)
+    def _on_new_in_control(self, client: ClientInfo) -> None:
+        super()._on_new_in_control(client)
         if self._live and self._live_lost:  # an armed live grab goes on (a client that pushes answers so)
             self._live_lost = False
             self._status(f'client {client.peer} back: the live grab goes on')

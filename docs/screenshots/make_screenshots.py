@@ -97,8 +97,8 @@ def module_states(recorder: Recorder, logs: Path, prefix: str, module, window, g
     port = str(plugin_of(module).address[1])
     client = ClientProcess([*client_args, '--port', port], logs / f'{prefix}-client.log')
     try:  # the dialect is known once the client answered the probe (actuator) or connected (grabber)
-        wait(lambda: plugin_of(module).controller is not None and
-             (plugin_of(module).controller.dialect or client_args[0] == 'grabber'), 20, 'the client')
+        wait(lambda: plugin_of(module).in_control is not None and
+             (plugin_of(module).in_control.dialect or client_args[0] == 'grabber'), 20, 'the client')
         recorder.shot(f'{prefix}-2-client-connected', window, module, group)
         results: list = []
         done_signal.connect(results.append)
@@ -107,7 +107,7 @@ def module_states(recorder: Recorder, logs: Path, prefix: str, module, window, g
         recorder.shot(f'{prefix}-3-{acted}', window, module, group)
     finally:
         client.stop()
-    wait(lambda: plugin_of(module).controller is None, 20, 'the client to leave')
+    wait(lambda: plugin_of(module).in_control is None, 20, 'the client to leave')
     recorder.shot(f'{prefix}-4-client-gone', window, module, group)
     act()
     settle(0.5)

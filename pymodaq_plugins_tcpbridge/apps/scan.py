@@ -178,7 +178,7 @@ class Session:
         def client(module):
             # PyMoDAQ keeps the plugin's controller, our BridgeServer: ask it, not the display
             server = module.controller_and_thread.controller
-            return server.controller if server is not None else None
+            return server.in_control if server is not None else None
 
         def ready(module) -> bool:
             connected = client(module)

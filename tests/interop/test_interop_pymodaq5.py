@@ -27,7 +27,7 @@ def test_pymodaq5_stage_module_with_our_plugin(peers, version: str) -> None:
         peer = peers(version, 'peer_module5.py', 'move', str(plugin.bridge.address[1]))
         assert peer.wait_event(lambda e: e['event'] == 'initialised')['version'] == FULL_VERSION[version]
         wait_connected(plugin, 60)
-        assert plugin.bridge.controller.dialect is Dialect.PYMODAQ5
+        assert plugin.bridge.in_control.dialect is Dialect.PYMODAQ5
         status.wait_for('speaks pymodaq5 (a PyMoDAQ 5.0/5.1 module)')
         status.wait_for(PYMODAQ5_LIMITS)
         client = plugin.settings.child('settings_client')
@@ -69,6 +69,6 @@ def test_pymodaq5_detector_module_with_our_plugin(peers, version: str, dim: str)
             assert dwa.dim.name == f'Data{dim}' and dwa.shape == SHAPES[dim]
             assert np.all(np.isfinite(dwa.data[0]))
         assert dwa.name.startswith(f'Mock{dim}') and len(dwa) == (1 if dim == '2D' else 2)  # the Mock's channels
-        assert plugin.bridge.controller.dialect is Dialect.PYMODAQ5
+        assert plugin.bridge.in_control.dialect is Dialect.PYMODAQ5
     finally:
         plugin.close()

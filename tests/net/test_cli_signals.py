@@ -23,7 +23,7 @@ def test_ctrl_c_stops_a_client_cleanly(kind: str, client_type: str, connected: b
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         if connected:
-            wait_until(lambda: server.controller is not None, 20, 'the client to connect')
+            wait_until(lambda: server.in_control is not None, 20, 'the client to connect')
         else:
             line = process.stdout.readline()
             while 'waiting for the server' not in line:  # bounded: the client prints it within a second

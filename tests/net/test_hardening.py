@@ -21,7 +21,7 @@ from tcpbridge import (
     ClientConnected,
     ClientLost,
     ClientRefused,
-    ControllerChanged,
+    ControlChanged,
     Done,
     EngineStopped,
     GrabberClient,
@@ -87,7 +87,7 @@ def test_mutated_messages_from_many_connections_leave_the_controller_served(engi
     later: that path takes the mutated messages too."""
     server, log = engine(backlog=backlog)
     grabber(server.address[1])
-    wait_until(lambda: server.controller is not None, 10, 'the legitimate client')
+    wait_until(lambda: server.in_control is not None, 10, 'the legitimate client')
     rng = random.Random(11)
     checks = []
     for i in range(240):
@@ -108,14 +108,14 @@ def test_a_client_that_does_not_read_is_dropped_when_its_queue_passes_the_limit(
     with raw(server) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(b'\x00\x00\x00\x07GRABBER')
-        wait_until(lambda: server.controller is not None, 10, 'the hello')
+        wait_until(lambda: server.in_control is not None, 10, 'the hello')
         xml = '<x type="str">' + 'a' * (256 << 10) + '</x>'
         offered = 0
         while offered < 400 and server.send(SetInfo(('settings', 'x'), xml)):
             offered += 1  # at most 100 MiB offered; it must be dropped long before
         lost = log.wait_for(lambda e: isinstance(e, ClientLost))
     assert 'does not read' in lost.reason and offered < 400
-    assert server.controller is None and server.running
+    assert server.in_control is None and server.running
 
 
 def test_slow_handshakes_cannot_keep_a_client_out(engine, grabber) -> None:
@@ -125,7 +125,7 @@ def test_slow_handshakes_cannot_keep_a_client_out(engine, grabber) -> None:
         sock.sendall(b'\x00')  # the first byte of a hello, and then nothing for a long time
     started = time.monotonic()
     grabber(server.address[1])
-    wait_until(lambda: server.controller is not None, 5, 'the fresh client to be in control')
+    wait_until(lambda: server.in_control is not None, 5, 'the fresh client to be in control')
     assert time.monotonic() - started < 5
     assert served(server, log)
     for sock in trickling:
@@ -141,7 +141,7 @@ def test_a_silent_client_in_control_hands_over_to_a_waiting_one(engine, grabber)
     grabber(server.address[1])   # evicts the waiting client silent the longest, and waits
     log.wait_for(lambda e: isinstance(e, ClientConnected) and not e.client.in_control)
     server.send(SendData('1D'), expect=(Done,), timeout=0.2)  # unanswered by the silent client in control
-    changed = log.wait_for(lambda e: isinstance(e, ControllerChanged) and e.client is not None)
+    changed = log.wait_for(lambda e: isinstance(e, ControlChanged) and e.client is not None)
     assert 'no Done within 0.2 s' in changed.reason
     assert served(server, log)
     assert log.of_type(ClientLost)[0].reason.startswith('8 clients connected')
@@ -153,7 +153,7 @@ def test_a_huge_claim_is_refused_by_the_shared_budget(engine, grabber) -> None:
     server, log = engine(limits=Limits(max_payload_bytes=2 << 30), budget_bytes=64 << 20)
     with raw(server) as sock:
         sock.sendall(b'\x00\x00\x00\x07GRABBER')
-        wait_until(lambda: server.controller is not None, 10, 'the hello')
+        wait_until(lambda: server.in_control is not None, 10, 'the hello')
         header = (b'\x00\x00\x00\x04Done' b'\x00\x00\x00\x01' b'\x00\x00\x00\x05array' b'\x00\x00\x00\x03|u1'
                   + (1 << 30).to_bytes(4, 'big') + b'\x00\x00\x00\x01' + (1 << 30).to_bytes(4, 'big'))
         sock.sendall(header + b'\x00' * 100)  # a 1 GiB array announced, then a trickle
@@ -166,7 +166,7 @@ def test_a_message_that_trickles_is_dropped(engine) -> None:
     server, log = engine(message_timeout=0.5, min_rate=100e6)
     with raw(server) as sock:
         sock.sendall(b'\x00\x00\x00\x07GRABBER')
-        wait_until(lambda: server.controller is not None, 10, 'the hello')
+        wait_until(lambda: server.in_control is not None, 10, 'the hello')
         header = (b'\x00\x00\x00\x04Done' b'\x00\x00\x00\x01' b'\x00\x00\x00\x05array' b'\x00\x00\x00\x03|u1'
                   + (32 << 20).to_bytes(4, 'big') + b'\x00\x00\x00\x01' + (32 << 20).to_bytes(4, 'big'))
         sock.sendall(header)
@@ -226,7 +226,7 @@ def test_the_client_thread_survives_whatever_a_server_sends(grabber) -> None:
 def test_a_handler_that_raises_costs_the_connection_not_the_thread(engine, grabber, monkeypatch) -> None:
     server, log = engine()
     client = grabber(server.address[1])
-    wait_until(lambda: server.controller is not None, 10, 'the client')
+    wait_until(lambda: server.in_control is not None, 10, 'the client')
     calls = []
 
     def broken_grab(dim: str) -> list:
@@ -235,20 +235,20 @@ def test_a_handler_that_raises_costs_the_connection_not_the_thread(engine, grabb
             raise RuntimeError('instrument bug')  # reported as an Info; the grab goes unanswered
         return [np.arange(4.0)]
     monkeypatch.setattr(client, '_grab', broken_grab)
-    first = server.controller.id
+    first = server.in_control.id
     assert not served(server, log, timeout=1.0)
     # the unanswered grab closed the connection (docs/protocol.rst §8): the client comes back
-    wait_until(lambda: server.controller is not None and server.controller.id != first, 10, 'the reconnection')
+    wait_until(lambda: server.in_control is not None and server.in_control.id != first, 10, 'the reconnection')
     assert served(server, log)
 
     def broken_dispatch(message: object) -> None:
         raise RuntimeError('library bug')
     monkeypatch.setattr(client, '_dispatch', broken_dispatch)
-    first, after = server.controller.id, len(log.events)
+    first, after = server.in_control.id, len(log.events)
     server.send(SendData('1D'))
     log.wait_for(lambda e: isinstance(e, ClientLost), after=after)
     monkeypatch.undo()
-    wait_until(lambda: server.controller is not None and server.controller.id != first, 10, 'the reconnection')
+    wait_until(lambda: server.in_control is not None and server.in_control.id != first, 10, 'the reconnection')
     assert served(server, log)
 
 

@@ -25,7 +25,7 @@ from tcpbridge import (
     ClientConnected,
     ClientLost,
     ClientRefused,
-    ControllerChanged,
+    ControlChanged,
     Dialect,
     DialectDetected,
     Done,
@@ -258,7 +258,7 @@ def test_second_client_stands_by_and_takes_over(grabber_server) -> None:
             wait_until(lambda: server.clients[-1].last_message == 'Infos', 10, 'the Infos of the waiting client')
             first.terminate()
             assert first.wait(10) == 0
-            new = log.wait_for(lambda e: isinstance(e, ControllerChanged) and e.client is not None)
+            new = log.wait_for(lambda e: isinstance(e, ControlChanged) and e.client is not None)
             assert '<detector_settings' in new.infos_xml
             mark = len(log.events)
             server.send(SendData('0D'), expect=(Done,), timeout=10)

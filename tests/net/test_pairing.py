@@ -57,7 +57,7 @@ def test_replies_delayed_around_the_timeout_answer_their_own_request_or_none(dia
     counts = {'answered': 0, 'timed out': 0, 'unsolicited': 0}
     try:
         for index in range(REQUESTS):
-            wait_until(lambda: server.controller is not None, 10, 'a client in control')
+            wait_until(lambda: server.in_control is not None, 10, 'a client in control')
             target = float(index)
             delays[target] = rng.uniform(0, 2 * TIMEOUT_S)
             log.keep_last(0)

@@ -34,7 +34,7 @@ def test_a_stage_killed_mid_move_and_not_back_leaves_moving_within_a_second() ->
     stage = ClientProcess(['actuator', '--port', port, '--units', 'mm', '--speed', '0.5'])
     try:
         wait_until(lambda: move.settings['actuator_settings', 'connected'], 20, 'the stage', qt=True)
-        wait_until(lambda: move.controller_and_thread.controller.controller.dialect is not None, 20,
+        wait_until(lambda: move.controller_and_thread.controller.in_control.dialect is not None, 20,
                    'the dialect', qt=True)
         move.move_abs(50.0)  # 100 s at 0.5 mm/s
         wait_until(lambda: not move.ui.move_done, 5, 'the LED to show "moving"', qt=True)

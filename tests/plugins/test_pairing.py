@@ -51,7 +51,7 @@ def recorded(signal_) -> List:
 
 def reconnected(plugin, previous: int, timeout: float = 15.0) -> None:
     """Until a client is in control on a connection other than ``previous``."""
-    wait_until(lambda: plugin.bridge.controller is not None and plugin.bridge.controller.id != previous, timeout,
+    wait_until(lambda: plugin.bridge.in_control is not None and plugin.bridge.in_control.id != previous, timeout,
                'the client back on a new connection', qt=True)
 
 
@@ -66,7 +66,7 @@ def test_a_late_move_done_never_ends_a_later_move(plugins, tmp_path: Path, diale
     done = recorded(plugin.move_done_signal)
     with slow_client(tmp_path, 'actuator', plugin, dialect, delays='2,0') as log:
         wait_connected(plugin)
-        first = plugin.bridge.controller.id
+        first = plugin.bridge.in_control.id
         plugin.move_abs(5.0)
         timeout = status.wait_for('no move_done from the client within 1 s after move_abs')
         assert 'connection closed, so that its late move_done cannot end a later move' in timeout
@@ -90,7 +90,7 @@ def test_a_late_data_set_never_answers_a_later_grab(plugins, tmp_path: Path) -> 
     data = recorded(plugin.dte_signal)
     with slow_client(tmp_path, 'grabber', plugin, 'legacy', delays='2,0'):
         wait_connected(plugin)
-        first = plugin.bridge.controller.id
+        first = plugin.bridge.in_control.id
         plugin.grab_data()
         timeout = status.wait_for("no data from the client within 1 s after 'Send Data 0D'")
         assert 'connection closed, so that the late data cannot answer a later grab' in timeout
@@ -98,7 +98,7 @@ def test_a_late_data_set_never_answers_a_later_grab(plugins, tmp_path: Path) -> 
         plugin.grab_data()  # at once, as a scan that goes on would: it waits for the client to be back
         status.wait_for('has no client for Send Data 0D')
         wait_until(lambda: data, 15, 'the data of the client back', qt=True)
-        assert plugin.bridge.controller.id != first
+        assert plugin.bridge.in_control.id != first
     assert [d[0].data[0][0] for d in data] == [2.0]
 
 

@@ -236,8 +236,8 @@ def test_actuator(actuator, dialect: str) -> None:
                         '--speed', '100', '--position', '0.5'):
         wait_connected(plugin)
         wait_until(lambda: plugin.axis_unit == 'mm', 10, 'the client units', qt=True)
-        wait_until(lambda: plugin.bridge.controller and plugin.bridge.controller.dialect, 10, 'dialect', qt=True)
-        assert plugin.bridge.controller.dialect.value == dialect
+        wait_until(lambda: plugin.bridge.in_control and plugin.bridge.in_control.dialect, 10, 'dialect', qt=True)
+        assert plugin.bridge.in_control.dialect.value == dialect
         position = move_abs_and_wait(plugin, 2.5, timeout_ms=10000)
         assert position.value() == pytest.approx(2.5) and position.units == 'mm'
         assert plugin.target_value.value() == pytest.approx(2.5)
@@ -255,7 +255,7 @@ def test_actuator_bounds_set_the_target_and_the_move(actuator) -> None:
     plugin.settings.child('bounds', 'max_bound').setValue(2.0)
     with client_process('actuator', '--port', port_of(plugin), '--speed', '0'):
         wait_connected(plugin)
-        wait_until(lambda: plugin.bridge.controller and plugin.bridge.controller.dialect, 10, 'dialect', qt=True)
+        wait_until(lambda: plugin.bridge.in_control and plugin.bridge.in_control.dialect, 10, 'dialect', qt=True)
         assert move_abs_and_wait(plugin, 2.5, timeout_ms=10000).value() == pytest.approx(2.0)
         assert plugin.target_value.value() == pytest.approx(2.0)
         assert move_rel_and_wait(plugin, -5.0, timeout_ms=10000).value() == pytest.approx(-1.0)
@@ -297,14 +297,14 @@ def test_client_error_is_shown_and_next_grab_works(viewer) -> None:
     thread = client.start()
     try:
         wait_connected(plugin)
-        first = plugin.bridge.controller.id
+        first = plugin.bridge.in_control.id
         with pytest.raises(SignalTimeout):
             grab_and_wait(plugin, timeout_ms=1500)
         status.wait_for('client reports: grab failed: camera not cooled')
         # the grab stays unanswered: at the reply timeout the connection is closed (a late answer must not
         # answer the next grab) and the client reconnects clean
         status.wait_for("no data from the client within 0.5 s after 'Send Data 0D': connection closed")
-        wait_until(lambda: plugin.client_connected and plugin.bridge.controller.id != first, 10, 'the reconnection',
+        wait_until(lambda: plugin.client_connected and plugin.bridge.in_control.id != first, 10, 'the reconnection',
                    qt=True)
         assert grab_and_wait(plugin, timeout_ms=5000)[0].data[0][0] == 3.0
     finally:

@@ -46,6 +46,6 @@ def test_a_session_walks_the_table_handshake_authenticating_control_closed() -> 
         data = data[n:]
         session.bytes_received(cid, n, 1.0)
     assert session.role(cid) is S.AUTHENTICATING and [c.role for c in session.clients] == ['authenticating']
-    assert session.controller is None  # its hello counts once it has authenticated
+    assert session.in_control is None  # its hello counts once it has authenticated
     lost = session.connection_lost(cid, 'reset', 2.0)
     assert lost[0].reason == 'reset' and session.role(cid) is None and session.pop_closed() == [cid]

@@ -12,7 +12,7 @@ from tcpbridge import (
     WAITING,
     ClientLost,
     ClientRefused,
-    ControllerChanged,
+    ControlChanged,
     DataToExport,
     DataWithAxes,
     Decoder,
@@ -92,7 +92,7 @@ def test_first_client_is_in_control_and_the_next_waits() -> None:
     h = Harness()
     first, second = h.hello('a:1'), h.hello('b:2')
     assert [c.role for c in h.session.clients] == [IN_CONTROL, WAITING]
-    assert h.session.controller.id == first
+    assert h.session.in_control.id == first
     h.receive(second, done())
     assert not h.of(MessageReceived)  # a waiting client's data is not delivered
     h.receive(first, done(2.0))
@@ -138,7 +138,7 @@ def test_a_late_reply_never_answers_a_later_request() -> None:
     cid = h.hello()
     h.session.send(SendData('1D'), h.now, (Done,), timeout=1.0)
     lost = h.advance(1.1)
-    assert [type(e) for e in lost] == [ReplyTimeout, ClientLost, ControllerChanged]
+    assert [type(e) for e in lost] == [ReplyTimeout, ClientLost, ControlChanged]
     second, events = h.session.send(SendData('1D'), h.now, (Done,), timeout=1.0)
     assert second is None and events == []  # nobody to ask: the plugin says no client is connected
     assert h.receive(cid, done(1.0)) == []  # the late reply of the closed connection goes nowhere
@@ -160,7 +160,7 @@ def test_handshaking_connections_never_crowd_out_a_client_that_says_hello() -> N
     assert len(h.session.clients) == 3  # the oldest unfinished handshakes were dropped
     assert len(h.of(ClientRefused)) == 7
     fresh = h.hello('192.168.0.2:7')  # evicts one more silent connection, then says hello at once
-    assert h.session.controller.id == fresh
+    assert h.session.in_control.id == fresh
     assert set(h.session.pop_closed()) == set(silent[:8])
 
 
@@ -256,7 +256,7 @@ def test_a_client_that_does_not_read_is_dropped_when_a_message_is_queued() -> No
             break
     assert request is None
     assert isinstance(events[0], ClientLost) and 'does not read' in events[0].reason
-    assert h.session.controller is None
+    assert h.session.in_control is None
 
 
 def test_an_unanswered_request_hands_control_to_the_waiting_client_heard_from_last() -> None:
@@ -266,7 +266,7 @@ def test_an_unanswered_request_hands_control_to_the_waiting_client_heard_from_la
     ready = h.hello('ready:3')
     h.session.send(SendData('0D'), h.now, (Done,), timeout=1.0)
     h.advance(1.5)
-    changed = h.of(ControllerChanged)
+    changed = h.of(ControlChanged)
     assert changed and changed[-1].client.id == ready and 'no Done within 1 s' in changed[-1].reason
     assert {c.id: c.role for c in h.session.clients} == {quiet: WAITING, ready: IN_CONTROL}
     assert mute in h.session.pop_closed()
@@ -281,7 +281,7 @@ def test_answered_requests_keep_the_connection() -> None:
         h.receive(cid, done())
         h.advance(1.0)
         assert h.of(MessageReceived)[-1].request_id == request
-    assert not h.of(ControllerChanged) and not h.of(ReplyTimeout) and h.session.controller.id == cid
+    assert not h.of(ControlChanged) and not h.of(ReplyTimeout) and h.session.in_control.id == cid
 
 
 def test_clients_not_in_control_may_send_small_messages_only() -> None:
@@ -319,7 +319,7 @@ def test_a_hostile_payload_closes_its_connection_only() -> None:
     assert isinstance(lost[0], ClientLost) and lost[0].client.id == bad
     assert 'finite real number' in lost[0].reason
     h.receive(good, done())
-    assert h.of(MessageReceived) and h.session.controller.id == good
+    assert h.of(MessageReceived) and h.session.in_control.id == good
 
 
 def test_the_fault_barrier_turns_a_bug_into_a_lost_connection(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,7 +341,7 @@ def test_a_pymodaq5_hello_fixes_the_dialect_and_commands_go_out_in_it() -> None:
     pymodaq5 = Encoder('pymodaq5')
     cid = h.connect()
     h.receive(cid, pymodaq5.encode_bytes(__import__('tcpbridge').ClientType(ACTUATOR)))
-    assert h.session.controller.dialect is Dialect.PYMODAQ5 and h.of(DialectDetected)
+    assert h.session.in_control.dialect is Dialect.PYMODAQ5 and h.of(DialectDetected)
     module = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5)
     assert module.feed(h.sent(cid)) == [CheckPosition()]
     h.receive(cid, pymodaq5.encode_bytes(PositionIs(data_actuator(0.5, 'mm'))))
@@ -371,7 +371,7 @@ def test_the_right_secret_is_accepted(dialect: str) -> None:
     from tcpbridge import ClientConnected
     h = Harness(auth_secret='s3cret')
     cid, _ = authenticate(h, '10.0.0.5:4000', 's3cret', dialect)
-    assert h.of(ClientConnected) and h.session.controller.id == cid and not h.of(ClientRefused)
+    assert h.of(ClientConnected) and h.session.in_control.id == cid and not h.of(ClientRefused)
     h.receive(cid, Encoder(dialect).encode_bytes(Infos('<a/>')))
     assert isinstance(h.of(MessageReceived)[-1].message, Infos)
 
@@ -404,7 +404,7 @@ def test_failed_attempts_are_rate_limited_per_host() -> None:
     h.receive(cid, HELLO)
     assert 'failed authentications from 10.0.0.9' in h.of(ClientRefused)[-1].reason
     authenticate(h, '10.0.0.10:5000', 's3cret')  # another host is not affected
-    assert h.session.controller is not None
+    assert h.session.in_control is not None
     assert h.session.auth_failures(h.now) == {'10.0.0.9': 3}  # what the plugin's clients table shows
     h.advance(61)  # the failures age out
     assert h.session.auth_failures(h.now) == {}
@@ -435,7 +435,7 @@ def test_observers_get_a_copy_of_the_data_and_never_take_control() -> None:
     h = Harness(max_observers=2)
     watcher = observer(h, 'o:1')  # first to connect, still no control for it
     controller = h.hello('c:1')
-    assert h.session.controller.id == controller
+    assert h.session.in_control.id == controller
     assert {c.id: c.role for c in h.session.clients}[watcher] == OBSERVING
     h.receive(controller, done(3.0, 4))
     copy, = Decoder(Role.OBSERVER).feed(h.sent(watcher))

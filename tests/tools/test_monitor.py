@@ -81,7 +81,7 @@ def test_an_actuator_session_through_the_monitor(tmp_path: Path) -> None:
     try:
         with relaying(plugin.bridge.address[1], tmp_path / 'session.txt') as (monitor, out), \
                 client_process('actuator', '--port', str(monitor.address[1]), '--speed', '0'):
-            wait_until(lambda: plugin.bridge.controller and plugin.bridge.controller.dialect, 20,
+            wait_until(lambda: plugin.bridge.in_control and plugin.bridge.in_control.dialect, 20,
                        'the probe', qt=True)
             done = wait_for_signal(plugin.move_done_signal, lambda: plugin.move_abs(2.0), 10000)
             assert done.value() == 2.0

@@ -80,7 +80,7 @@ def test_replay_actuator_against_the_plugin(name: str) -> None:
     plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
     with replaying(plugin, shipped(name)) as player:
         wait_connected(plugin)
-        wait_until(lambda: plugin.bridge.controller and plugin.bridge.controller.dialect, 30, 'the dialect', qt=True)
+        wait_until(lambda: plugin.bridge.in_control and plugin.bridge.in_control.dialect, 30, 'the dialect', qt=True)
         wait_until(lambda: plugin.axis_unit == 'mm', 10, 'the units', qt=True)
         done = wait_for_signal(plugin.move_done_signal, lambda: plugin.move_abs(1.5), 30000)
         output, _ = player.communicate(timeout=60)

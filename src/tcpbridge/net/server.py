@@ -141,10 +141,10 @@ class BridgeServer:
             return self._session.clients
 
     @property
-    def controller(self) -> Optional[ClientInfo]:
+    def in_control(self) -> Optional[ClientInfo]:
         """The client in control (it receives the commands), or None."""
         with self._lock:
-            return self._session.controller
+            return self._session.in_control
 
     @property
     def auth_failures(self) -> Dict[str, int]:
@@ -188,9 +188,9 @@ class BridgeServer:
         """
         with self._lock:
             request_id, events = self._session.send(message, time.monotonic(), expect, timeout)
-            controller = self._session.controller
-            if request_id is not None and controller is not None:
-                self._write_through(controller.id)
+            in_control = self._session.in_control
+            if request_id is not None and in_control is not None:
+                self._write_through(in_control.id)
             wake = self._engine_must_act()
         self._emit_all(events)
         if wake:  # a wake-up costs the caller a thread switch (~0.1-0.5 ms): only when needed
@@ -442,8 +442,8 @@ class BridgeServer:
                 if self._dialer is not None and not self._closing:  # the instrument's connection ended
                     self._dialer.connection_ended()
             # not read for the backlog: the client in control while the backlog is over its bounds
-            controller = self._session.controller if self._backlog is not None and self._backlog.over else None
-            paused_cid = None if controller is None else controller.id
+            in_control = self._session.in_control if self._backlog is not None and self._backlog.over else None
+            paused_cid = None if in_control is None else in_control.id
             for cid, sock in self._sockets.items():
                 if cid in self._handshaking:
                     continue

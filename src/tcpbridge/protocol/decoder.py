@@ -1,4 +1,4 @@
-"""Incremental ("sans I/O") decoder of the classic framing, every dialect (docs/protocol.rst §1-2, §6).
+"""Incremental ("sans I/O") decoder of both framings, every dialect (docs/protocol.rst §1-2, §6-7).
 
 Bytes go in, :mod:`tcpbridge.protocol.messages` objects come out, whatever the chunking.  The
 decoder offers the buffer protocol of :class:`asyncio.BufferedProtocol`: a transport calls
@@ -17,17 +17,16 @@ import enum
 import mmap
 import weakref
 from collections import deque
-from typing import Any, Deque, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .dialects import Dialect, DwaLayout
 from .errors import MalformedPayload, ProtocolError
-from .framing import MessageReader
-from .grammar import Parse, Reader, preview
+from .framings import MessageParser, framing
+from .grammar import Parse, preview
 from .limits import DEFAULT_LIMITS, Limits, ReceiveBudget
 from .messages import ClientType, Message
-from .pymodaq5 import Pymodaq5Reader
 
 
 class Role(str, enum.Enum):
@@ -37,6 +36,14 @@ class Role(str, enum.Enum):
     SERVER = 'server'
     CLIENT = 'client'
     OBSERVER = 'observer'
+
+
+#: the message a side reads after the hello
+_NEXT_MESSAGE: Dict[Role, Callable[[MessageParser], Parse]] = {
+    Role.SERVER: lambda reader: reader.client_message(),
+    Role.CLIENT: lambda reader: reader.server_message(),
+    Role.OBSERVER: lambda reader: reader.observed_message(),
+}
 
 
 class BufferPool:
@@ -101,8 +108,9 @@ class Decoder:
                  old_layout: DwaLayout = DwaLayout.V4_2, budget: Optional[ReceiveBudget] = None,
                  dialect: Optional[Dialect] = None) -> None:
         self.role = Role(role)
-        self._reader: Reader = Pymodaq5Reader(limits) if dialect is Dialect.PYMODAQ5 else \
-            MessageReader(limits, old_layout)
+        self._old_layout = old_layout
+        self._framing = framing(dialect)
+        self._reader = self._framing.reader(limits, old_layout)
         self._budget = budget
         self._reserved = 0
         self._buf = bytearray(self.BUFFER_SIZE)
@@ -147,15 +155,7 @@ class Decoder:
 
     def _next_message(self) -> None:
         self._reader.reset()
-        reader: Any = self._reader
-        if self._hello_pending:
-            self._gen = reader.hello()
-        elif self.role is Role.SERVER:
-            self._gen = reader.client_message()
-        elif self.role is Role.OBSERVER:
-            self._gen = reader.observed_message()
-        else:
-            self._gen = reader.server_message()
+        self._gen = self._reader.hello() if self._hello_pending else _NEXT_MESSAGE[self.role](self._reader)
         self._need = next(self._gen)
 
     def _deliver(self, chunk: Any) -> None:
@@ -164,8 +164,10 @@ class Decoder:
         except StopIteration as done:
             self._messages.append(done.value)
             self._sizes.append(self._reader.total)
-            if self._hello_pending and isinstance(done.value, ClientType) and done.value.dialect is Dialect.PYMODAQ5:
-                self._reader = Pymodaq5Reader(self._reader.limits)  # that framing from now on
+            if self._hello_pending and isinstance(done.value, ClientType) and \
+                    framing(done.value.dialect) is not self._framing:  # the hello's framing from now on
+                self._framing = framing(done.value.dialect)
+                self._reader = self._framing.reader(self._reader.limits, self._old_layout)
             self._hello_pending = False
             self._next_message()
         except ProtocolError as error:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import List, Union
 
-from . import pymodaq5
 from .dialects import Dialect, DwaLayout
-from .framing import write_message
+from .framings import framing
 from .grammar import Buffer, Writer
 from .messages import Message
 
@@ -32,6 +31,7 @@ class Encoder:
                  layout: DwaLayout = DwaLayout.V4_4) -> None:
         self.dialect = Dialect.parse(dialect)
         self.layout = layout
+        self._framing = framing(self.dialect)
 
     def encode(self, message: Message) -> List[Buffer]:
         """Buffers of one message; ``b''.join`` them for the bytes.
@@ -40,10 +40,7 @@ class Encoder:
             EncodeError: a value that the dialect cannot carry, or a length over 2**32-1.
         """
         w = Writer()
-        if self.dialect is Dialect.PYMODAQ5:
-            pymodaq5.write_message(w, message)
-        else:
-            write_message(w, message, self.dialect, self.layout)
+        self._framing.write_message(w, message, self.dialect, self.layout)
         return w.finish()
 
     def encode_bytes(self, message: Message) -> bytes:

@@ -82,7 +82,7 @@ class ClientLost(Event):
 
 
 @dataclass(frozen=True)
-class ControllerChanged(Event):
+class ControlChanged(Event):
     """A waiting client took control (``client``), or none is left (``client`` None).
     ``infos_xml`` is the last ``Infos`` the new one sent; ``reason`` says why control changed."""
 

@@ -5,7 +5,7 @@ that claims them, so a connection may be decoded before its dialect is known.
 """
 from __future__ import annotations
 
-from typing import Type, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Type, Union
 
 from .codecs import codec_for, data_codec, position_codec
 from .dialects import Dialect, DwaLayout
@@ -14,6 +14,8 @@ from .grammar import Parse, Reader, Writer, preview
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
+    OBSERVER_NOTICES,
+    POSITION_MESSAGES,
     Accepted,
     AuthChallenge,
     AuthResponse,
@@ -93,40 +95,27 @@ class MessageReader(Reader):
         path = yield from self.typed_items(str, f'{cls.command} path')
         return cls(tuple(path), (yield from self.string(f'{cls.command} xml')))
 
+    def payload(self, cls: Type[Message]) -> Parse:
+        """The payload of a ``cls`` message whose command was read (:data:`PAYLOAD_READERS`)."""
+        read = PAYLOAD_READERS.get(cls)
+        return (yield from read(self, cls)) if read is not None else cls()
+
     def client_message(self) -> Parse:
         """A message sent by a client (docs/protocol.rst §2.3).  Raises UnknownCommand."""
         return (yield from self.client_payload((yield from self.command())))
 
     def observed_message(self) -> Parse:
         """What a server sends an observer (tcpbridge extension): copies of client messages, and the
-        authentication challenge.  Raises UnknownCommand."""
+        authentication challenge and acceptance notices.  Raises UnknownCommand."""
         cmd = yield from self.command()
-        if cmd == AuthChallenge.command:
-            return AuthChallenge((yield from self.string('authentication nonce', 128)))
-        if cmd == Accepted.command:
-            return Accepted((yield from self.string('acceptance', NOTICE_MAX)))
-        if cmd == Refused.command:
-            return Refused((yield from self.string('refusal reason', NOTICE_MAX)))
-        return (yield from self.client_payload(cmd))
+        cls = OBSERVER_NOTICES.get(cmd)
+        return (yield from self.payload(cls)) if cls is not None else (yield from self.client_payload(cmd))
 
     def client_payload(self, cmd: str) -> Parse:
         """The rest of a client message whose command ``cmd`` was read.  Raises UnknownCommand."""
         cls = CLIENT_TO_SERVER.get(cmd)
-        if cls is Done:
-            return (yield from self.data())
-        if cls is not None and issubclass(cls, PositionMessage):
-            return (yield from self.position(cls))
-        if cls is Infos:
-            return Infos((yield from self.string('Infos xml')))
-        if cls is Info:
-            name = yield from self.string('Info name')
-            return Info(name, (yield from self.string('Info value')))
-        if cls is AuthResponse:
-            return AuthResponse((yield from self.string('authentication response', 128)))
-        if cls is InfoXml:
-            return (yield from self.path_and_xml(InfoXml))
         if cls is not None:
-            return cls()
+            return (yield from self.payload(cls))
         if cmd in ('x_axis', 'y_axis'):
             values = yield from self.array()
             label = yield from self.string('axis label')
@@ -138,17 +127,68 @@ class MessageReader(Reader):
         cls = server_command((yield from self.command()))
         if isinstance(cls, SendData):
             return cls
-        if issubclass(cls, PositionMessage):
-            return (yield from self.position(cls))
-        if cls is SetInfo:
-            return (yield from self.path_and_xml(SetInfo))
-        if cls is AuthChallenge:
-            return AuthChallenge((yield from self.string('authentication nonce', 128)))
-        if cls is Accepted:
-            return Accepted((yield from self.string('acceptance', NOTICE_MAX)))
-        if cls is Refused:
-            return Refused((yield from self.string('refusal reason', NOTICE_MAX)))
-        return cls()
+        return (yield from self.payload(cls))
+
+
+def _strings(*fields: Tuple[str, Optional[int]]) -> Callable[[MessageReader, Type[Message]], Parse]:
+    """A payload of STR fields ``(what, max bytes or None: the limits')``, in the order of the message's fields."""
+    def read(r: MessageReader, cls: Type[Message]) -> Parse:
+        values = []
+        for what, limit in fields:
+            values.append((yield from r.string(what, limit)))
+        return cls(*values)
+    return read
+
+
+#: the classic framing's payload readers, by message class (one without an entry has no payload)
+PAYLOAD_READERS: Dict[Type[Message], Callable[[MessageReader, Any], Parse]] = {
+    Done: lambda r, cls: r.data(),
+    **{cls: MessageReader.position for cls in POSITION_MESSAGES},
+    Infos: _strings(('Infos xml', None)),
+    Info: _strings(('Info name', None), ('Info value', None)),
+    InfoXml: MessageReader.path_and_xml,
+    SetInfo: MessageReader.path_and_xml,
+    AuthChallenge: _strings(('authentication nonce', 128)),
+    AuthResponse: _strings(('authentication response', 128)),
+    Accepted: _strings(('acceptance', NOTICE_MAX)),
+    Refused: _strings(('refusal reason', NOTICE_MAX)),
+}
+
+
+def _write_strings(*names: str) -> Callable[[Writer, Any, Dialect, DwaLayout], None]:
+    def write(w: Writer, message: Any, dialect: Dialect, layout: DwaLayout) -> None:
+        for name in names:
+            w.string(getattr(message, name))
+    return write
+
+
+def _write_path_and_xml(w: Writer, message: Union[InfoXml, SetInfo], dialect: Dialect, layout: DwaLayout) -> None:
+    w.list([str(p) for p in message.path], layout, legacy=True)
+    w.string(message.xml)
+
+
+def _write_axis(w: Writer, message: AxisInfo, dialect: Dialect, layout: DwaLayout) -> None:
+    w.array(message.values)
+    w.string(message.label)
+    w.string(message.units)
+
+
+#: the classic framing's payload writers, by message class (one without an entry has no payload);
+#: positions and data are written by the dialect's codec
+PAYLOAD_WRITERS: Dict[Type[Message], Callable[[Writer, Any, Dialect, DwaLayout], None]] = {
+    **{cls: lambda w, m, dialect, layout: codec_for(dialect).write_position(w, m.position, layout)
+       for cls in POSITION_MESSAGES},
+    Done: lambda w, m, dialect, layout: codec_for(dialect).write_data(w, m.data, layout),
+    Infos: _write_strings('xml'),
+    Info: _write_strings('name', 'value'),
+    InfoXml: _write_path_and_xml,
+    SetInfo: _write_path_and_xml,
+    AuthChallenge: _write_strings('nonce'),
+    AuthResponse: _write_strings('digest'),
+    Accepted: _write_strings('role'),
+    Refused: _write_strings('reason'),
+    AxisInfo: _write_axis,
+}
 
 
 def write_message(w: Writer, message: Message, dialect: Dialect, layout: DwaLayout) -> None:
@@ -161,27 +201,6 @@ def write_message(w: Writer, message: Message, dialect: Dialect, layout: DwaLayo
         w.string(message.client_type)
         return
     w.string(command_string(message))
-    if isinstance(message, PositionMessage):
-        codec_for(dialect).write_position(w, message.position, layout)
-    elif isinstance(message, Done):
-        codec_for(dialect).write_data(w, message.data, layout)
-    elif isinstance(message, Infos):
-        w.string(message.xml)
-    elif isinstance(message, Info):
-        w.string(message.name)
-        w.string(message.value)
-    elif isinstance(message, (InfoXml, SetInfo)):
-        w.list([str(p) for p in message.path], layout, legacy=True)
-        w.string(message.xml)
-    elif isinstance(message, AuthChallenge):
-        w.string(message.nonce)
-    elif isinstance(message, AuthResponse):
-        w.string(message.digest)
-    elif isinstance(message, Accepted):
-        w.string(message.role)
-    elif isinstance(message, Refused):
-        w.string(message.reason)
-    elif isinstance(message, AxisInfo):
-        w.array(message.values)
-        w.string(message.label)
-        w.string(message.units)
+    write = PAYLOAD_WRITERS.get(type(message))
+    if write is not None:
+        write(w, message, dialect, layout)

@@ -60,6 +60,39 @@ def foreign_hint(length: int) -> str:
     return ''
 
 
+#: the longest dtype string of the whitelist ('<c16' is 4 bytes); no DWA class name is that short, so
+#: the first U32 of a position tells a legacy SCALAR from a pymodaq4 DWA (docs/protocol.rst §6)
+MAX_DTYPE_LEN = 4
+
+
+def finite(value: Any, what: str) -> float:
+    """``value`` as a float if it is a finite real number (a timestamp...).
+
+    Raises:
+        MalformedPayload: complex, NaN or infinite.
+    """
+    if isinstance(value, complex) or not math.isfinite(value):
+        raise MalformedPayload(f'{what} must be a finite real number, got {value!r}')
+    return float(value)
+
+
+def check_position(position: Any) -> Any:
+    """``position`` (a number, or a DataWithAxes holding it, every dialect) if it holds a value that is
+    not NaN (an infinite one is a valid limit switch reading).
+
+    Raises:
+        MalformedPayload: an empty DataWithAxes, or NaN.
+    """
+    value = position
+    if isinstance(position, DataWithAxes):
+        if position.data[0].size == 0:
+            raise MalformedPayload(f'position carries a {position.class_name} without a value')
+        value = position.value
+    if isinstance(value, float) and value != value:
+        raise MalformedPayload('position is NaN')
+    return position
+
+
 class Reader:
     """The field grammar of docs/protocol.rst §1, as generators over exact byte counts.
 
@@ -131,10 +164,7 @@ class Reader:
 
     def real(self, what: str) -> Parse:
         """A SCALAR that must be a finite real number (a timestamp...), as a float."""
-        value = yield from self.scalar(what)
-        if isinstance(value, complex) or not math.isfinite(value):
-            raise MalformedPayload(f'{what} must be a finite real number, got {value!r}')
-        return float(value)
+        return finite((yield from self.scalar(what)), what)
 
     def integer(self, what: str) -> Parse:
         """A SCALAR that must be an integer in [0, 2**31) (an index, an order), as an int."""

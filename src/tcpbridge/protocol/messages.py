@@ -9,7 +9,7 @@ dialect requires.  Data (``Done``) is a list of numpy arrays (legacy) or a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Dict, Optional, Type, Union
+from typing import ClassVar, Dict, Optional, Tuple, Type, Union
 
 import numpy as np
 
@@ -283,6 +283,8 @@ def position_value(position: Position) -> Union[float, int, complex, bool]:
     return position
 
 
+#: the messages whose payload is a position (its form depends on the dialect)
+POSITION_MESSAGES: Tuple[Type[PositionMessage], ...] = (MoveAbs, MoveRel, PositionIs, MoveDone)
 #: commands a server may receive, with the class that decodes their payload
 CLIENT_TO_SERVER: Dict[str, Type[Message]] = {
     cls.command: cls for cls in (Quit, Infos, Info, InfoXml, Done, PositionIs, MoveDone, AuthRequest, AuthResponse,
@@ -292,6 +294,8 @@ SERVER_TO_CLIENT: Dict[str, Type[Message]] = {
     cls.command: cls for cls in (MoveAbs, MoveRel, MoveHome, StopMotion, CheckPosition,
                                                  GetActuatorValue, SetInfo, AuthChallenge, Accepted, Refused)}
 
+#: what a server sends an observer besides the copies of the client's messages (tcpbridge extension)
+OBSERVER_NOTICES: Dict[str, Type[Message]] = {cls.command: cls for cls in (AuthChallenge, Accepted, Refused)}
 
 def server_command(cmd: str) -> Union[SendData, Type[Message]]:
     """What a command string from a server starts (docs/protocol.rst §2.2): a complete :class:`SendData`, or

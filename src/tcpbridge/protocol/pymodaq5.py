@@ -15,18 +15,19 @@ from a classic one by its first 8 bytes (a length, then ``00 00 00 03`` of the `
 """
 from __future__ import annotations
 
-import math
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import numpy as np
 
 from .data import DIMS, DISTRIBUTIONS, DWA_CLASSES, SOURCES, Axis, DataToExport, DataWithAxes, data_actuator
 from .dialects import Dialect, DwaLayout
 from .errors import EncodeError, MalformedPayload, PayloadTooLarge, UnknownCommand, UnknownTag
-from .grammar import Parse, Reader, Writer, check_dwa
+from .grammar import Parse, Reader, Writer, check_dwa, check_position, finite
 from .limits import Limits
 from .messages import (
     CLIENT_TO_SERVER,
+    OBSERVER_NOTICES,
+    POSITION_MESSAGES,
     Accepted,
     AuthChallenge,
     AuthResponse,
@@ -37,7 +38,6 @@ from .messages import (
     Infos,
     InfoXml,
     Message,
-    PositionMessage,
     Refused,
     SendData,
     SetInfo,
@@ -118,11 +118,11 @@ class Pymodaq5Reader(Reader):
         if tag == 'ndarray':
             return (yield from self.array())
         if tag == 'Axis':
-            return (yield from self.axis5())
+            return (yield from self.tagged_axis())
         if tag in DWA_CLASSES:
-            return (yield from self.dwa5(tag))
+            return (yield from self.tagged_dwa(tag))
         if tag == 'DataToExport':
-            return (yield from self.dte5())
+            return (yield from self.tagged_dte())
         raise UnknownTag(f'unknown object type {tag!r}')
 
     def typed(self, kind: Any, what: str) -> Parse:
@@ -140,16 +140,16 @@ class Pymodaq5Reader(Reader):
                 raise MalformedPayload(f'{what} holds a {type(value).__name__}, expected {kind.__name__}')
         return values
 
-    def text5(self, what: str, allowed: Tuple[str, ...] = ()) -> Parse:
+    def tagged_text(self, what: str, allowed: Tuple[str, ...] = ()) -> Parse:
         value = yield from self.typed(str, what)
         if allowed and value not in allowed:
             raise MalformedPayload(f'{what} {value[:40]!r} is not one of {allowed}')
         return value
 
-    def axis5(self) -> Parse:
+    def tagged_axis(self) -> Parse:
         """An ``Axis``: label, units, data, index, spread_order."""
-        label = yield from self.text5('axis label')
-        units = yield from self.text5('axis units')
+        label = yield from self.tagged_text('axis label')
+        units = yield from self.tagged_text('axis units')
         data = yield from self.typed(np.ndarray, 'axis data')
         if data.dtype.kind == 'c':
             raise MalformedPayload(f'axis {label!r} has complex values')
@@ -159,21 +159,19 @@ class Pymodaq5Reader(Reader):
             raise MalformedPayload(f'axis {label!r}: index {index} or spread order {spread_order} out of range')
         return Axis(label, units, data, index, spread_order)
 
-    def dwa5(self, class_name: str) -> Parse:
+    def tagged_dwa(self, class_name: str) -> Parse:
         """A DataWithAxes (``pymodaq_data.DataWithAxes.serialize``): timestamp, name, source, dim,
         distribution, data, units, labels, origin, nav_indexes, axes, errors, extra names, extras."""
         self._enter('objects')
-        timestamp = yield from self.typed(float, 'timestamp')
-        if not math.isfinite(timestamp):
-            raise MalformedPayload(f'timestamp must be finite, got {timestamp!r}')
-        name = yield from self.text5('data name')
-        source = yield from self.text5('source', SOURCES)
-        dim = yield from self.text5('dim', DIMS)
-        distribution = yield from self.text5('distribution', DISTRIBUTIONS)
+        timestamp = finite((yield from self.typed(float, 'timestamp')), 'timestamp')
+        name = yield from self.tagged_text('data name')
+        source = yield from self.tagged_text('source', SOURCES)
+        dim = yield from self.tagged_text('dim', DIMS)
+        distribution = yield from self.tagged_text('distribution', DISTRIBUTIONS)
         data = yield from self.typed_list(np.ndarray, 'data')
-        units = yield from self.text5('units')
+        units = yield from self.tagged_text('units')
         labels = yield from self.typed_list(str, 'labels')
-        origin = yield from self.text5('origin')
+        origin = yield from self.tagged_text('origin')
         nav_indexes = yield from self.typed_list(int, 'nav_indexes')
         axes = yield from self.typed_list(Axis, 'axes')
         errors = yield from self.typed_list(np.ndarray, 'errors')
@@ -186,13 +184,11 @@ class Pymodaq5Reader(Reader):
                             distribution=distribution, labels=labels, origin=origin, nav_indexes=tuple(nav_indexes),
                             axes=axes, errors=errors, extra_attributes=extras, timestamp=timestamp)
 
-    def dte5(self) -> Parse:
+    def tagged_dte(self) -> Parse:
         """A DataToExport: timestamp, name, list of DataWithAxes, extra attribute names and values
         (read, checked, and dropped: PyMoDAQ's modules send none, and ours carry none)."""
-        timestamp = yield from self.typed(float, 'timestamp')
-        if not math.isfinite(timestamp):
-            raise MalformedPayload(f'timestamp must be finite, got {timestamp!r}')
-        name = yield from self.text5('DataToExport name')
+        timestamp = finite((yield from self.typed(float, 'timestamp')), 'timestamp')
+        name = yield from self.tagged_text('DataToExport name')
         data = yield from self.typed_list(DataWithAxes, 'DataToExport content')
         for _ in (yield from self.typed_list(str, 'DataToExport extra attribute names')):
             yield from self.obj()
@@ -234,60 +230,80 @@ class Pymodaq5Reader(Reader):
             raise MalformedPayload(f'{what} holds other things than strings')
         return tuple(path)
 
-    def position5(self, cls: Any) -> Parse:
+    def position(self, cls: Any) -> Parse:
         value = yield from self.argument((DataWithAxes, float, int), f'{cls.command} position')
-        if isinstance(value, DataWithAxes):
-            if value.data[0].size == 0:
-                raise MalformedPayload(f'position carries a {value.class_name} without a value')
-            number = value.value
-        else:
-            number = value
-        if isinstance(number, float) and number != number:
-            raise MalformedPayload('position is NaN')
-        return cls(value, Dialect.PYMODAQ5)
+        return cls(check_position(value), Dialect.PYMODAQ5)
+
+    def done(self, cls: Any) -> Parse:
+        data = yield from self.argument((DataToExport, DataWithAxes), 'Done data')
+        if isinstance(data, DataWithAxes):
+            data = DataToExport(data.name, data=[data])
+        return Done(data, Dialect.PYMODAQ5)
+
+    def path_and_xml(self, cls: Any) -> Parse:
+        path = yield from self.path(f'{cls.command} path')
+        return cls(path, (yield from self.xml(f'{cls.command} xml')))
+
+    def payload(self, cls: Any) -> Parse:
+        """The arguments of a ``cls`` message whose command was read (:data:`PAYLOAD_READERS`)."""
+        read = PAYLOAD_READERS.get(cls)
+        return (yield from read(self, cls)) if read is not None else cls()
 
     def client_message(self) -> Parse:
         """A message of a PyMoDAQ 5.0/5.1 module (``TCPClient``).  Raises UnknownCommand."""
         cmd = yield from self.command_string()
         cls = CLIENT_TO_SERVER.get(cmd)
-        if cls is Done:
-            data = yield from self.argument((DataToExport, DataWithAxes), 'Done data')
-            if isinstance(data, DataWithAxes):
-                data = DataToExport(data.name, data=[data])
-            return Done(data, Dialect.PYMODAQ5)
-        if cls is not None and issubclass(cls, PositionMessage):
-            return (yield from self.position5(cls))
-        if cls is Infos:
-            return Infos((yield from self.xml('Infos xml')))
-        if cls is InfoXml:
-            path = yield from self.path('Info_xml path')
-            return InfoXml(path, (yield from self.xml('Info_xml xml')))
-        if cls is Info:
-            name = yield from self.argument(str, 'Info name')
-            return Info(name, (yield from self.argument(str, 'Info value')))
-        if cls is AuthResponse:
-            return AuthResponse((yield from self.argument(str, 'authentication response')))
-        if cls is not None:
-            return cls()
-        raise UnknownCommand(f'unknown command {cmd[:60]!r} from the client')
+        if cls is None:
+            raise UnknownCommand(f'unknown command {cmd[:60]!r} from the client')
+        return (yield from self.payload(cls))
+
+    def observed_message(self) -> Parse:
+        """What a server would send an observer in this framing: copies of client messages and its
+        notices (servers share in the pymodaq4 dialect, docs/protocol.rst §9.2; this completes the
+        framing interface).  Raises UnknownCommand."""
+        cmd = yield from self.command_string()
+        cls = CLIENT_TO_SERVER.get(cmd) or OBSERVER_NOTICES.get(cmd)
+        if cls is None:
+            raise UnknownCommand(f'unknown command {cmd[:60]!r} for an observer')
+        return (yield from self.payload(cls))
 
     def server_message(self) -> Parse:
         """A message of a server to a PyMoDAQ 5.0/5.1 module.  Raises UnknownCommand."""
         cls = server_command((yield from self.command_string()))
         if isinstance(cls, SendData):
             return cls
-        if issubclass(cls, PositionMessage):
-            return (yield from self.position5(cls))
-        if cls is SetInfo:
-            path = yield from self.path('set_info path')
-            return SetInfo(path, (yield from self.xml('set_info xml')))
-        if cls is AuthChallenge:
-            return AuthChallenge((yield from self.argument(str, 'authentication nonce')))
-        if cls is Accepted:
-            return Accepted((yield from self.argument(str, 'acceptance')))
-        if cls is Refused:
-            return Refused((yield from self.argument(str, 'refusal reason')))
-        return cls()
+        return (yield from self.payload(cls))
+
+
+def _strings(*whats: str) -> Callable[[Pymodaq5Reader, Any], Parse]:
+    """Arguments that are ``str`` objects, in the order of the message's fields."""
+    def read(r: Pymodaq5Reader, cls: Any) -> Parse:
+        values = []
+        for what in whats:
+            values.append((yield from r.argument(str, what)))
+        return cls(*values)
+    return read
+
+
+def _xml(what: str) -> Callable[[Pymodaq5Reader, Any], Parse]:
+    def read(r: Pymodaq5Reader, cls: Any) -> Parse:
+        return cls((yield from r.xml(what)))
+    return read
+
+
+#: the pymodaq5 framing's argument readers, by message class (one without an entry has no argument)
+PAYLOAD_READERS: Dict[Type[Message], Callable[[Pymodaq5Reader, Any], Parse]] = {
+    Done: Pymodaq5Reader.done,
+    **{cls: Pymodaq5Reader.position for cls in POSITION_MESSAGES},
+    Infos: _xml('Infos xml'),
+    Info: _strings('Info name', 'Info value'),
+    InfoXml: Pymodaq5Reader.path_and_xml,
+    SetInfo: Pymodaq5Reader.path_and_xml,
+    AuthChallenge: _strings('authentication nonce'),
+    AuthResponse: _strings('authentication response'),
+    Accepted: _strings('acceptance'),
+    Refused: _strings('refusal reason'),
+}
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -384,9 +400,32 @@ def _as_dte(data: Any) -> DataToExport:
                                                    class_name='DataFromPlugins') for a in data])
 
 
-def write_message(w: Writer, message: Message) -> None:
+def _no_axis_message(message: Message) -> List[Any]:
+    raise EncodeError('PyMoDAQ 5 modules know no x_axis / y_axis message (3.x only)')
+
+
+#: the pymodaq5 framing's arguments, by message class (one without an entry has none)
+ARGUMENTS: Dict[Type[Message], Callable[[Any], List[Any]]] = {
+    **{cls: lambda m: [_as_data_actuator(m.position)] for cls in POSITION_MESSAGES},
+    Done: lambda m: [_as_dte(m.data)],
+    Infos: lambda m: [m.xml.encode()],
+    Info: lambda m: [m.name, m.value],
+    InfoXml: lambda m: [[str(p) for p in m.path], m.xml.encode()],
+    SetInfo: lambda m: [[str(p) for p in m.path], m.xml.encode()],
+    AuthChallenge: lambda m: [m.nonce],
+    AuthResponse: lambda m: [m.digest],
+    Accepted: lambda m: [m.role],
+    Refused: lambda m: [m.reason],
+    AxisInfo: _no_axis_message,
+}
+
+
+def write_message(w: Writer, message: Message, dialect: Dialect = Dialect.PYMODAQ5,
+                  layout: DwaLayout = DwaLayout.V4_4) -> None:
     """Write ``message`` as PyMoDAQ 5.0/5.1 does: the command envelope, then one envelope per
-    argument (positions as DataActuator, data as DataToExport, XML as ``bytes``).
+    argument (positions as DataActuator, data as DataToExport, XML as ``bytes``).  ``dialect`` and
+    ``layout`` are those of the framing interface (:mod:`tcpbridge.protocol.framings`): this framing
+    has one dialect and its own layout.
 
     Raises:
         EncodeError: a value PyMoDAQ 5 cannot carry.
@@ -395,26 +434,6 @@ def write_message(w: Writer, message: Message) -> None:
         write_envelope(w, message.client_type)
         return
     write_envelope(w, command_string(message))
-    arguments: List[Any] = []
-    if isinstance(message, PositionMessage):
-        arguments = [_as_data_actuator(message.position)]
-    elif isinstance(message, Done):
-        arguments = [_as_dte(message.data)]
-    elif isinstance(message, Infos):
-        arguments = [message.xml.encode()]
-    elif isinstance(message, Info):
-        arguments = [message.name, message.value]
-    elif isinstance(message, (InfoXml, SetInfo)):
-        arguments = [[str(p) for p in message.path], message.xml.encode()]
-    elif isinstance(message, AuthChallenge):
-        arguments = [message.nonce]
-    elif isinstance(message, AuthResponse):
-        arguments = [message.digest]
-    elif isinstance(message, Accepted):
-        arguments = [message.role]
-    elif isinstance(message, Refused):
-        arguments = [message.reason]
-    elif isinstance(message, AxisInfo):
-        raise EncodeError('PyMoDAQ 5 modules know no x_axis / y_axis message (3.x only)')
-    for argument in arguments:
+    arguments = ARGUMENTS.get(type(message))
+    for argument in (arguments(message) if arguments is not None else []):
         write_envelope(w, argument)

@@ -36,7 +36,7 @@ from .events import (
     ClientInfo,
     ClientLost,
     ClientRefused,
-    ControllerChanged,
+    ControlChanged,
     DialectDetected,
     Event,
     MessageReceived,
@@ -97,7 +97,7 @@ class ServerSession:
         return [c.info for c in self._connections.values()]
 
     @property
-    def controller(self) -> Optional[ClientInfo]:
+    def in_control(self) -> Optional[ClientInfo]:
         """The client in control, or None."""
         conn = self._in_control()
         return conn.info if conn else None
@@ -400,7 +400,7 @@ class ServerSession:
         return [ClientConnected(info)]
 
     def _share(self, message: Message) -> List[Event]:
-        """A copy of the controller's data or position for every observer (:class:`ObserverFanOut`)."""
+        """A copy of the data or position of the client in control for every observer (:class:`ObserverFanOut`)."""
         observers = {c.id: c for c in self._in_state(ConnectionState.OBSERVING)}
         dropped = self._observers.share(message, {cid: c.out for cid, c in observers.items()})
         return [event for cid, reason in dropped for event in self._lose(observers[cid], reason)]
@@ -462,7 +462,7 @@ class ServerSession:
     def _promote(self, conn: Connection, reason: str) -> List[Event]:
         info = self._move(conn, Transition.TAKE_CONTROL)
         log.info('waiting client %s takes control', info.peer)
-        events: List[Event] = [ControllerChanged(info, conn.infos_xml, reason)]
+        events: List[Event] = [ControlChanged(info, conn.infos_xml, reason)]
         if info.dialect is None or (self.config.dialect is not None and info.dialect is not Dialect.PYMODAQ5):
             events += self._take_control(conn)
         else:
@@ -496,5 +496,5 @@ class ServerSession:
         events: List[Event] = [ClientLost(info, reason)]
         if info.role is ConnectionState.IN_CONTROL:
             waiting = successor or next(self._in_state(ConnectionState.WAITING), None)
-            events += self._promote(waiting, f'{info.peer} left: {reason}') if waiting else [ControllerChanged(None)]
+            events += self._promote(waiting, f'{info.peer} left: {reason}') if waiting else [ControlChanged(None)]
         return events

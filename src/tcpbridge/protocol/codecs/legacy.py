@@ -11,12 +11,9 @@ import numpy as np
 from ..data import DataToExport
 from ..dialects import Dialect, DwaLayout
 from ..errors import MalformedPayload
-from ..grammar import Parse, Reader, Writer
+from ..grammar import MAX_DTYPE_LEN, Parse, Reader, Writer, check_position
 from ..messages import Payload, Position, position_value
 from .base import PayloadCodec
-
-#: the longest dtype string of the whitelist ('<c16' is 4 bytes); no DWA class name is that short
-_MAX_DTYPE_LEN = 4
 
 
 class LegacyCodec(PayloadCodec):
@@ -34,16 +31,13 @@ class LegacyCodec(PayloadCodec):
         w.list([np.asarray(a) for a in data], layout, legacy=True)
 
     def claims_position(self, first: int) -> bool:
-        return first <= _MAX_DTYPE_LEN
+        return first <= MAX_DTYPE_LEN
 
     def claims_data(self, first: int, head: Optional[bytes]) -> bool:
         return head != b'Data'
 
     def read_position(self, r: Reader, first: int) -> Parse:
-        value = yield from r.scalar('position', first)
-        if isinstance(value, float) and value != value:
-            raise MalformedPayload('position is NaN')
-        return value, None
+        return check_position((yield from r.scalar('position', first))), None
 
     def read_data(self, r: Reader, first: int, head: Optional[bytes]) -> Parse:
         tag_len = None if head is None else int.from_bytes(head, 'big')

@@ -11,7 +11,7 @@ import numpy as np
 from ..data import DataToExport, DataWithAxes, data_actuator
 from ..dialects import Dialect, DwaLayout
 from ..errors import MalformedPayload
-from ..grammar import Parse, Reader, Writer
+from ..grammar import MAX_DTYPE_LEN, Parse, Reader, Writer, check_position
 from ..messages import Payload, Position
 from .base import PayloadCodec
 
@@ -34,19 +34,13 @@ class Pymodaq4Codec(PayloadCodec):
         w.dte(data, layout)
 
     def claims_position(self, first: int) -> bool:
-        return first > 4
+        return first > MAX_DTYPE_LEN  # a DWA class name: longer than any dtype string
 
     def claims_data(self, first: int, head: Optional[bytes]) -> bool:
         return first == len(_DTE) and head == _DTE[:4]
 
     def read_position(self, r: Reader, first: int) -> Parse:
-        dwa = yield from r.dwa(first)
-        if dwa.data[0].size == 0:
-            raise MalformedPayload(f'position carries a {dwa.class_name} without a value')
-        value = dwa.value
-        if isinstance(value, float) and value != value:
-            raise MalformedPayload('position is NaN')
-        return dwa, r.layout
+        return check_position((yield from r.dwa(first))), r.layout
 
     def read_data(self, r: Reader, first: int, head: Optional[bytes]) -> Parse:
         rest = bytes((yield from r.take(len(_DTE) - 4)))
