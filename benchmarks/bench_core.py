@@ -25,26 +25,11 @@ import numpy as np
 from baseline import bare_transfer, socket_pair, timed_transfer
 from report import percentile, row
 
-from tcpbridge import (
-    ACTUATOR,
-    GRABBER,
-    ActuatorClient,
-    BridgeServer,
-    ClientType,
-    Decoder,
-    Dialect,
-    Done,
-    Encoder,
-    GrabberClient,
-    MessageReceived,
-    MoveAbs,
-    MoveDone,
-    Role,
-    SendData,
-    data_actuator,
-)
+from tcpbridge import ACTUATOR, GRABBER, ActuatorClient, Dialect, GrabberClient
 from tcpbridge.net.low_water import ReceiveLowWater
 from tcpbridge.net.transport import send_buffers
+from tcpbridge.server import BridgeServer, MessageReceived
+from tcpbridge.wire import ClientType, Decoder, Done, Encoder, MoveAbs, MoveDone, Role, SendData, data_actuator
 
 FRAME = (np.arange(2048 * 2048, dtype=np.uint16) * 7).reshape(2048, 2048)
 REPEATS = 30

@@ -34,7 +34,7 @@ from report import row  # noqa: E402
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import (  # noqa: E402
     DAQ_2DViewer_TCPServer,
 )
-from tcpbridge import ClientProcess  # noqa: E402
+from tcpbridge.commands import ClientProcess  # noqa: E402
 
 #: measured side by side, in a new random order in each repeat
 KINDS = ('bare', 'snaps', 'live')

@@ -15,16 +15,9 @@ from typing import Dict, List
 import numpy as np
 from report import row
 
-from tcpbridge import (
-    GRABBER,
-    OBSERVER,
-    BridgeServer,
-    ClientType,
-    Done,
-    Encoder,
-    GrabberClient,
-    MessageReceived,
-)
+from tcpbridge import GRABBER, GrabberClient
+from tcpbridge.server import BridgeServer, MessageReceived
+from tcpbridge.wire import OBSERVER, ClientType, Done, Encoder
 
 FRAME = np.arange(512 * 512, dtype=np.uint16).reshape(512, 512)
 FRAMES = 200

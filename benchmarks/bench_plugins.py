@@ -51,7 +51,8 @@ from report import percentile, row, rss_mib  # noqa: E402
 
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer  # noqa: E402
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import DAQ_2DViewer_TCPServer  # noqa: E402
-from tcpbridge import ActuatorClient, ClientProcess, GrabberClient  # noqa: E402
+from tcpbridge import ActuatorClient, GrabberClient  # noqa: E402
+from tcpbridge.commands import ClientProcess  # noqa: E402
 
 DIALECTS = ('legacy', 'pymodaq4')
 SYSTEM = 'tcpbridge {}'

@@ -44,7 +44,7 @@ from qtpy.QtWidgets import QApplication  # noqa: E402
 from report import percentile, row, rss_mib  # noqa: E402
 
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer  # noqa: E402
-from tcpbridge import ClientProcess  # noqa: E402
+from tcpbridge.commands import ClientProcess  # noqa: E402
 
 #: case -> (grabs or moves per repeat for PyMoDAQ 4.4, for ours); 4.4 takes ~1-2 s per 8 MiB frame
 COUNTS = {'2D': (4, 100), '1D': (20, 500), '0D': (20, 500), 'move': (40, 1000)}

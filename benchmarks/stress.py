@@ -39,25 +39,17 @@ sys.path.insert(0, str(HERE.parent / 'tests'))
 from corpus import chunks, client_streams, decoder, mutate, server_streams  # noqa: E402
 
 from helpers import EventLog  # noqa: E402
-from tcpbridge import (  # noqa: E402
-    ACTUATOR,
-    GRABBER,
-    ActuatorClient,
+from tcpbridge import ACTUATOR, GRABBER, ActuatorClient, GrabberClient, Limits  # noqa: E402
+from tcpbridge.server import (  # noqa: E402
     BridgeServer,
     ClientConnected,
     ClientLost,
     ControlChanged,
-    Done,
     EngineStopped,
     Event,
-    GrabberClient,
-    Limits,
     MessageReceived,
-    MoveAbs,
-    MoveDone,
-    ProtocolError,
-    SendData,
 )
+from tcpbridge.wire import Done, MoveAbs, MoveDone, ProtocolError, SendData  # noqa: E402
 
 GRABBER_STREAMS = [data for name, data in client_streams() if name.startswith('grabber')]
 
@@ -296,7 +288,7 @@ def case_claim(scale: float) -> Dict:
     # a client that does not read, sent large set_info messages
     reader = socket.create_connection(server.address[:2], timeout=5)
     reader.sendall(b'\x00\x00\x00\x07GRABBER')
-    from tcpbridge import SetInfo
+    from tcpbridge.wire import SetInfo
     xml = '<x type="str">' + 'a' * (1 << 20) + '</x>'
     offered = 0
     while offered < 1000 and server.send(SetInfo(('s', 'x'), xml)):

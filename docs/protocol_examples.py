@@ -18,7 +18,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from tcpbridge import (
+from tcpbridge.tools.transcript import CLIENT, SERVER, render
+from tcpbridge.wire import (
     Accepted,
     Axis,
     CheckPosition,
@@ -43,7 +44,6 @@ from tcpbridge import (
     StopMotion,
     data_actuator,
 )
-from tcpbridge.tools.transcript import CLIENT, SERVER, render
 
 DOCUMENT = Path(__file__).parent / 'protocol.rst'
 TIMESTAMP = 1700000000.0  # fixed: the examples are reproducible

@@ -8,7 +8,8 @@ import time
 
 import numpy as np
 
-from tcpbridge import Axis, DataToExport, DataWithAxes, GrabberClient
+from tcpbridge import GrabberClient
+from tcpbridge.wire import Axis, DataToExport, DataWithAxes
 
 WAVELENGTHS = np.linspace(400.0, 800.0, 1024)
 

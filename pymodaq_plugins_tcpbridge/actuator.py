@@ -9,20 +9,9 @@ from pymodaq.utils.data import DataActuator
 from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QTimer
 
-from tcpbridge import (
-    ACTUATOR,
-    CheckPosition,
-    ClientInfo,
-    Dialect,
-    Message,
-    MoveAbs,
-    MoveDone,
-    MoveHome,
-    MoveRel,
-    PositionIs,
-    ReplyTimeout,
-    StopMotion,
-)
+from tcpbridge import ACTUATOR, Dialect
+from tcpbridge.server import ClientInfo, ReplyTimeout
+from tcpbridge.wire import CheckPosition, Message, MoveAbs, MoveDone, MoveHome, MoveRel, PositionIs, StopMotion
 
 from .bridge import Delivery, TCPServerPlugin
 from .convert import actuator_to_wire, position_to_actuator, units_problem

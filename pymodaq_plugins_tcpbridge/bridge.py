@@ -20,7 +20,8 @@ from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from tcpbridge import (
+from tcpbridge import Dialect, Limits, client_context, server_context
+from tcpbridge.server import (
     AUTH_WINDOW_S,
     OBSERVING,
     REDIAL_DELAYS,
@@ -33,18 +34,14 @@ from tcpbridge import (
     ClientRefused,
     ConnectFailed,
     ControlChanged,
-    Dialect,
     DialectDetected,
     EngineStopped,
     Event,
-    Limits,
-    Message,
     MessageReceived,
     ReplyTimeout,
-    client_context,
     format_address,
-    server_context,
 )
+from tcpbridge.wire import Message
 
 from .client_settings import ClientSettingsMirror
 from .link_indicator import LinkIndicator, link_of, sticky_status_command

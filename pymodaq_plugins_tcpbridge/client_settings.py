@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 from pymodaq_gui.parameter import Parameter, ioxml
 from qtpy.QtCore import QTimer
 
-from tcpbridge import Info, Infos, InfoXml, Message, SetInfo, parse_parameter_xml, parse_settings_xml
+from tcpbridge.wire import Info, Infos, InfoXml, Message, SetInfo, parse_parameter_xml, parse_settings_xml
 
 from .plugin_settings import PYMODAQ5_LIMITS
 

@@ -8,7 +8,7 @@ import numpy as np
 from pymodaq.utils.data import Axis, DataActuator, DataFromPlugins, DataToExport, DataWithAxes
 from pymodaq_data import Unit
 
-import tcpbridge as wire
+from tcpbridge import wire
 
 #: names of the index axes given to legacy data, which carries none (docs/protocol.rst §1.5)
 INDEX_AXES = {'Data1D': ('pixel',), 'Data2D': ('row', 'column')}

@@ -13,7 +13,9 @@ from pymodaq.utils.data import Axis
 from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QTimer
 
-from tcpbridge import GRABBER, AxisInfo, ClientInfo, Done, Message, ReplyTimeout, SendData
+from tcpbridge import GRABBER
+from tcpbridge.server import ClientInfo, ReplyTimeout
+from tcpbridge.wire import AxisInfo, Done, Message, SendData
 
 from .acyclic import detach_slicers
 from .bridge import Delivery, TCPServerPlugin

@@ -7,9 +7,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from tcpbridge import (
-    ACTUATOR,
-    GRABBER,
+from tcpbridge import ACTUATOR, GRABBER, Dialect, Limits
+from tcpbridge.wire import (
     AuthChallenge,
     AuthRequest,
     AuthResponse,
@@ -20,14 +19,12 @@ from tcpbridge import (
     DataToExport,
     DataWithAxes,
     Decoder,
-    Dialect,
     Done,
     Encoder,
     GetActuatorValue,
     Info,
     Infos,
     InfoXml,
-    Limits,
     MoveAbs,
     MoveDone,
     MoveHome,

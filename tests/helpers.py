@@ -13,7 +13,8 @@ from typing import Callable, Iterator, List
 
 import numpy as np
 
-from tcpbridge import ClientProcess, Event
+from tcpbridge.commands import ClientProcess
+from tcpbridge.server import Event
 
 
 class EventLog:
@@ -78,7 +79,7 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str
 
 def received(kind: type) -> Callable[[Event], bool]:
     """An :meth:`EventLog.wait_for` predicate: a message of class ``kind`` from the client in control."""
-    from tcpbridge import MessageReceived
+    from tcpbridge.server import MessageReceived
     return lambda e: isinstance(e, MessageReceived) and isinstance(e.message, kind)
 
 

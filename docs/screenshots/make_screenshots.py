@@ -32,7 +32,7 @@ from pymodaq_gui.qt_utils import mkQApp  # noqa: E402
 from qtpy.QtCore import QCoreApplication, QEvent  # noqa: E402
 from qtpy.QtWidgets import QApplication  # noqa: E402
 
-from tcpbridge import ClientProcess  # noqa: E402
+from tcpbridge.commands import ClientProcess  # noqa: E402
 
 
 def wait(condition: Callable[[], object], seconds: float, what: str) -> None:

@@ -12,13 +12,14 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from tcpbridge import (
+from tcpbridge import Dialect
+from tcpbridge.tools.transcript import CLIENT, SERVER, render
+from tcpbridge.wire import (
     Axis,
     CheckPosition,
     ClientType,
     DataToExport,
     DataWithAxes,
-    Dialect,
     Done,
     Encoder,
     Infos,
@@ -30,7 +31,6 @@ from tcpbridge import (
     data_actuator,
     settings_to_xml,
 )
-from tcpbridge.tools.transcript import CLIENT, SERVER, render
 
 FOLDER = Path(__file__).parent / 'transcripts'
 TIMESTAMP = 1700000000.0  # fixed, so that the bytes the client sends are reproducible

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from tcpbridge import ActuatorClient, SetInfo
+from tcpbridge import ActuatorClient
+from tcpbridge.wire import SetInfo
 
 from .module_host import Endpoint, ModuleHost, Waiter
 

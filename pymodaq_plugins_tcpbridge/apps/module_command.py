@@ -7,8 +7,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from tcpbridge import Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
 from tcpbridge.argtypes import endpoint, port, timeout_seconds
+from tcpbridge.commands import Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
 
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare

@@ -35,16 +35,8 @@ from typing import Any, Callable, List, Optional, Tuple
 from pymodaq_gui.parameter import Parameter, ioxml
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from tcpbridge import (
-    DEAD_LINK_S,
-    BridgeClient,
-    Info,
-    Infos,
-    InfoXml,
-    Message,
-    SetInfo,
-    parse_parameter_xml,
-)
+from tcpbridge import DEAD_LINK_S, BridgeClient
+from tcpbridge.wire import Info, Infos, InfoXml, Message, SetInfo, parse_parameter_xml
 
 log = logging.getLogger('tcpbridge.module')
 

@@ -25,7 +25,7 @@ from pymodaq_gui.parameter import Parameter, ioxml
 from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QApplication
 
-from tcpbridge import ClientProcess
+from tcpbridge.commands import ClientProcess
 
 from .qt_loop import EXIT_INTERRUPTED, INTERRUPTED, handle_interrupts
 from .scan_check import check_demo_peak, check_file, fit_demo_peak, mark_partial, summary

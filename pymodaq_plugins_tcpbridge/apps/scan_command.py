@@ -11,8 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tcpbridge import Command
 from tcpbridge.argtypes import finite, listen_port, number, timeout_seconds, wait_seconds, whole
+from tcpbridge.commands import Command
 
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from typing import Callable
 
-from tcpbridge import PYMODAQ_INSTALL
+from tcpbridge.commands import PYMODAQ_INSTALL
 
 log = logging.getLogger('tcpbridge')
 

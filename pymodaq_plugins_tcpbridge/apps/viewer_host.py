@@ -5,7 +5,8 @@ from typing import Any, List, Optional
 
 from pymodaq.utils.data import DataSource, DataToExport
 
-from tcpbridge import Done, GrabberClient, SetInfo
+from tcpbridge import GrabberClient
+from tcpbridge.wire import Done, SetInfo
 
 from ..convert import dte_to_wire
 from .module_host import Endpoint, ModuleHost, Waiter

@@ -1,129 +1,58 @@
 """tcpbridge: connect remote instruments to PyMoDAQ 5's TCPServer plugins.
 
+What a client author uses is importable from here: the clients (:class:`GrabberClient`,
+:class:`ActuatorClient`, :class:`ObserverClient`, :class:`BridgeClient`), the demo instruments,
+the dialect and TLS settings, and :mod:`tcpbridge.wire`, the messages and the wire forms of
+PyMoDAQ's data classes (``wire.DataToExport``, ``wire.DataWithAxes``, ``wire.Axis``).  Beside it:
+
+- :mod:`tcpbridge.server`: the server engine and its events, as the TCPServer plugins use them;
+- :mod:`tcpbridge.commands`: what a ``tcpbridge`` subcommand uses (shared options, client processes).
+
 Pure Python + numpy (no Qt, no pymodaq), in layers that import downwards only:
-
-- :mod:`tcpbridge.protocol`: the sans-I/O core (framing, one codec per dialect, decoder, encoder,
-  settings XML, the server session);
-- :mod:`tcpbridge.net`: sockets, the server engine used by the plugins, the client library
-  (:class:`GrabberClient`, :class:`ActuatorClient`);
-- :mod:`tcpbridge.instruments` (demo instruments), :mod:`tcpbridge.tools` (transcripts, replay,
-  client processes) and :mod:`tcpbridge.cli` (the ``tcpbridge`` command).
-
-Everything a program needs is importable from here; the submodules are the implementation.
+:mod:`tcpbridge.protocol` (the sans-I/O core), :mod:`tcpbridge.net` (sockets, the server engine,
+the client library), :mod:`tcpbridge.instruments`, :mod:`tcpbridge.tools` and :mod:`tcpbridge.cli`.
+The names of tcpbridge 0.2 that moved to those namespaces still import from here, with a
+DeprecationWarning that names their new home.
 """
 from __future__ import annotations
 
-__version__ = '0.2.0'
+import importlib
+import warnings
+from typing import Any
 
-from .cli import PYMODAQ_INSTALL, Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
+from . import wire
 from .instruments.demo import SimulatedDetector, SimulatedStage
 from .net.actuator import ActuatorClient
-from .net.allowed import parse_allowed
-from .net.backlog import BacklogLimits
 from .net.client import BridgeClient, ConnectionLost, RefusedByServer
-from .net.dialer import REDIAL_DELAYS
 from .net.grabber import GrabberClient
 from .net.observer import ObserverClient
-from .net.server import BridgeServer
-from .net.tls import client_context, endpoint_context, handshake_problem, server_context
-from .net.transport import DEAD_LINK_S, format_address, parse_endpoint
-from .protocol.client_session import ClientSession
-from .protocol.data import Axis, DataToExport, DataWithAxes, SerializedParameter, data_actuator, dim_of_shape
-from .protocol.decoder import Decoder, Role
+from .net.tls import client_context, endpoint_context, server_context
+from .net.transport import DEAD_LINK_S
 from .protocol.dialects import Dialect, DwaLayout
-from .protocol.encoder import Encoder
-from .protocol.errors import (
-                            BudgetExceeded,
-                            EncodeError,
-                            InvalidDtype,
-                            InvalidText,
-                            LimitExceeded,
-                            ListTooLong,
-                            MalformedPayload,
-                            NestingTooDeep,
-                            PayloadTooLarge,
-                            ProtocolError,
-                            ShapeMismatch,
-                            StringTooLong,
-                            TooManyDimensions,
-                            UnknownCommand,
-                            UnknownTag,
-)
-from .protocol.events import (
-                            IN_CONTROL,
-                            OBSERVING,
-                            WAITING,
-                            ClientConnected,
-                            ClientInfo,
-                            ClientLost,
-                            ClientRefused,
-                            ConnectFailed,
-                            ControlChanged,
-                            DialectDetected,
-                            EngineStopped,
-                            Event,
-                            MessageReceived,
-                            ReplyTimeout,
-)
-from .protocol.limits import Limits, ReceiveBudget
-from .protocol.messages import (
-                            ACTUATOR,
-                            GRABBER,
-                            OBSERVER,
-                            Accepted,
-                            AuthChallenge,
-                            AuthRequest,
-                            AuthResponse,
-                            AxisInfo,
-                            CheckPosition,
-                            ClientType,
-                            Done,
-                            GetActuatorValue,
-                            Info,
-                            Infos,
-                            InfoXml,
-                            Message,
-                            MoveAbs,
-                            MoveDone,
-                            MoveHome,
-                            MoveRel,
-                            PositionIs,
-                            PositionMessage,
-                            Quit,
-                            Refused,
-                            SendData,
-                            SetInfo,
-                            StatusRequest,
-                            StopMotion,
-)
-from .protocol.server_session import AUTH_WINDOW_S, ServerSession, SessionConfig
-from .protocol.settings_xml import (
-                            MAX_XML_BYTES,
-                            parameter_to_xml,
-                            parse_parameter_xml,
-                            parse_settings_xml,
-                            settings_to_xml,
-)
-from .tools.processes import ClientProcess
+from .protocol.limits import Limits
+from .protocol.messages import ACTUATOR, GRABBER
+from .version import __version__
 
 __all__ = [
-    'ACTUATOR', 'AUTH_WINDOW_S', 'GRABBER', 'IN_CONTROL', 'MAX_XML_BYTES', 'OBSERVER', 'OBSERVING', 'WAITING',
-    'Accepted', 'ActuatorClient', 'AuthChallenge', 'AuthRequest', 'AuthResponse', 'Axis', 'AxisInfo', 'BridgeClient',
-    'BacklogLimits', 'BridgeServer', 'BudgetExceeded', 'CheckPosition', 'ClientConnected', 'ClientInfo', 'ClientLost',
-    'ClientProcess', 'ClientRefused', 'ClientSession', 'ClientType', 'Command', 'ConnectFailed',
-    'ConnectionLost', 'ControlChanged', 'DataToExport', 'DataWithAxes', 'Decoder', 'Dialect',
-    'DialectDetected', 'Done', 'DwaLayout', 'EncodeError', 'Encoder', 'EngineStopped', 'Event',
-    'GetActuatorValue', 'GrabberClient', 'Info', 'InfoXml', 'Infos', 'InvalidDtype', 'InvalidText',
-    'LimitExceeded', 'Limits', 'ListTooLong', 'MalformedPayload', 'Message', 'MessageReceived', 'MoveAbs',
-    'MoveDone', 'MoveHome', 'MoveRel', 'NestingTooDeep', 'ObserverClient', 'PYMODAQ_INSTALL',
-    'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit', 'REDIAL_DELAYS', 'DEAD_LINK_S',
-    'ReceiveBudget', 'Refused', 'RefusedByServer', 'ReplyTimeout', 'Role', 'SendData', 'SerializedParameter',
-    'ServerSession',
-    'SessionConfig', 'SetInfo', 'ShapeMismatch', 'SimulatedDetector', 'SimulatedStage', 'StatusRequest',
-    'StopMotion',
-    'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag', '__version__', 'data_actuator',
-    'dim_of_shape', 'format_address', 'parameter_to_xml', 'parse_allowed', 'add_tls_arguments',
-    'client_context', 'connection_from_arguments', 'endpoint_context', 'handshake_problem',
-    'parse_endpoint', 'parse_parameter_xml', 'add_dead_link_argument',
-    'parse_settings_xml', 'server_context', 'settings_to_xml',
+    'ACTUATOR', 'DEAD_LINK_S', 'GRABBER', '__version__',
+    'ActuatorClient', 'BridgeClient', 'ConnectionLost', 'Dialect', 'DwaLayout', 'GrabberClient', 'Limits',
+    'ObserverClient', 'RefusedByServer', 'SimulatedDetector', 'SimulatedStage', 'client_context',
+    'endpoint_context', 'server_context', 'wire',
 ]
+
+#: the namespaces that hold what moved out of ``tcpbridge`` in 0.3, searched in this order
+_NEW_HOMES = ('tcpbridge.wire', 'tcpbridge.server', 'tcpbridge.commands')
+
+
+def __getattr__(name: str) -> Any:
+    """A name of tcpbridge 0.2 that moved (PEP 562): found in its new home, with a DeprecationWarning.
+
+    Raises:
+        AttributeError: no such name.
+    """
+    for home in _NEW_HOMES:
+        module = importlib.import_module(home)
+        if name in module.__all__:
+            warnings.warn(f'tcpbridge.{name} moved: import it from {home}', DeprecationWarning, stacklevel=2)
+            return getattr(module, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -23,7 +23,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import __version__
 from .argtypes import (
     connect_endpoint,
     endpoint,
@@ -44,6 +43,7 @@ from .protocol.dtypes import dtype_to_wire
 from .protocol.errors import EncodeError
 from .tools import conformance, transcript
 from .tools.monitor import Monitor
+from .version import __version__
 
 log = logging.getLogger('tcpbridge')
 PYMODAQ_INSTALL = ('python -m pip install ".[pymodaq,pyqt6]" in a checkout of pymodaq_plugins_tcpbridge '

@@ -26,7 +26,7 @@ from pymodaq_plugins_tcpbridge.apps.module_host import Endpoint
 from pymodaq_plugins_tcpbridge.apps.viewer_host import ViewerHost
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from pymodaq_plugins_tcpbridge.plugin_settings import CONNECT
-from tcpbridge import SetInfo
+from tcpbridge.wire import SetInfo
 
 #: the Mock stage's axis Y: "target reached" within 1e-4 (its plugin's epsilon), fast time constant
 FAST_STAGE = ('--axis', 'Y', '--set', 'tau=20')
@@ -332,7 +332,7 @@ def test_a_link_lost_mid_move_costs_a_pause_and_the_hosted_stage_ends_the_move_o
     there, and the plugin's move ends once, with the module's ``move_done``."""
     from pymodaq.utils.data import DataActuator
 
-    from tcpbridge import ClientProcess
+    from tcpbridge.commands import ClientProcess
 
     plugin = actuator_plugin(plugins, reconnect_wait=60)
     relay_port = free_port()

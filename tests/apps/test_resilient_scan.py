@@ -18,7 +18,7 @@ from pymodaq_data.h5modules.data_saving import DataLoader
 from pymodaq_utils.utils import JsonConverter
 
 from helpers import LegacyPeer, wait_until
-from tcpbridge import ClientProcess
+from tcpbridge.commands import ClientProcess
 
 POINTS = 21
 SCAN_TIMEOUT = 180

@@ -13,25 +13,10 @@ import time
 import pytest
 
 from helpers import EventLog, wait_until
-from tcpbridge import (
-    GRABBER,
-    IN_CONTROL,
-    WAITING,
-    Accepted,
-    BridgeServer,
-    ClientConnected,
-    ClientType,
-    Decoder,
-    Encoder,
-    GrabberClient,
-    Infos,
-    RefusedByServer,
-    Role,
-    StatusRequest,
-    client_context,
-    server_context,
-)
+from tcpbridge import GRABBER, GrabberClient, RefusedByServer, client_context, server_context
 from tcpbridge.net import client as client_module
+from tcpbridge.server import IN_CONTROL, WAITING, BridgeServer, ClientConnected
+from tcpbridge.wire import Accepted, ClientType, Decoder, Encoder, Infos, Role, StatusRequest
 
 
 def run_client(client: GrabberClient) -> threading.Thread:

@@ -8,16 +8,9 @@ import subprocess
 import sys
 
 from helpers import EventLog, client_process, received
-from tcpbridge import (
-    GRABBER,
-    BridgeServer,
-    ClientConnected,
-    ClientRefused,
-    Done,
-    Infos,
-    SendData,
-    SimulatedDetector,
-)
+from tcpbridge import GRABBER, SimulatedDetector
+from tcpbridge.server import BridgeServer, ClientConnected, ClientRefused
+from tcpbridge.wire import Done, Infos, SendData
 
 
 def test_the_demo_client_authenticates_and_others_are_refused() -> None:

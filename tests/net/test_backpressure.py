@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from helpers import EventLog, wait_until
-from tcpbridge import GRABBER, BacklogLimits, BridgeServer, ClientLost, Done, Event, GrabberClient, MessageReceived
+from tcpbridge import GRABBER, GrabberClient
+from tcpbridge.server import BacklogLimits, BridgeServer, ClientLost, Event, MessageReceived
+from tcpbridge.wire import Done
 
 #: 128 KiB per data set: each is received into a buffer of its own (above the decoder's direct threshold)
 FRAME = 16 * 1024

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from helpers import wait_until
-from tcpbridge import ACTUATOR, GRABBER, BridgeServer
+from tcpbridge import ACTUATOR, GRABBER
+from tcpbridge.server import BridgeServer
 
 
 @pytest.mark.parametrize('kind,client_type', [('grabber', GRABBER), ('actuator', ACTUATOR)])

@@ -8,20 +8,9 @@ import socket
 import pytest
 
 from helpers import EventLog, LegacyPeer, client_process, free_port, received, wait_until
-from tcpbridge import (
-    ACTUATOR,
-    GRABBER,
-    BridgeServer,
-    ClientConnected,
-    ClientLost,
-    ConnectFailed,
-    Done,
-    MoveAbs,
-    MoveDone,
-    SendData,
-    SimulatedDetector,
-    SimulatedStage,
-)
+from tcpbridge import ACTUATOR, GRABBER, SimulatedDetector, SimulatedStage
+from tcpbridge.server import BridgeServer, ClientConnected, ClientLost, ConnectFailed
+from tcpbridge.wire import Done, MoveAbs, MoveDone, SendData
 
 
 @pytest.fixture

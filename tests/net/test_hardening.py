@@ -14,23 +14,19 @@ import pytest
 from corpus import client_streams, mutate, server_streams
 
 from helpers import EventLog, wait_until
-from tcpbridge import (
-    GRABBER,
+from tcpbridge import GRABBER, GrabberClient, Limits
+from tcpbridge.net.transport import format_address
+from tcpbridge.server import (
     BacklogLimits,
     BridgeServer,
     ClientConnected,
     ClientLost,
     ClientRefused,
     ControlChanged,
-    Done,
     EngineStopped,
-    GrabberClient,
-    Limits,
     MessageReceived,
-    SendData,
-    SetInfo,
 )
-from tcpbridge.net.transport import format_address
+from tcpbridge.wire import Done, SendData, SetInfo
 
 STREAMS = [data for name, data in client_streams() if name.startswith('grabber')]
 

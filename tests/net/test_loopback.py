@@ -14,20 +14,21 @@ import numpy as np
 import pytest
 
 from helpers import EventLog, client_process, received, wait_until
-from tcpbridge import (
-    ACTUATOR,
-    GRABBER,
+from tcpbridge import ACTUATOR, GRABBER, ActuatorClient, Dialect, SimulatedDetector, SimulatedStage
+from tcpbridge.net.server import MAX_WAIT_S
+from tcpbridge.server import (
     IN_CONTROL,
     WAITING,
-    ActuatorClient,
     BridgeServer,
-    CheckPosition,
     ClientConnected,
     ClientLost,
     ClientRefused,
     ControlChanged,
-    Dialect,
     DialectDetected,
+    ReplyTimeout,
+)
+from tcpbridge.wire import (
+    CheckPosition,
     Done,
     Info,
     Infos,
@@ -36,15 +37,11 @@ from tcpbridge import (
     MoveHome,
     MoveRel,
     PositionIs,
-    ReplyTimeout,
     SendData,
     SetInfo,
-    SimulatedDetector,
-    SimulatedStage,
     StopMotion,
     data_actuator,
 )
-from tcpbridge.net.server import MAX_WAIT_S
 
 
 def serving(client_type: str):

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from helpers import EventLog, wait_until
-from tcpbridge import GRABBER, BridgeServer, ClientLost, ClientType, Done, Encoder, MessageReceived
+from tcpbridge import GRABBER
 from tcpbridge.net.low_water import LOW_WATER_MAX, RECEIVE_BUFFER_SHARE, ReceiveLowWater
+from tcpbridge.server import BridgeServer, ClientLost, MessageReceived
+from tcpbridge.wire import ClientType, Done, Encoder
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, 'SO_RCVLOWAT'), reason='no SO_RCVLOWAT here')
 

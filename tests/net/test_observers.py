@@ -8,19 +8,9 @@ import socket
 import numpy as np
 
 from helpers import EventLog, wait_until
-from tcpbridge import (
-    GRABBER,
-    OBSERVER,
-    BridgeServer,
-    ClientConnected,
-    ClientLost,
-    ClientType,
-    Done,
-    Encoder,
-    MessageReceived,
-    ObserverClient,
-    SimulatedDetector,
-)
+from tcpbridge import GRABBER, ObserverClient, SimulatedDetector
+from tcpbridge.server import BridgeServer, ClientConnected, ClientLost, MessageReceived
+from tcpbridge.wire import OBSERVER, ClientType, Done, Encoder
 
 FRAMES = 64
 #: an observer's queue bound: a live observer's thread starved for a while on a loaded machine must stay

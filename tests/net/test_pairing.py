@@ -13,24 +13,9 @@ import numpy as np
 import pytest
 
 from helpers import EventLog, wait_until
-from tcpbridge import (
-    ACTUATOR,
-    ActuatorClient,
-    BridgeServer,
-    ClientLost,
-    Decoder,
-    Done,
-    Encoder,
-    GrabberClient,
-    Message,
-    MessageReceived,
-    MoveAbs,
-    MoveDone,
-    ReplyTimeout,
-    Role,
-    SendData,
-    data_actuator,
-)
+from tcpbridge import ACTUATOR, ActuatorClient, GrabberClient
+from tcpbridge.server import BridgeServer, ClientLost, MessageReceived, ReplyTimeout
+from tcpbridge.wire import Decoder, Done, Encoder, Message, MoveAbs, MoveDone, Role, SendData, data_actuator
 
 #: requests per dialect, the reply timeout, and the replies' delays: uniform over [0, 2 x timeout]
 REQUESTS = 1000

@@ -17,22 +17,9 @@ import numpy as np
 import pytest
 
 from helpers import EventLog
-from tcpbridge import (
-    ACTUATOR,
-    GRABBER,
-    BridgeServer,
-    ClientConnected,
-    ClientRefused,
-    Done,
-    MessageReceived,
-    MoveAbs,
-    MoveDone,
-    SendData,
-    SimulatedDetector,
-    SimulatedStage,
-    client_context,
-    server_context,
-)
+from tcpbridge import ACTUATOR, GRABBER, SimulatedDetector, SimulatedStage, client_context, server_context
+from tcpbridge.server import BridgeServer, ClientConnected, ClientRefused, MessageReceived
+from tcpbridge.wire import Done, MoveAbs, MoveDone, SendData
 
 pytest.importorskip('cryptography')
 from tcpbridge.tools.cert import make_pki  # noqa: E402

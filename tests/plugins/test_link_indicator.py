@@ -13,7 +13,7 @@ from qtpy.QtWidgets import QApplication
 
 from helpers import wait_until
 from plugin_helpers import close_window, stage_window
-from tcpbridge import ClientProcess
+from tcpbridge.commands import ClientProcess
 
 
 def name_colour(move) -> str:

@@ -17,7 +17,8 @@ from helpers import free_port, wait_until
 from plugin_helpers import VIEWERS, wait_connected
 from pymodaq_plugins_tcpbridge.plugin_settings import BACKLOG_MESSAGES
 from pymodaq_plugins_tcpbridge.viewer import IDLE_PUSH_INTERVAL_S
-from tcpbridge import GrabberClient, SendData
+from tcpbridge import GrabberClient
+from tcpbridge.wire import SendData
 
 
 class CountingClient(GrabberClient):

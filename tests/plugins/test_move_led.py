@@ -8,7 +8,7 @@ import time
 
 from helpers import wait_until
 from plugin_helpers import close_window, stage_window
-from tcpbridge import ClientProcess
+from tcpbridge.commands import ClientProcess
 
 
 def test_a_move_without_a_client_does_not_stay_moving() -> None:

@@ -24,7 +24,7 @@ from pymodaq.utils.plugin_testing import (
 from helpers import LegacyPeer, stop_process, wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
-from tcpbridge import ClientType, Encoder
+from tcpbridge.wire import ClientType, Encoder
 
 SLOW_CLIENT = Path(__file__).parents[1] / 'slow_client.py'
 

@@ -15,7 +15,8 @@ from pymodaq.utils.plugin_testing import grab_and_wait, make_actuator, make_dete
 from helpers import wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
-from tcpbridge import ActuatorClient, ClientType, Encoder, GrabberClient, Info, Infos, settings_to_xml
+from tcpbridge import ActuatorClient, GrabberClient
+from tcpbridge.wire import ClientType, Encoder, Info, Infos, settings_to_xml
 
 GRABBER_STREAMS = [data for name, data in client_streams() if name.startswith('grabber')]
 

@@ -26,7 +26,8 @@ from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Mo
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import DAQ_0DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import DAQ_1DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.plugin_settings import LIMITS, SECURITY
-from tcpbridge import ClientType, Done, Encoder, GrabberClient, Infos
+from tcpbridge import GrabberClient
+from tcpbridge.wire import ClientType, Done, Encoder, Infos
 
 SHAPES = {'0D': (1,), '1D': (50,), '2D': (20, 30), 'ND': (3, 4, 5)}
 

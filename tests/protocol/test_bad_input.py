@@ -7,11 +7,11 @@ import tracemalloc
 
 import pytest
 
-from tcpbridge import (
+from tcpbridge import Limits
+from tcpbridge.wire import (
     Decoder,
     InvalidDtype,
     InvalidText,
-    Limits,
     ListTooLong,
     MalformedPayload,
     NestingTooDeep,

@@ -1,8 +1,8 @@
 """The client's side, sans I/O: hello, settings out and in, decoding of server commands."""
 from __future__ import annotations
 
-from tcpbridge import (
-    GRABBER,
+from tcpbridge import GRABBER
+from tcpbridge.wire import (
     Accepted,
     AuthChallenge,
     AuthRequest,

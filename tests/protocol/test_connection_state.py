@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcpbridge import GRABBER, AuthRequest, ClientType, Encoder, ServerSession, SessionConfig
+from tcpbridge import GRABBER
 from tcpbridge.protocol.connection_state import (
     TRANSITIONS,
     ConnectionState,
@@ -11,6 +11,8 @@ from tcpbridge.protocol.connection_state import (
     Transition,
     next_state,
 )
+from tcpbridge.server import ServerSession, SessionConfig
+from tcpbridge.wire import AuthRequest, ClientType, Encoder
 
 S, T = ConnectionState, Transition
 

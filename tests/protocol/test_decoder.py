@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tcpbridge import (
+from tcpbridge import Dialect, DwaLayout
+from tcpbridge.wire import (
     Axis,
     AxisInfo,
     CheckPosition,
@@ -17,9 +18,7 @@ from tcpbridge import (
     DataToExport,
     DataWithAxes,
     Decoder,
-    Dialect,
     Done,
-    DwaLayout,
     Encoder,
     GetActuatorValue,
     Info,

@@ -11,7 +11,8 @@ from corpus import chunks, client_streams, decoder, mutate, server_streams
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpbridge import Limits, ProtocolError, ReceiveBudget
+from tcpbridge import Limits
+from tcpbridge.wire import ProtocolError, ReceiveBudget
 
 STREAMS = client_streams() + server_streams()
 LIMITS = Limits(max_payload_bytes=4 << 20, max_string_bytes=1 << 20, max_list_length=4096)

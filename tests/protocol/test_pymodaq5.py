@@ -13,22 +13,19 @@ import numpy as np
 import pytest
 from corpus import chunks
 
-from tcpbridge import (
-    ACTUATOR,
-    GRABBER,
+from tcpbridge import ACTUATOR, GRABBER, Dialect, Limits
+from tcpbridge.wire import (
     CheckPosition,
     ClientType,
     DataToExport,
     DataWithAxes,
     Decoder,
-    Dialect,
     Done,
     Encoder,
     GetActuatorValue,
     Infos,
     InfoXml,
     InvalidDtype,
-    Limits,
     ListTooLong,
     MalformedPayload,
     MoveAbs,

@@ -6,31 +6,34 @@ from typing import List, Tuple
 import numpy as np
 import pytest
 
-from tcpbridge import (
-    GRABBER,
+from tcpbridge import GRABBER
+from tcpbridge.protocol.errors import BudgetExceeded
+from tcpbridge.server import (
     IN_CONTROL,
     WAITING,
     ClientLost,
     ClientRefused,
     ControlChanged,
+    Event,
+    MessageReceived,
+    ReplyTimeout,
+    ServerSession,
+    SessionConfig,
+)
+from tcpbridge.wire import (
+    ClientType,
     DataToExport,
     DataWithAxes,
     Decoder,
     Done,
     Encoder,
-    Event,
     Infos,
-    MessageReceived,
     ReceiveBudget,
-    ReplyTimeout,
     Role,
     SendData,
-    ServerSession,
-    SessionConfig,
 )
-from tcpbridge.protocol.errors import BudgetExceeded
 
-HELLO = Encoder().encode_bytes(__import__('tcpbridge').ClientType(GRABBER))
+HELLO = Encoder().encode_bytes(ClientType(GRABBER))
 
 
 class Harness:
@@ -336,11 +339,13 @@ def test_the_fault_barrier_turns_a_bug_into_a_lost_connection(monkeypatch: pytes
 
 def test_a_pymodaq5_hello_fixes_the_dialect_and_commands_go_out_in_it() -> None:
     """A PyMoDAQ 5.0/5.1 module reads only its own framing: the probe and every command are in it."""
-    from tcpbridge import ACTUATOR, CheckPosition, Dialect, DialectDetected, MoveAbs, PositionIs, data_actuator
+    from tcpbridge import ACTUATOR, Dialect
+    from tcpbridge.server import DialectDetected
+    from tcpbridge.wire import CheckPosition, MoveAbs, PositionIs, data_actuator
     h = Harness(client_type=ACTUATOR, probe_position=True)
     pymodaq5 = Encoder('pymodaq5')
     cid = h.connect()
-    h.receive(cid, pymodaq5.encode_bytes(__import__('tcpbridge').ClientType(ACTUATOR)))
+    h.receive(cid, pymodaq5.encode_bytes(ClientType(ACTUATOR)))
     assert h.session.in_control.dialect is Dialect.PYMODAQ5 and h.of(DialectDetected)
     module = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5)
     assert module.feed(h.sent(cid)) == [CheckPosition()]
@@ -354,8 +359,9 @@ def test_a_pymodaq5_hello_fixes_the_dialect_and_commands_go_out_in_it() -> None:
 
 def authenticate(h: Harness, peer: str, secret: str, dialect: str = 'legacy') -> Tuple[int, str]:
     """Hello + auth request; answers the challenge with ``secret``; returns the id and the nonce."""
-    from tcpbridge import AuthChallenge, AuthRequest, AuthResponse, ClientType, Dialect
+    from tcpbridge import Dialect
     from tcpbridge.protocol.auth import response
+    from tcpbridge.wire import AuthChallenge, AuthRequest, AuthResponse, ClientType
     encoder = Encoder(dialect)
     cid = h.connect(peer)
     h.receive(cid, encoder.encode_bytes(ClientType(GRABBER)) + encoder.encode_bytes(AuthRequest()))
@@ -368,7 +374,7 @@ def authenticate(h: Harness, peer: str, secret: str, dialect: str = 'legacy') ->
 
 @pytest.mark.parametrize('dialect', ['legacy', 'pymodaq5'])
 def test_the_right_secret_is_accepted(dialect: str) -> None:
-    from tcpbridge import ClientConnected
+    from tcpbridge.server import ClientConnected
     h = Harness(auth_secret='s3cret')
     cid, _ = authenticate(h, '10.0.0.5:4000', 's3cret', dialect)
     assert h.of(ClientConnected) and h.session.in_control.id == cid and not h.of(ClientRefused)
@@ -377,8 +383,8 @@ def test_the_right_secret_is_accepted(dialect: str) -> None:
 
 
 def test_a_wrong_secret_a_replayed_response_and_a_client_that_does_not_authenticate_are_refused() -> None:
-    from tcpbridge import AuthRequest, AuthResponse, ClientType
     from tcpbridge.protocol.auth import response
+    from tcpbridge.wire import AuthRequest, AuthResponse, ClientType
     h = Harness(auth_secret='s3cret')
     authenticate(h, '10.0.0.5:4000', 'guess')
     assert 'authentication failed: wrong shared secret' in h.of(ClientRefused)[-1].reason
@@ -413,7 +419,7 @@ def test_failed_attempts_are_rate_limited_per_host() -> None:
 
 
 def test_authentication_must_end_within_the_hello_timeout() -> None:
-    from tcpbridge import AuthRequest
+    from tcpbridge.wire import AuthRequest
     h = Harness(auth_secret='s3cret', hello_timeout=5.0)
     cid = h.connect()
     h.receive(cid, HELLO + Encoder().encode_bytes(AuthRequest()))
@@ -424,14 +430,14 @@ def test_authentication_must_end_within_the_hello_timeout() -> None:
 # -- observers (tcpbridge extension) ------------------------------------------------------------------
 
 def observer(h: Harness, peer: str) -> int:
-    from tcpbridge import OBSERVER, ClientType
+    from tcpbridge.wire import OBSERVER, ClientType
     cid = h.connect(peer)
     h.receive(cid, Encoder().encode_bytes(ClientType(OBSERVER)))
     return cid
 
 
 def test_observers_get_a_copy_of_the_data_and_never_take_control() -> None:
-    from tcpbridge import OBSERVING
+    from tcpbridge.server import OBSERVING
     h = Harness(max_observers=2)
     watcher = observer(h, 'o:1')  # first to connect, still no control for it
     controller = h.hello('c:1')
@@ -471,13 +477,13 @@ def test_observers_are_refused_unless_allowed() -> None:
 
 def status(h: Harness, cid: int) -> list:
     """Ask the plugin whether ``cid`` was accepted; what it answered."""
-    from tcpbridge import StatusRequest
+    from tcpbridge.wire import StatusRequest
     h.receive(cid, Encoder().encode_bytes(StatusRequest()))
     return Decoder(Role.CLIENT).feed(h.sent(cid))
 
 
 def test_a_client_that_asks_learns_whether_it_is_in_control_or_waits() -> None:
-    from tcpbridge import Accepted
+    from tcpbridge.wire import Accepted
     h = Harness(max_observers=1)
     first, second, watcher = h.hello('a:1'), h.hello('b:2'), observer(h, 'o:1')
     assert status(h, first) == [Accepted('in control')]
@@ -488,8 +494,9 @@ def test_a_client_that_asks_learns_whether_it_is_in_control_or_waits() -> None:
 
 @pytest.mark.parametrize('case', ['wrong type', 'too many', 'wrong secret', 'no authentication'])
 def test_a_client_refused_after_its_hello_gets_the_reason_before_the_close(case: str) -> None:
-    from tcpbridge import ACTUATOR, AuthRequest, AuthResponse, ClientType, Refused
+    from tcpbridge import ACTUATOR
     from tcpbridge.protocol.auth import response
+    from tcpbridge.wire import AuthRequest, AuthResponse, ClientType, Refused
     h = Harness(max_clients=1, **({'auth_secret': 's3cret'} if 'secret' in case or 'auth' in case else {}))
     cid = h.hello('a:1') if case == 'too many' else h.connect()
     if case == 'wrong type':

@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tcpbridge import (
+from tcpbridge import Dialect, DwaLayout
+from tcpbridge.protocol.settings_xml import parse_settings_xml, settings_to_xml
+from tcpbridge.wire import (
     ClientType,
     DataToExport,
     DataWithAxes,
     Decoder,
-    Dialect,
     Done,
-    DwaLayout,
     Encoder,
     Infos,
     MoveAbs,
@@ -20,7 +20,6 @@ from tcpbridge import (
     SetInfo,
     data_actuator,
 )
-from tcpbridge.protocol.settings_xml import parse_settings_xml, settings_to_xml
 from wire_examples import (
     ACTUATOR_HELLO,
     ACTUATOR_INFOS_XML,

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from helpers import wait_until
-from tcpbridge import ACTUATOR, GRABBER, ClientType, Done, Encoder, Infos, MoveDone, PositionIs
+from tcpbridge import ACTUATOR, GRABBER
 from tcpbridge.tools.conformance import FAIL, PASS, WARN, Step, check_client
+from tcpbridge.wire import ClientType, Done, Encoder, Infos, MoveDone, PositionIs
 
 C_SOURCE = Path(__file__).parents[2] / 'examples' / 'c' / 'tcpbridge_client.c'
 COMPILER = shutil.which('cc') or shutil.which('gcc')

@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tcpbridge import ClientProcess
+from tcpbridge.commands import ClientProcess
 
 
 def test_an_exited_client_is_described_with_its_code_and_the_end_of_its_log(tmp_path: Path) -> None:

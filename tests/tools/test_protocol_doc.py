@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpbridge import ClientType, Decoder, Role
+from tcpbridge.wire import ClientType, Decoder, Role
 
 DOCS = Path(__file__).parents[2] / 'docs'
 spec = importlib.util.spec_from_file_location('protocol_examples', DOCS / 'protocol_examples.py')
