@@ -16,7 +16,7 @@ from .startup import prepare
 log = logging.getLogger('tcpbridge')
 
 
-def _setting(text: str) -> tuple:
+def setting_argument(text: str) -> tuple:
     path, equal, value = text.partition('=')
     if not equal or not path:
         raise argparse.ArgumentTypeError(f'{text!r} is not PATH=VALUE (e.g. Nx=256, controller/axis=Y)')
@@ -27,7 +27,7 @@ def _setting(text: str) -> tuple:
 _START_UP_NOISE = ('pymodaq.backends', 'pymodaq.plotter', 'py.warnings')
 
 
-def _log_filter(record: logging.LogRecord) -> bool:
+def module_log_filter(record: logging.LogRecord) -> bool:
     """Ours at any level; PyMoDAQ's and the hosted plugin's warnings and errors; no start-up noise."""
     if record.name.startswith(('pymodaq', 'py.warnings')):
         return record.levelno >= (logging.ERROR if record.name in _START_UP_NOISE else logging.WARNING)
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='pymodaq4: data with names, axes and units; legacy: arrays and scalars only')
     parser.add_argument('--axis', help='actuator axis (e.g. X), among those the plugin offers')
     parser.add_argument('--title', help='module title (default: the plugin name)')
-    parser.add_argument('--set', type=_setting, action='append', default=[], dest='settings',
+    parser.add_argument('--set', type=setting_argument, action='append', default=[], dest='settings',
                         metavar='PATH=VALUE', help='set a hardware setting, before the initialisation and again '
                                                'after it (which may set its own values); repeatable, '
                                                'e.g. --set Nx=256')
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                   args.plugin)
         return 2
     # PyMoDAQ logs its start-up at length: keep the terminal for the bridge's events (unless --verbose)
-    code = prepare('module', args.gui, (lambda record: True) if args.verbose else _log_filter)
+    code = prepare('module', args.gui, (lambda record: True) if args.verbose else module_log_filter)
     if code:
         return code
     if args.pymodaq_home is not None:

@@ -1,0 +1,142 @@
+"""``tcpbridge serve``: a TCPServer plugin in a headless PyMoDAQ 5 module, reached by bridge clients, and
+with ``--leco-name`` by PyMoDAQ's own LECODirector plugins through a real pyleco Coordinator process.
+
+Every piece is real: the Coordinator (``python -m pyleco.coordinators.coordinator``), ``tcpbridge serve``
+and the demo clients in their own processes, the LECODirector plugins of PyMoDAQ 5.3 / pymodaq_plugins_mock
+in this one (their RPCs wait for the actor: it must not share this Qt thread).
+"""
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Tuple
+
+import numpy as np
+import pytest
+from pymodaq_gui.qt_utils import mkQApp
+
+from helpers import client_process, free_port, stop_process, wait_until
+from pymodaq_plugins_tcpbridge.apps.module import close, initialise
+
+pytestmark = pytest.mark.timeout(300)
+
+LISTENING = re.compile(r'with the TCPServer plugin: listening on ([\d.]+):(\d+)')
+
+
+@pytest.fixture
+def coordinator() -> Iterator[int]:
+    """A pyleco Coordinator process on a free port of this PC; its port."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, '-m', 'pyleco.coordinators.coordinator', '--port', str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _accepts(port), 20, 'the coordinator to listen')
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _accepts(port: int) -> bool:
+    import socket
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def director(kind: str, actor: str, coordinator_port: int, daq_type: str = 'DAQ1D') -> Any:
+    """A real DAQ_Move / DAQ_Viewer with PyMoDAQ's LECODirector plugin aimed at ``actor``, initialised,
+    as a dashboard on another PC would have it."""
+    mkQApp('test_serve')
+    if kind == 'move':
+        from pymodaq.control_modules.daq_move import DAQ_Move
+        module = DAQ_Move(None, title=f'director of {actor}')
+        module.actuator = 'LECODirector'
+    else:
+        from pymodaq.control_modules.daq_viewer import DAQ_Viewer
+        module = DAQ_Viewer(None, title=f'director of {actor}', daq_type=daq_type)
+        module.detector = 'LECODirector'
+    settings = module.settings.child(module._hw_settings_name)
+    settings.child('actor_name').setValue(actor)
+    settings.child('host').setValue('127.0.0.1')
+    settings.child('port').setValue(coordinator_port)
+    initialise(module, 30.0)
+    return module
+
+
+def serve(tmp_path: Path, *args: str) -> Tuple[subprocess.Popen, int]:
+    """``tcpbridge serve ARGS --port 0``, once its plugin listens and (with --leco-name) its actor signed
+    in; returns the process and the port it listens on."""
+    log_path = tmp_path / 'serve.log'
+    log = open(log_path, 'a')  # noqa: SIM115 (closed with the process)
+    process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'serve', *args, '--port', '0', '--timeout', '30',
+                                '--pymodaq-home', str(tmp_path / 'pymodaq')], stdout=log, stderr=log, text=True)
+    leco = '--leco-name' in args
+    wait_until(lambda: process.poll() is not None or LISTENING.search(log_path.read_text()) and
+               (not leco or 'LECO actor' in log_path.read_text()), 90, 'tcpbridge serve to be ready')
+    assert process.poll() is None, log_path.read_text()
+    return process, int(LISTENING.search(log_path.read_text()).group(2))
+
+
+def test_a_leco_director_moves_a_bridge_client_through_tcpbridge_serve(tmp_path: Path, coordinator: int) -> None:
+    process, port = serve(tmp_path, 'move', '--leco-name', 'bridged_stage', '--coordinator', f'127.0.0.1:{coordinator}')
+    module = None
+    try:
+        with client_process('actuator', '--port', str(port), '--units', 'mm', '--speed', '20'):
+            wait_until(lambda: 'ACTUATOR client connected' in (tmp_path / 'serve.log').read_text(), 30, 'the stage')
+            module = director('move', 'bridged_stage', coordinator)
+            done: list = []
+            module.move_done_signal.connect(done.append)
+            for target in (2.5, -1.25):
+                done.clear()
+                module.move_abs(target)
+                wait_until(lambda: done, 30, f'move_done at {target} through LECO', qt=True)
+                assert float(done[-1].value()) == pytest.approx(target, abs=1e-6)
+            assert module.settings['actuator_settings', 'settings_client', 'units'] == 'mm'
+    finally:
+        if module is not None:
+            close(module)
+        output = stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGINT)
+    assert "LECO actor 'bridged_stage'" in output and 'no client connected' not in output
+    assert 'Handling commands of' not in output  # pyleco's chatter stays out of the terminal
+
+
+def test_a_leco_director_snaps_a_bridge_grabber_with_its_shape(tmp_path: Path, coordinator: int) -> None:
+    process, port = serve(tmp_path, 'viewer', 'DAQ1D', '--leco-name', 'bridged_spectro', '--coordinator',
+                          f'127.0.0.1:{coordinator}')
+    module = None
+    try:
+        with client_process('grabber', '--port', str(port), '--dim', '1D', '--dialect', 'pymodaq4'):
+            wait_until(lambda: 'GRABBER client connected' in (tmp_path / 'serve.log').read_text(), 30, 'the grabber')
+            module = director('viewer', 'bridged_spectro', coordinator)
+            grabbed: list = []
+            module.grab_done_signal.connect(grabbed.append)
+            module.snap()
+            wait_until(lambda: grabbed, 30, 'the snap through LECO', qt=True)
+            data = grabbed[-1].get_data_from_dim('Data1D')[0].data[0]
+            assert data.ndim == 1 and data.size > 1 and np.isfinite(data).all()
+    finally:
+        if module is not None:
+            close(module)
+        stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGINT)
+
+
+def test_serve_without_a_coordinator_starts_one_and_prints_where(tmp_path: Path) -> None:
+    port = free_port()
+    process, _ = serve(tmp_path, 'move', '--leco-name', 'lonely_stage', '--coordinator', f'127.0.0.1:{port}')
+    output = stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGTERM)
+    assert 'started a LECO coordinator in this process on' in output and f':{port} (embedded)' in output
+
+
+def test_serve_checks_its_command_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, '-m', 'tcpbridge', 'serve', 'move', 'DAQ2D'], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and 'takes no DAQ type' in done.stderr
+    done = subprocess.run([sys.executable, '-m', 'tcpbridge', 'serve', 'move', '--connect', '10.0.0.5:6341',
+                           '--port', '6342'], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and '--connect dials the instrument' in done.stderr
