@@ -29,7 +29,7 @@ from tcpbridge import ACTUATOR, GRABBER, ActuatorClient, Dialect, GrabberClient
 from tcpbridge.net.low_water import ReceiveLowWater
 from tcpbridge.net.transport import send_buffers
 from tcpbridge.server import BridgeServer, MessageReceived
-from tcpbridge.wire import ClientType, Decoder, Done, Encoder, MoveAbs, MoveDone, Role, SendData, data_actuator
+from tcpbridge.wire import ClientType, Decoder, Done, Encoder, MoveAbs, MoveDone, SendData, Side, data_actuator
 
 FRAME = (np.arange(2048 * 2048, dtype=np.uint16) * 7).reshape(2048, 2048)
 REPEATS = 30
@@ -54,7 +54,7 @@ class CoreFrames:
     def __init__(self, a: socket.socket, b: socket.socket, dialect: Dialect) -> None:
         self.a, self.b, self.dialect = a, b, dialect
         self.encoder = Encoder(dialect)
-        self.decoder = Decoder(Role.SERVER)
+        self.decoder = Decoder(Side.SERVER)
         self.decoder.feed(self.encoder.encode_bytes(ClientType(GRABBER)))
 
     def seconds(self) -> float:
@@ -113,7 +113,7 @@ class EngineFrames:
 def peak_receive_memory(dialect: Dialect) -> float:
     a, b = socket_pair()
     encoder = Encoder(dialect)
-    decoder = Decoder(Role.SERVER)
+    decoder = Decoder(Side.SERVER)
     decoder.feed(encoder.encode_bytes(ClientType(GRABBER)))
     buffers = encoder.encode(Done([FRAME]))
     tracemalloc.start()
@@ -132,7 +132,7 @@ def core_round_trips(n: int = 3000) -> List[float]:
     """move_abs -> move_done through encoder, socket, decoder, both ways, no threads."""
     server_side, client_side = socket_pair()
     encoder = Encoder(Dialect.LEGACY)
-    to_client, to_server = Decoder(Role.CLIENT), Decoder(Role.SERVER)
+    to_client, to_server = Decoder(Side.CLIENT), Decoder(Side.SERVER)
     to_server.feed(encoder.encode_bytes(ClientType(ACTUATOR)))
     command = encoder.encode(MoveAbs(1.5))
     times = []

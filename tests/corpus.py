@@ -32,9 +32,9 @@ from tcpbridge.wire import (
     PositionIs,
     Quit,
     ReceiveBudget,
-    Role,
     SendData,
     SetInfo,
+    Side,
     StopMotion,
     data_actuator,
 )
@@ -88,14 +88,14 @@ def server_streams() -> List[Tuple[str, bytes]]:
     return streams
 
 
-ROLES = {'client': Role.SERVER, 'server': Role.CLIENT, 'observed': Role.OBSERVER}
+ROLES = {'client': Side.SERVER, 'server': Side.CLIENT, 'observed': Side.OBSERVER}
 
 
 def decoder(name: str, limits: Optional[Limits] = None, budget: Optional[ReceiveBudget] = None) -> Decoder:
     """The decoder of stream ``name`` (``server-*`` streams are decoded by a client, ``observed-*``
     ones by an observer; a client of the pymodaq5 dialect knows it from the start, a server learns
     it from the hello)."""
-    role = ROLES.get(name.split('-')[0], Role.SERVER)
+    role = ROLES.get(name.split('-')[0], Side.SERVER)
     return Decoder(role, limits or Limits(), budget=budget,
                    dialect=Dialect.PYMODAQ5 if name == 'server-pymodaq5' else None)
 #: values a length field is set to by the mutations: small, boundary and absurd

@@ -40,6 +40,13 @@ def test_a_moved_name_still_imports_with_a_warning_naming_its_home(name: str, ho
     assert value is getattr(home, name)
 
 
+@pytest.mark.parametrize('old, home, new', [('Role', wire, 'Side'), ('ControllerChanged', server, 'ControlChanged')])
+def test_a_renamed_name_still_imports_with_a_warning_naming_the_new_one(old: str, home, new: str) -> None:
+    with pytest.warns(DeprecationWarning, match=f'is now {home.__name__}.{new}'):
+        value = getattr(tcpbridge, old)
+    assert value is getattr(home, new)
+
+
 def test_an_unknown_name_is_an_attribute_error() -> None:
     name = 'NoSuchThing'
     with pytest.raises(AttributeError, match='no attribute'):

@@ -42,6 +42,8 @@ __all__ = [
 
 #: the namespaces that hold what moved out of ``tcpbridge`` in 0.3, searched in this order
 _NEW_HOMES = ('tcpbridge.wire', 'tcpbridge.server', 'tcpbridge.commands')
+#: names of 0.2 that moved under another name: old -> (home, new name)
+_RENAMED = {'Role': ('tcpbridge.wire', 'Side'), 'ControllerChanged': ('tcpbridge.server', 'ControlChanged')}
 
 
 def __getattr__(name: str) -> Any:
@@ -50,6 +52,10 @@ def __getattr__(name: str) -> Any:
     Raises:
         AttributeError: no such name.
     """
+    if name in _RENAMED:
+        home, new_name = _RENAMED[name]
+        warnings.warn(f'tcpbridge.{name} is now {home}.{new_name}', DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(home), new_name)
     for home in _NEW_HOMES:
         module = importlib.import_module(home)
         if name in module.__all__:

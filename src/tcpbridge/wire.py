@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .protocol.client_session import ClientSession
 from .protocol.data import Axis, DataToExport, DataWithAxes, SerializedParameter, data_actuator, dim_of_shape
-from .protocol.decoder import Decoder, Role
+from .protocol.decoder import Decoder, Side
 from .protocol.dialects import Dialect, DwaLayout
 from .protocol.encoder import Encoder
 from .protocol.errors import (
@@ -77,7 +77,7 @@ __all__ = [
     'EncodeError', 'Encoder', 'GetActuatorValue', 'Info', 'InfoXml', 'Infos', 'InvalidDtype', 'InvalidText',
     'LimitExceeded', 'Limits', 'ListTooLong', 'MalformedPayload', 'Message', 'MoveAbs', 'MoveDone', 'MoveHome',
     'MoveRel', 'NestingTooDeep', 'PayloadTooLarge', 'PositionIs', 'PositionMessage', 'ProtocolError', 'Quit',
-    'ReceiveBudget', 'Refused', 'Role', 'SendData', 'SerializedParameter', 'SetInfo', 'ShapeMismatch',
+    'ReceiveBudget', 'Refused', 'Side', 'SendData', 'SerializedParameter', 'SetInfo', 'ShapeMismatch',
     'StatusRequest', 'StopMotion', 'StringTooLong', 'TooManyDimensions', 'UnknownCommand', 'UnknownTag',
     'data_actuator', 'dim_of_shape', 'parameter_to_xml', 'parse_parameter_xml', 'parse_settings_xml',
     'settings_to_xml',

@@ -16,7 +16,7 @@ from helpers import EventLog, wait_until
 from tcpbridge import GRABBER, GrabberClient, RefusedByServer, client_context, server_context
 from tcpbridge.net import client as client_module
 from tcpbridge.server import IN_CONTROL, WAITING, BridgeServer, ClientConnected
-from tcpbridge.wire import Accepted, ClientType, Decoder, Encoder, Infos, Role, StatusRequest
+from tcpbridge.wire import Accepted, ClientType, Decoder, Encoder, Infos, Side, StatusRequest
 
 
 def run_client(client: GrabberClient) -> threading.Thread:
@@ -79,7 +79,7 @@ def test_a_server_that_does_not_know_the_extension_is_taken_as_accepting(monkeyp
             conn, _ = listener.accept()
             with conn:
                 conn.settimeout(10)
-                decoder = Decoder(Role.SERVER)
+                decoder = Decoder(Side.SERVER)
                 while data := conn.recv(65536):
                     received.extend(decoder.feed(data))
         server = threading.Thread(target=old_server, daemon=True)
@@ -106,7 +106,7 @@ def test_a_client_that_does_not_ask_is_not_told(monkeypatch) -> None:
         conn, _ = listener.accept()
         with conn:
             conn.settimeout(10)
-            decoder, received = Decoder(Role.SERVER), []
+            decoder, received = Decoder(Side.SERVER), []
             while len(received) < 2:
                 received += decoder.feed(conn.recv(65536))
             assert client.connected.wait(10)
@@ -122,7 +122,7 @@ def test_the_plugins_answer_is_an_accepted_message_on_the_wire() -> None:
         with socket.create_connection(server.address) as raw:
             raw.sendall(Encoder().encode_bytes(ClientType(GRABBER)) + Encoder().encode_bytes(StatusRequest()))
             raw.settimeout(10)
-            decoder, got = Decoder(Role.CLIENT), []
+            decoder, got = Decoder(Side.CLIENT), []
             while not got:
                 got = decoder.feed(raw.recv(4096))
             assert got == [Accepted(IN_CONTROL)]

@@ -15,7 +15,7 @@ import pytest
 from helpers import EventLog, wait_until
 from tcpbridge import ACTUATOR, ActuatorClient, GrabberClient
 from tcpbridge.server import BridgeServer, ClientLost, MessageReceived, ReplyTimeout
-from tcpbridge.wire import Decoder, Done, Encoder, Message, MoveAbs, MoveDone, Role, SendData, data_actuator
+from tcpbridge.wire import Decoder, Done, Encoder, Message, MoveAbs, MoveDone, SendData, Side, data_actuator
 
 #: requests per dialect, the reply timeout, and the replies' delays: uniform over [0, 2 x timeout]
 REQUESTS = 1000
@@ -96,7 +96,7 @@ def test_a_request_read_while_a_push_is_on_its_way_is_answered_by_that_push_only
             server.sendall(Encoder().encode_bytes(SendData('1D')))  # read by the client mid-push
             wait_until(lambda: 'Send Data 1D answered by the data being pushed' in caplog.text, 10,
                        'the client to read the request')
-            decoder = Decoder(Role.SERVER)
+            decoder = Decoder(Side.SERVER)
             received = read_until_done(server, decoder)      # the 16 MiB push
             pusher.join(10)
             client.push([np.array([2.0])])                   # the stream goes on: a second frame

@@ -17,8 +17,8 @@ from tcpbridge.wire import (
     NestingTooDeep,
     PayloadTooLarge,
     ProtocolError,
-    Role,
     ShapeMismatch,
+    Side,
     StringTooLong,
     TooManyDimensions,
     UnknownCommand,
@@ -71,7 +71,7 @@ CASES = {
 @pytest.mark.parametrize('name', list(CASES))
 def test_bad_input_raises_before_allocating(name: str) -> None:
     data, error, text = CASES[name]
-    decoder = Decoder(Role.SERVER)
+    decoder = Decoder(Side.SERVER)
     decoder.feed(GRABBER_HELLO)
     tracemalloc.start()
     try:
@@ -88,21 +88,21 @@ def test_bad_input_raises_before_allocating(name: str) -> None:
 
 
 def test_configured_limit_applies_to_the_whole_message() -> None:
-    decoder = Decoder(Role.SERVER, Limits(max_payload_bytes=200))
+    decoder = Decoder(Side.SERVER, Limits(max_payload_bytes=200))
     decoder.feed(GRABBER_HELLO)
     with pytest.raises(PayloadTooLarge, match='200'):
         decoder.feed(DONE_PYMODAQ4)  # 230 bytes
 
 
 def test_string_limit_is_configurable() -> None:
-    decoder = Decoder(Role.SERVER, Limits(max_string_bytes=10))
+    decoder = Decoder(Side.SERVER, Limits(max_string_bytes=10))
     decoder.feed(GRABBER_HELLO)
     with pytest.raises(StringTooLong, match='11 bytes'):
         decoder.feed(s('Infos') + s('<a>1234</a>'))
 
 
 def test_truncated_message_is_visible() -> None:
-    decoder = Decoder(Role.SERVER)
+    decoder = Decoder(Side.SERVER)
     decoder.feed(GRABBER_HELLO)
     assert not decoder.in_message
     assert decoder.feed(DONE_PYMODAQ4[:100]) == []
@@ -111,9 +111,9 @@ def test_truncated_message_is_visible() -> None:
 
 def test_client_side_rejects_unknown_server_commands() -> None:
     with pytest.raises(UnknownCommand, match='Send Data 3D'):
-        Decoder(Role.CLIENT).feed(s('Send Data 3D'))
+        Decoder(Side.CLIENT).feed(s('Send Data 3D'))
     with pytest.raises(UnknownCommand, match='Status'):
-        Decoder(Role.CLIENT).feed(s('Status'))
+        Decoder(Side.CLIENT).feed(s('Status'))
 
 
 def test_limits_must_be_positive() -> None:

@@ -39,7 +39,7 @@ def test_a_state_is_its_role_text() -> None:
 def test_a_session_walks_the_table_handshake_authenticating_control_closed() -> None:
     session = ServerSession(SessionConfig(client_type=GRABBER, auth_secret='s3cret'))
     cid, _ = session.connection_made('10.0.0.5:4000', 1.0)
-    assert session.role(cid) is S.HANDSHAKE
+    assert session.state(cid) is S.HANDSHAKE
     data = memoryview(Encoder().encode_bytes(ClientType(GRABBER)) + Encoder().encode_bytes(AuthRequest()))
     while data.nbytes:  # as the I/O loop feeds it
         target = session.receive_buffer(cid)
@@ -47,7 +47,7 @@ def test_a_session_walks_the_table_handshake_authenticating_control_closed() -> 
         target[:n] = data[:n]
         data = data[n:]
         session.bytes_received(cid, n, 1.0)
-    assert session.role(cid) is S.AUTHENTICATING and [c.role for c in session.clients] == ['authenticating']
+    assert session.state(cid) is S.AUTHENTICATING and [c.role for c in session.clients] == ['authenticating']
     assert session.in_control is None  # its hello counts once it has authenticated
     lost = session.connection_lost(cid, 'reset', 2.0)
-    assert lost[0].reason == 'reset' and session.role(cid) is None and session.pop_closed() == [cid]
+    assert lost[0].reason == 'reset' and session.state(cid) is None and session.pop_closed() == [cid]

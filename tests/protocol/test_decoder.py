@@ -29,9 +29,9 @@ from tcpbridge.wire import (
     MoveHome,
     MoveRel,
     Quit,
-    Role,
     SendData,
     SetInfo,
+    Side,
     StopMotion,
     data_actuator,
 )
@@ -47,7 +47,7 @@ CLIENT_STREAM = (GRABBER_HELLO + DONE_LEGACY + DONE_PYMODAQ4 + POSITION_IS_LEGAC
                      AxisInfo('x', np.arange(4.0), 'wavelength', 'nm'), Quit())))
 
 
-def decode_in_chunks(data: bytes, sizes: list, role: Role = Role.SERVER, dialect: Optional[Dialect] = None) -> list:
+def decode_in_chunks(data: bytes, sizes: list, role: Side = Side.SERVER, dialect: Optional[Dialect] = None) -> list:
     """Decode ``data`` cut into pieces of ``sizes`` (a client of a pymodaq5 server is told ``dialect``)."""
     decoder, out, position, index = Decoder(role, dialect=dialect), [], 0, 0
     while position < len(data):
@@ -110,7 +110,7 @@ def test_server_messages_round_trip(dialect: Dialect) -> None:
     encoder = Encoder(dialect)
     stream = b''.join(encoder.encode_bytes(m) for m in SERVER_MESSAGES)
     for sizes in ([], [1], [3, 17]):
-        decoded = decode_in_chunks(stream, sizes, Role.CLIENT, dialect)
+        decoded = decode_in_chunks(stream, sizes, Side.CLIENT, dialect)
         assert [type(m) for m in decoded] == [type(m) for m in SERVER_MESSAGES]
         assert [getattr(m, 'value', None) for m in decoded] == [getattr(m, 'value', None) for m in SERVER_MESSAGES]
 
@@ -158,9 +158,9 @@ def dwas(draw: st.DrawFn) -> DataWithAxes:
         extra_attributes=draw(st.dictionaries(st.text(min_size=1, max_size=8), items, max_size=3)))
 
 
-def roundtrip(message, dialect: Dialect = Dialect.PYMODAQ4, role: Role = Role.SERVER):
-    decoder = Decoder(role, dialect=dialect if role is Role.CLIENT else None)
-    if role is Role.SERVER:  # the hello in the dialect's framing (pymodaq5 has its own)
+def roundtrip(message, dialect: Dialect = Dialect.PYMODAQ4, role: Side = Side.SERVER):
+    decoder = Decoder(role, dialect=dialect if role is Side.CLIENT else None)
+    if role is Side.SERVER:  # the hello in the dialect's framing (pymodaq5 has its own)
         decoder.feed(Encoder(dialect).encode_bytes(ClientType('GRABBER')))
     out = decoder.feed(Encoder(dialect).encode_bytes(message))
     assert len(out) == 1 and not decoder.in_message
@@ -197,7 +197,7 @@ def test_positions_round_trip(value: float, units: str, dialect: Dialect) -> Non
 @settings(max_examples=100, deadline=None)
 def test_strings_and_paths_round_trip(path: list, xml: str) -> None:
     assert roundtrip(InfoXml(tuple(path), xml), Dialect.LEGACY) == InfoXml(tuple(path), xml)
-    assert roundtrip(SetInfo(tuple(path), xml), Dialect.LEGACY, Role.CLIENT) == SetInfo(tuple(path), xml)
+    assert roundtrip(SetInfo(tuple(path), xml), Dialect.LEGACY, Side.CLIENT) == SetInfo(tuple(path), xml)
     assert roundtrip(Info(xml, xml), Dialect.LEGACY) == Info(xml, xml)
 
 
@@ -250,7 +250,7 @@ def test_thousands_of_small_messages_in_one_chunk_decode_in_order_with_their_siz
     moves = [encoder.encode_bytes(MoveDone(data_actuator(float(i), 'mm') if dialect is Dialect.PYMODAQ4
                                            else float(i))) for i in range(10000)]
     assert sum(map(len, moves)) > Decoder.BUFFER_SIZE
-    decoder = Decoder(Role.SERVER)
+    decoder = Decoder(Side.SERVER)
     decoder.feed(encoder.encode_bytes(ClientType('ACTUATOR')))
     decoded = decoder.feed_sized(b''.join(moves) + moves[0][:7])  # and the start of one more
     assert [message.value for message, _ in decoded] == [float(i) for i in range(10000)]

@@ -36,9 +36,9 @@ from tcpbridge.wire import (
     PayloadTooLarge,
     PositionIs,
     ProtocolError,
-    Role,
     SendData,
     SetInfo,
+    Side,
     UnknownCommand,
     UnknownTag,
 )
@@ -83,11 +83,11 @@ FILES = ['move_full2.txt', 'viewer0D_full.txt', 'viewer1D_full.txt']
 def test_module_messages_decode_in_any_chunking_and_re_encode_identically(name: str) -> None:
     stream = capture(name)['c2s']
     data = b''.join(stream)
-    whole = Decoder(Role.SERVER).feed(data)
+    whole = Decoder(Side.SERVER).feed(data)
     assert isinstance(whole[0], ClientType) and whole[0].dialect is Dialect.PYMODAQ5
     rng = random.Random(name)
     for _ in range(10):
-        decoder = Decoder(Role.SERVER)
+        decoder = Decoder(Side.SERVER)
         assert [m for piece in chunks(data, rng) for m in decoder.feed(piece)] == whole
     encoder = Encoder(Dialect.PYMODAQ5)
     for message, wire in zip(whole, group(whole, stream)):
@@ -97,7 +97,7 @@ def test_module_messages_decode_in_any_chunking_and_re_encode_identically(name: 
 @pytest.mark.parametrize('name', FILES)
 def test_server_messages_decode_and_our_encoder_writes_the_same_bytes(name: str) -> None:
     stream = capture(name)['s2c']
-    decoded = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5).feed(b''.join(stream))
+    decoded = Decoder(Side.CLIENT, dialect=Dialect.PYMODAQ5).feed(b''.join(stream))
     assert decoded
     encoder = Encoder(Dialect.PYMODAQ5)
     for message, wire in zip(decoded, group(decoded, stream)):
@@ -105,14 +105,14 @@ def test_server_messages_decode_and_our_encoder_writes_the_same_bytes(name: str)
 
 
 def test_what_the_move_session_says() -> None:
-    module = Decoder(Role.SERVER).feed(b''.join(capture('move_full2.txt')['c2s']))
+    module = Decoder(Side.SERVER).feed(b''.join(capture('move_full2.txt')['c2s']))
     assert module[0] == ClientType(ACTUATOR)
     assert isinstance(module[1], Infos) and module[1].xml.startswith('<move_settings type="group"')
     assert module[2] == InfoXml(('move_settings', 'tau'), module[2].xml) and '<tau type="int"' in module[2].xml
     positions = [m for m in module if isinstance(m, (PositionIs, MoveDone))]
     assert positions and all(m.dialect is Dialect.PYMODAQ5 and m.units == 'µm' for m in positions)
     assert isinstance(positions[0].position, DataWithAxes) and positions[0].position.class_name == 'DataActuator'
-    server = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5).feed(b''.join(capture('move_full2.txt')['s2c']))
+    server = Decoder(Side.CLIENT, dialect=Dialect.PYMODAQ5).feed(b''.join(capture('move_full2.txt')['s2c']))
     kinds = [type(m) for m in server]
     assert kinds == [SetInfo, MoveAbs, MoveRel, MoveHome, GetActuatorValue, CheckPosition]
     assert server[0].path == ('tau',)  # the 5.1.13 server's path has no root (docs/protocol.rst §4.12: ours has)
@@ -120,7 +120,7 @@ def test_what_the_move_session_says() -> None:
 
 
 def test_what_the_1d_viewer_sends() -> None:
-    module = Decoder(Role.SERVER).feed(b''.join(capture('viewer1D_full.txt')['c2s']))
+    module = Decoder(Side.SERVER).feed(b''.join(capture('viewer1D_full.txt')['c2s']))
     assert module[0] == ClientType(GRABBER)
     done = [m for m in module if isinstance(m, Done)]
     assert len(done) == 2 and all(isinstance(m.data, DataToExport) for m in done)
@@ -128,7 +128,7 @@ def test_what_the_1d_viewer_sends() -> None:
     assert dwa.class_name == 'DataFromPlugins' and dwa.dim == 'Data1D'
     assert dwa.axes and dwa.axes[0].data.shape == dwa.data[0].shape
     assert set(dwa.extra_attributes) == {'do_plot', 'do_save'}
-    server = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5).feed(b''.join(capture('viewer1D_full.txt')['s2c']))
+    server = Decoder(Side.CLIENT, dialect=Dialect.PYMODAQ5).feed(b''.join(capture('viewer1D_full.txt')['s2c']))
     assert SendData('1D') in server
 
 
@@ -138,7 +138,7 @@ def test_large_array_is_received_without_copy_and_sent_zero_copy() -> None:
     encoder = Encoder(Dialect.PYMODAQ5)
     buffers = encoder.encode(Done(dte))
     assert any(isinstance(b, memoryview) and b.obj is not None and b.nbytes == image.nbytes for b in buffers)
-    decoder = Decoder(Role.SERVER)
+    decoder = Decoder(Side.SERVER)
     decoder.feed(encoder.encode_bytes(ClientType(GRABBER)))
     received = decoder.feed(b''.join(buffers))[0].data.data[0].data[0]
     np.testing.assert_array_equal(received, image)
@@ -153,7 +153,7 @@ def test_large_array_is_received_without_copy_and_sent_zero_copy() -> None:
 def test_envelopes_bound_their_fields(mutation, error) -> None:
     """A length that disagrees with its envelope, or an absurd one, is an error before allocation."""
     encoder = Encoder(Dialect.PYMODAQ5)
-    decoder = Decoder(Role.SERVER, Limits(max_payload_bytes=1 << 20))
+    decoder = Decoder(Side.SERVER, Limits(max_payload_bytes=1 << 20))
     decoder.feed(encoder.encode_bytes(ClientType(GRABBER)))
     infos = encoder.encode_bytes(Infos('<a/>'))
     command_length = int.from_bytes(infos[:4], 'big') + 4
@@ -165,7 +165,7 @@ def test_a_hello_longer_than_its_envelope_is_refused() -> None:
     hello = bytearray(Encoder(Dialect.PYMODAQ5).encode_bytes(ClientType(ACTUATOR)))
     hello[3] -= 1
     with pytest.raises(MalformedPayload, match='hello'):
-        Decoder(Role.SERVER).feed(bytes(hello) + b'\x00' * 8)
+        Decoder(Side.SERVER).feed(bytes(hello) + b'\x00' * 8)
 
 
 # -- the bad-input suite, in this framing -----------------------------------------------------------
@@ -234,7 +234,7 @@ BAD = {
 
 def test_the_bad_input_builders_make_valid_messages() -> None:
     """The cases above are one mutation away from valid: the same builders decode when valid."""
-    decoder = Decoder(Role.SERVER)
+    decoder = Decoder(Side.SERVER)
     decoder.feed(Encoder(Dialect.PYMODAQ5).encode_bytes(ClientType(GRABBER)))
     done, = decoder.feed(_done(_dwa(_str('d'), _array(3), _array(3))))
     assert done.data.data[0].name == 'd' and done.data.data[0].data[1].shape == (3,)
@@ -243,7 +243,7 @@ def test_the_bad_input_builders_make_valid_messages() -> None:
 @pytest.mark.parametrize('name', list(BAD))
 def test_bad_input_raises_before_allocating(name: str) -> None:
     data, error, text = BAD[name]
-    decoder = Decoder(Role.SERVER, Limits(max_payload_bytes=1 << 30))
+    decoder = Decoder(Side.SERVER, Limits(max_payload_bytes=1 << 30))
     decoder.feed(Encoder(Dialect.PYMODAQ5).encode_bytes(ClientType(GRABBER)))
     tracemalloc.start()
     try:

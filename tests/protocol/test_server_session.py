@@ -29,8 +29,8 @@ from tcpbridge.wire import (
     Encoder,
     Infos,
     ReceiveBudget,
-    Role,
     SendData,
+    Side,
 )
 
 HELLO = Encoder().encode_bytes(ClientType(GRABBER))
@@ -109,7 +109,7 @@ def test_requests_awaiting_the_same_reply_are_settled_one_by_one() -> None:
     h.advance(0.5)
     second, _ = h.session.send(SendData('1D'), h.now, (Done,), timeout=1.0)
     assert first != second and not events
-    decoder = Decoder(Role.CLIENT)
+    decoder = Decoder(Side.CLIENT)
     assert decoder.feed(h.sent(cid)) == [SendData('1D'), SendData('1D')]
     h.receive(cid, done())           # settles the first request only
     assert [e.request_id for e in h.of(MessageReceived)] == [first]
@@ -247,7 +247,7 @@ def test_a_limit_holds_completed_messages_back_until_they_are_asked_for() -> Non
     rest = h.session.deliver_pending(cid, h.now, limit=5) + h.session.deliver_pending(cid, h.now)
     assert h.session.pending(cid) == 0 and h.session.deliver_pending(cid, h.now) == []
     assert [e.message.data[0][0] for e in first + rest] == list(range(10))
-    assert h.session.role(cid) == IN_CONTROL and h.session.role(cid + 1) is None
+    assert h.session.state(cid) == IN_CONTROL and h.session.state(cid + 1) is None
 
 
 def test_a_client_that_does_not_read_is_dropped_when_a_message_is_queued() -> None:
@@ -297,7 +297,7 @@ def test_clients_not_in_control_may_send_small_messages_only() -> None:
 
 def test_large_fields_share_one_receive_budget() -> None:
     budget = ReceiveBudget(3 << 20)
-    first, second = Decoder(Role.SERVER, budget=budget), Decoder(Role.SERVER, budget=budget)
+    first, second = Decoder(Side.SERVER, budget=budget), Decoder(Side.SERVER, budget=budget)
     data = done(size=256 << 10)                     # a 2 MiB array field
     for decoder in (first, second):
         decoder.feed(HELLO)
@@ -347,7 +347,7 @@ def test_a_pymodaq5_hello_fixes_the_dialect_and_commands_go_out_in_it() -> None:
     cid = h.connect()
     h.receive(cid, pymodaq5.encode_bytes(ClientType(ACTUATOR)))
     assert h.session.in_control.dialect is Dialect.PYMODAQ5 and h.of(DialectDetected)
-    module = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5)
+    module = Decoder(Side.CLIENT, dialect=Dialect.PYMODAQ5)
     assert module.feed(h.sent(cid)) == [CheckPosition()]
     h.receive(cid, pymodaq5.encode_bytes(PositionIs(data_actuator(0.5, 'mm'))))
     assert h.of(MessageReceived)[-1].message.value == 0.5
@@ -365,7 +365,7 @@ def authenticate(h: Harness, peer: str, secret: str, dialect: str = 'legacy') ->
     encoder = Encoder(dialect)
     cid = h.connect(peer)
     h.receive(cid, encoder.encode_bytes(ClientType(GRABBER)) + encoder.encode_bytes(AuthRequest()))
-    client = Decoder(Role.CLIENT, dialect=Dialect.PYMODAQ5 if dialect == 'pymodaq5' else None)
+    client = Decoder(Side.CLIENT, dialect=Dialect.PYMODAQ5 if dialect == 'pymodaq5' else None)
     challenge, = client.feed(h.sent(cid))
     assert isinstance(challenge, AuthChallenge) and len(challenge.nonce) == 64
     h.receive(cid, encoder.encode_bytes(AuthResponse(response(secret, challenge.nonce, GRABBER))))
@@ -444,7 +444,7 @@ def test_observers_get_a_copy_of_the_data_and_never_take_control() -> None:
     assert h.session.in_control.id == controller
     assert {c.id: c.role for c in h.session.clients}[watcher] == OBSERVING
     h.receive(controller, done(3.0, 4))
-    copy, = Decoder(Role.OBSERVER).feed(h.sent(watcher))
+    copy, = Decoder(Side.OBSERVER).feed(h.sent(watcher))
     np.testing.assert_array_equal(copy.data.data[0].data[0], np.full(4, 3.0))  # pymodaq4 for observers
     assert isinstance(h.of(MessageReceived)[-1].message, Done)  # the plugin got it as before
     h.receive(controller, Encoder().encode_bytes(Infos('<a/>')))
@@ -479,7 +479,7 @@ def status(h: Harness, cid: int) -> list:
     """Ask the plugin whether ``cid`` was accepted; what it answered."""
     from tcpbridge.wire import StatusRequest
     h.receive(cid, Encoder().encode_bytes(StatusRequest()))
-    return Decoder(Role.CLIENT).feed(h.sent(cid))
+    return Decoder(Side.CLIENT).feed(h.sent(cid))
 
 
 def test_a_client_that_asks_learns_whether_it_is_in_control_or_waits() -> None:
@@ -505,13 +505,13 @@ def test_a_client_refused_after_its_hello_gets_the_reason_before_the_close(case:
         cid = h.hello('b:2')
     elif case == 'wrong secret':
         h.receive(cid, HELLO + Encoder().encode_bytes(AuthRequest()))
-        nonce = Decoder(Role.CLIENT).feed(h.sent(cid))[0].nonce
+        nonce = Decoder(Side.CLIENT).feed(h.sent(cid))[0].nonce
         h.receive(cid, Encoder().encode_bytes(AuthResponse(response('guess', nonce, GRABBER))))
     else:
         h.receive(cid, HELLO + Encoder().encode_bytes(Infos('<a/>')))
     reason = h.of(ClientRefused)[-1].reason
     assert cid in h.session.pop_closed()
-    notice = Decoder(Role.CLIENT).feed(b''.join(bytes(b) for b in h.session.farewell(cid)))
+    notice = Decoder(Side.CLIENT).feed(b''.join(bytes(b) for b in h.session.farewell(cid)))
     assert notice == [Refused(reason)]
     assert h.session.farewell(cid) == []  # once
 

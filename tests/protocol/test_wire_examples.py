@@ -16,8 +16,8 @@ from tcpbridge.wire import (
     Infos,
     MoveAbs,
     PositionIs,
-    Role,
     SetInfo,
+    Side,
     data_actuator,
 )
 from wire_examples import (
@@ -50,9 +50,9 @@ def example_dte() -> DataToExport:
     return DataToExport('mydte', data=[dwa], timestamp=TS)
 
 
-def decode_one(data: bytes, role: Role, hello: bool = False):
+def decode_one(data: bytes, role: Side, hello: bool = False):
     decoder = Decoder(role)
-    if role is Role.SERVER and not hello:
+    if role is Side.SERVER and not hello:
         decoder.feed(GRABBER_HELLO)
     messages = decoder.feed(data)
     assert len(messages) == 1 and not decoder.in_message
@@ -61,7 +61,7 @@ def decode_one(data: bytes, role: Role, hello: bool = False):
 
 def test_client_type() -> None:
     assert LEGACY.encode_bytes(ClientType('GRABBER')) == GRABBER_HELLO
-    assert decode_one(GRABBER_HELLO, Role.SERVER, hello=True) == ClientType('GRABBER')
+    assert decode_one(GRABBER_HELLO, Side.SERVER, hello=True) == ClientType('GRABBER')
 
 
 def test_actuator_hello_is_what_pymodaq_clients_send() -> None:
@@ -76,7 +76,7 @@ def test_actuator_hello_is_what_pymodaq_clients_send() -> None:
 def test_done_legacy() -> None:
     assert len(DONE_LEGACY) == 56
     assert LEGACY.encode_bytes(Done([np.array([1.0, 2.0])])) == DONE_LEGACY
-    message = decode_one(DONE_LEGACY, Role.SERVER)
+    message = decode_one(DONE_LEGACY, Side.SERVER)
     assert message.dialect is Dialect.LEGACY
     assert len(message.data) == 1 and message.data[0].dtype == np.dtype('<f8')
     np.testing.assert_array_equal(message.data[0], [1.0, 2.0])
@@ -85,7 +85,7 @@ def test_done_legacy() -> None:
 def test_done_pymodaq4() -> None:
     assert len(DONE_PYMODAQ4) == 230
     assert PYMODAQ4.encode_bytes(Done(example_dte())) == DONE_PYMODAQ4
-    message = decode_one(DONE_PYMODAQ4, Role.SERVER)
+    message = decode_one(DONE_PYMODAQ4, Side.SERVER)
     assert message.dialect is Dialect.PYMODAQ4 and message.layout is DwaLayout.V4_4
     assert message.data == example_dte()
 
@@ -93,7 +93,7 @@ def test_done_pymodaq4() -> None:
 @pytest.mark.parametrize('position, expected', [(1.5, MOVE_ABS_LEGACY), (2, MOVE_ABS_LEGACY_INT)])
 def test_move_abs_legacy(position: object, expected: bytes) -> None:
     assert LEGACY.encode_bytes(MoveAbs(position)) == expected
-    message = decode_one(expected, Role.CLIENT)
+    message = decode_one(expected, Side.CLIENT)
     assert isinstance(message, MoveAbs) and message.dialect is Dialect.LEGACY
     assert message.value == position and type(message.value) is type(position)
 
@@ -101,7 +101,7 @@ def test_move_abs_legacy(position: object, expected: bytes) -> None:
 def test_move_abs_pymodaq4() -> None:
     assert len(MOVE_ABS_PYMODAQ4) == 173
     assert PYMODAQ4.encode_bytes(MoveAbs(fixed_actuator())) == MOVE_ABS_PYMODAQ4
-    message = decode_one(MOVE_ABS_PYMODAQ4, Role.CLIENT)
+    message = decode_one(MOVE_ABS_PYMODAQ4, Side.CLIENT)
     assert message.dialect is Dialect.PYMODAQ4 and message.value == 1.5
     assert message.position == fixed_actuator()
 
@@ -112,7 +112,7 @@ def test_move_abs_pymodaq4_layout_4_3_has_no_units() -> None:
     assert MOVE_ABS_PYMODAQ4[units_at:units_at + 4] == bytes(4)
     assert encoded == MOVE_ABS_PYMODAQ4[:units_at] + MOVE_ABS_PYMODAQ4[units_at + 4:]
     assert len(encoded) - 12 == 157
-    message = decode_one(encoded, Role.CLIENT)
+    message = decode_one(encoded, Side.CLIENT)
     assert message.layout is DwaLayout.V4_2 and message.value == 1.5
 
 
@@ -122,7 +122,7 @@ def test_position_is() -> None:
     assert PYMODAQ4.encode_bytes(PositionIs(fixed_actuator())) == POSITION_IS_PYMODAQ4
     # a position given as a DataActuator goes out as a bare scalar in the legacy dialect
     assert LEGACY.encode_bytes(PositionIs(fixed_actuator())) == POSITION_IS_LEGACY
-    legacy, pymodaq4 = decode_one(POSITION_IS_LEGACY, Role.SERVER), decode_one(POSITION_IS_PYMODAQ4, Role.SERVER)
+    legacy, pymodaq4 = decode_one(POSITION_IS_LEGACY, Side.SERVER), decode_one(POSITION_IS_PYMODAQ4, Side.SERVER)
     assert (legacy.dialect, legacy.value) == (Dialect.LEGACY, 1.5)
     assert (pymodaq4.dialect, pymodaq4.value, pymodaq4.units) == (Dialect.PYMODAQ4, 1.5, '')
 
@@ -131,7 +131,7 @@ def test_set_info() -> None:
     assert len(SET_INFO) == 148
     message = SetInfo(('exposure',), SET_INFO_XML)
     assert LEGACY.encode_bytes(message) == SET_INFO == PYMODAQ4.encode_bytes(message)
-    assert decode_one(SET_INFO, Role.CLIENT) == message
+    assert decode_one(SET_INFO, Side.CLIENT) == message
 
 
 def test_pymodaq4_data_from_plugins_extras_use_bool_tag() -> None:
@@ -142,5 +142,5 @@ def test_pymodaq4_data_from_plugins_extras_use_bool_tag() -> None:
     assert encoded.endswith(bool_item * 2)
     # PyMoDAQ <= 4.4.6 wrote them tagged 'scalar': both are read as bools
     old = encoded.replace(bytes.fromhex('00 00 00 04') + b'bool', bytes.fromhex('00 00 00 06') + b'scalar')
-    decoded = decode_one(old, Role.SERVER).data.data[0]
+    decoded = decode_one(old, Side.SERVER).data.data[0]
     assert decoded.extra_attributes == {'do_plot': True, 'do_save': True}

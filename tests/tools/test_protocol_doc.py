@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpbridge.wire import ClientType, Decoder, Role
+from tcpbridge.wire import ClientType, Decoder, Side
 
 DOCS = Path(__file__).parents[2] / 'docs'
 spec = importlib.util.spec_from_file_location('protocol_examples', DOCS / 'protocol_examples.py')
@@ -32,7 +32,7 @@ def test_the_shown_bytes_decode_to_the_message(name: str) -> None:
     shown = bytes.fromhex(' '.join(line.split('#')[0].strip()[2:] for line in block.splitlines()
                                    if line.strip().startswith(('>', '<'))))
     assert shown == examples.example_bytes(name)
-    decoder = Decoder(Role.SERVER if direction == '>' else Role.CLIENT)
+    decoder = Decoder(Side.SERVER if direction == '>' else Side.CLIENT)
     if direction == '>' and not isinstance(message, ClientType):
         decoder.feed(b'\x00\x00\x00\x07GRABBER')  # a client's messages follow its hello
     assert decoder.feed(shown) == [message]

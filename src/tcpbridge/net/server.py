@@ -397,7 +397,7 @@ class BridgeServer:
 
     def _room(self, cid: int) -> Optional[int]:
         """How many messages of ``cid`` may be handed over now (None: no bound; lock held)."""
-        return None if self._backlog is None else self._backlog.room_for(self._session.role(cid))
+        return None if self._backlog is None else self._backlog.room_for(self._session.state(cid))
 
     def _write(self, cid: int) -> None:
         sock = self._sockets.get(cid)

@@ -9,7 +9,7 @@ import logging
 from typing import Any, List, Optional, Sequence, Tuple
 
 from .auth import response
-from .decoder import Decoder, Role
+from .decoder import Decoder, Side
 from .dialects import Dialect, DwaLayout
 from .encoder import Encoder
 from .errors import MalformedPayload
@@ -64,7 +64,7 @@ class ClientSession:
         self.limits = limits
         self.secret = secret
         self._unsent_settings: Optional[str] = None  # the Infos held back until the challenge
-        self._role = Role.OBSERVER if client_type == OBSERVER else Role.CLIENT
+        self._role = Side.OBSERVER if client_type == OBSERVER else Side.CLIENT
         self._decoder = Decoder(self._role, limits, dialect=dialect)
 
     @property
@@ -80,9 +80,9 @@ class ClientSession:
             settings_xml = settings_to_xml(self.root_name, self.settings)
         hello = self.encode(ClientType(self.client_type))
         if self.secret:  # the status request and the settings go out once authenticated
-            self._unsent_settings = None if self._role is Role.OBSERVER else settings_xml
+            self._unsent_settings = None if self._role is Side.OBSERVER else settings_xml
             return hello + self.encode(AuthRequest())
-        if self._role is Role.OBSERVER:  # an observer has no settings to show
+        if self._role is Side.OBSERVER:  # an observer has no settings to show
             return hello + self._status_request()
         return hello + self._status_request() + self.encode(Infos(settings_xml))
 

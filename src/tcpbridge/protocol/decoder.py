@@ -29,7 +29,7 @@ from .limits import DEFAULT_LIMITS, Limits, ReceiveBudget
 from .messages import ClientType, Message
 
 
-class Role(str, enum.Enum):
+class Side(str, enum.Enum):
     """Which side decodes: ``SERVER`` reads what clients send (hello first), ``CLIENT`` the reverse,
     ``OBSERVER`` the copies of the client's messages a server shares with an observer (no hello)."""
 
@@ -39,10 +39,10 @@ class Role(str, enum.Enum):
 
 
 #: the message a side reads after the hello
-_NEXT_MESSAGE: Dict[Role, Callable[[MessageParser], Parse]] = {
-    Role.SERVER: lambda reader: reader.client_message(),
-    Role.CLIENT: lambda reader: reader.server_message(),
-    Role.OBSERVER: lambda reader: reader.observed_message(),
+_NEXT_MESSAGE: Dict[Side, Callable[[MessageParser], Parse]] = {
+    Side.SERVER: lambda reader: reader.client_message(),
+    Side.CLIENT: lambda reader: reader.server_message(),
+    Side.OBSERVER: lambda reader: reader.observed_message(),
 }
 
 
@@ -85,8 +85,8 @@ class Decoder:
     """Incremental decoder for one connection.
 
     Args:
-        role: ``Role.SERVER`` decodes client messages (the first one is the hello, a
-            :class:`~tcpbridge.protocol.messages.ClientType`); ``Role.CLIENT`` decodes server commands.
+        side: ``Side.SERVER`` decodes client messages (the first one is the hello, a
+            :class:`~tcpbridge.protocol.messages.ClientType`); ``Side.CLIENT`` decodes server commands.
         limits: bounds checked before anything is allocated; :attr:`limits` may be changed between
             messages (the server gives connections that do not control the plugin smaller ones).
         old_layout: layout assumed for a pymodaq4 DWA without units: ``DwaLayout.V4_2`` (4.2-4.3,
@@ -104,10 +104,10 @@ class Decoder:
     #: a field larger than this is received into a buffer of its own, without an extra copy
     DIRECT_THRESHOLD = 64 * 1024
 
-    def __init__(self, role: Role = Role.SERVER, limits: Limits = DEFAULT_LIMITS,
+    def __init__(self, side: Side = Side.SERVER, limits: Limits = DEFAULT_LIMITS,
                  old_layout: DwaLayout = DwaLayout.V4_2, budget: Optional[ReceiveBudget] = None,
                  dialect: Optional[Dialect] = None) -> None:
-        self.role = Role(role)
+        self.side = Side(side)
         self._old_layout = old_layout
         self._framing = framing(dialect)
         self._reader = self._framing.reader(limits, old_layout)
@@ -122,7 +122,7 @@ class Decoder:
         self._messages: Deque[Message] = deque()
         self._sizes: Deque[int] = deque()
         self._error: Optional[ProtocolError] = None
-        self._hello_pending = self.role is Role.SERVER
+        self._hello_pending = self.side is Side.SERVER
         self._gen: Parse
         self._need = 0
         self._next_message()
@@ -155,7 +155,7 @@ class Decoder:
 
     def _next_message(self) -> None:
         self._reader.reset()
-        self._gen = self._reader.hello() if self._hello_pending else _NEXT_MESSAGE[self.role](self._reader)
+        self._gen = self._reader.hello() if self._hello_pending else _NEXT_MESSAGE[self.side](self._reader)
         self._need = next(self._gen)
 
     def _deliver(self, chunk: Any) -> None:

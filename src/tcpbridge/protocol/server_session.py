@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from .auth import AUTH_WINDOW_S, FailedAuthentications, new_nonce, verify
 from .connection import Connection
 from .connection_state import ConnectionState, Transition, next_state
-from .decoder import Decoder, Role
+from .decoder import Decoder, Side
 from .dialects import Dialect
 from .encoder import Encoder
 from .errors import ProtocolError, connection_lost_reason
@@ -102,7 +102,7 @@ class ServerSession:
         conn = self._in_control()
         return conn.info if conn else None
 
-    def role(self, cid: int) -> Optional[ConnectionState]:
+    def state(self, cid: int) -> Optional[ConnectionState]:
         """The state of connection ``cid`` (its :attr:`~tcpbridge.protocol.events.ClientInfo.role`),
         None if there is no such connection."""
         conn = self._connections.get(cid)
@@ -156,7 +156,7 @@ class ServerSession:
             events += self._refuse(handshaking[0], f'{self.config.max_handshaking} connections were '
                                                    'still in the handshake: the oldest was dropped')
         info = ClientInfo(id=next(self._ids), peer=peer, connected_since=self._wall_clock())
-        decoder = Decoder(Role.SERVER, self.config.waiting_limits, budget=self.budget)
+        decoder = Decoder(Side.SERVER, self.config.waiting_limits, budget=self.budget)
         self._connections[info.id] = Connection(info, decoder, hello_deadline=now + self.config.hello_timeout)
         return info.id, events
 

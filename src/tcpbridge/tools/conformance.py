@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple, Type
 
 from ..net.transport import close_quietly, configure, listen
 from ..protocol.data import DataToExport, dim_of_shape
-from ..protocol.decoder import Decoder, Role
+from ..protocol.decoder import Decoder, Side
 from ..protocol.dialects import Dialect, DwaLayout
 from ..protocol.encoder import Encoder
 from ..protocol.errors import ProtocolError
@@ -91,7 +91,7 @@ class Conversation:
     timeout: float
     dialect: Optional[Dialect] = None
     layout: Optional[DwaLayout] = None
-    decoder: Decoder = field(default_factory=lambda: Decoder(Role.SERVER, DEFAULT_LIMITS))
+    decoder: Decoder = field(default_factory=lambda: Decoder(Side.SERVER, DEFAULT_LIMITS))
     offset: int = 0                 # bytes received before the message being decoded
     current: bytearray = field(default_factory=bytearray)  # the first (up to 64) bytes of that message
     current_length: int = 0         # how many bytes of it came so far

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..net.transport import close_quietly, connect, format_address, listen
 from ..protocol.data import DataToExport, DataWithAxes
-from ..protocol.decoder import Decoder, Role
+from ..protocol.decoder import Decoder, Side
 from ..protocol.errors import ProtocolError
 from ..protocol.limits import DEFAULT_LIMITS, Limits
 from ..protocol.messages import ClientType, Done, Infos, Message, PositionMessage, command_string
@@ -71,7 +71,7 @@ class Direction:
 
     def __init__(self, arrow: str, limits: Limits, out: TextIO, save: Optional[TextIO]) -> None:
         self.arrow = arrow
-        self.decoder: Optional[Decoder] = Decoder(Role.SERVER if arrow == CLIENT else Role.CLIENT, limits)
+        self.decoder: Optional[Decoder] = Decoder(Side.SERVER if arrow == CLIENT else Side.CLIENT, limits)
         self.out = out
         self.save = save
         self.raw = bytearray()  # the bytes of the message being decoded (kept only with --save)

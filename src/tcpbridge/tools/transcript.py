@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, TextIO, Tuple
 
 from ..net.transport import close_quietly, connect
-from ..protocol.decoder import Decoder, Role
+from ..protocol.decoder import Decoder, Side
 from ..protocol.dialects import DwaLayout
 from ..protocol.framing import MessageReader
 from ..protocol.grammar import Parse
@@ -103,7 +103,7 @@ class _Tracer(MessageReader):
         return message
 
 
-def annotate(data: bytes, role: Role, hello: bool = False) -> List[Span]:
+def annotate(data: bytes, role: Side, hello: bool = False) -> List[Span]:
     """The fields of ``data`` (whole messages, sent to a ``role`` decoder) as (start, end, meaning);
     ``hello``: the data start with the client type.
 
@@ -120,7 +120,7 @@ def annotate(data: bytes, role: Role, hello: bool = False) -> List[Span]:
         if first:
             generator = tracer.string('client type (hello)', DEFAULT_LIMITS.max_command_bytes)
         else:
-            generator = tracer.client_message() if role is Role.SERVER else tracer.server_message()
+            generator = tracer.client_message() if role is Side.SERVER else tracer.server_message()
         first = False
         before = len(tracer.spans)
         need = next(generator)
@@ -140,7 +140,7 @@ def render(direction: str, data: bytes, hello: bool = False) -> List[str]:
     """Transcript lines for ``data`` sent in ``direction`` (``>`` client to server, ``<`` back);
     timestamps the server sends are written ``..`` (any byte)."""
     lines = []
-    role = Role.SERVER if direction == CLIENT else Role.CLIENT
+    role = Side.SERVER if direction == CLIENT else Side.CLIENT
     for start, end, text in annotate(data, role, hello):
         chunk = data[start:end]
         hexes = [f'{b:02x}' for b in chunk]
@@ -221,7 +221,7 @@ def replay(steps: Sequence[Step], host: str, port: int, timeout: float = 60.0,
         OSError: the connection could not be made.
     """
     sock = connect(host, port, timeout)
-    decoder = Decoder(Role.CLIENT)
+    decoder = Decoder(Side.CLIENT)
     try:
         for step in steps:
             if step.direction == CLIENT:
