@@ -8,7 +8,7 @@ back and forth.  A PyMoDAQ 5.0/5.1 module must echo what it applied: one that do
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pymodaq_gui.parameter import Parameter, ioxml
 from qtpy.QtCore import QTimer
@@ -102,18 +102,21 @@ class ClientSettingsMirror:
         client's own value coming back.  ``must_echo()``: the client in control must echo what it
         applied (a PyMoDAQ 5.0/5.1 module); without an echo in time its previous value is shown again.
 
+        ``param`` is ours, or the module's copy of it: PyMoDAQ's ``PluginBase.update_settings`` passes the
+        parameter of the module's (GUI) tree to ``commit_settings``, after setting our copy's value.
+
         Returns:
             False if ``param`` is not one of the client's settings (nothing done).
         """
-        path = self.group.childPath(param)
-        if path is None:
+        key = self._path_of(param)
+        if key is None:
             return False
-        key = tuple(path)
-        if self._from_client.get(key, object()) == param.value():
+        own = self.group.child(*key)
+        if self._from_client.get(key, object()) == own.value():
             return True  # the client's own value coming back: do not echo it
         previous = self._from_client.get(key)
-        self._from_client[key] = param.value()
-        xml = ioxml.parameter_to_xml_string(param)
+        self._from_client[key] = own.value()
+        xml = ioxml.parameter_to_xml_string(own)
         message = SetInfo((self._root, *key) if self._root else key, xml.decode() if isinstance(xml, bytes) else xml)
         if not send(message):
             self._status('no client connected: setting not sent', True)
@@ -121,6 +124,26 @@ class ClientSettingsMirror:
             self._unconfirmed[key] = previous
             QTimer.singleShot(int(SET_INFO_ECHO_S * 1000), lambda: self._check_applied(key))
         return True
+
+    def _path_of(self, param: Parameter) -> Optional[tuple]:
+        """The path of ``param`` under the client's settings group, found by names (``param`` may belong
+        to another tree: the module's), or None if it is not one of the client's settings."""
+        names: List[str] = []
+        node: Optional[Parameter] = param
+        while node is not None:
+            names.append(node.name())
+            node = node.parent()
+        names.reverse()
+        if 'settings_client' not in names:
+            return None
+        key = tuple(names[names.index('settings_client') + 1:])
+        if not key:
+            return None
+        try:
+            self.group.child(*key)
+        except KeyError:
+            return None
+        return key
 
     def _apply_info_xml(self, message: InfoXml) -> None:
         path = tuple(message.path[1:])  # Info_xml paths include the client's root group (docs/protocol.rst §2.3)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional, Tuple
 
 from pymodaq_gui.qt_utils import mkQApp
+from qtpy.QtCore import QObject, Slot
 from qtpy.QtWidgets import QApplication
 
 from .module import ModuleError, close, initialise, set_from_text
@@ -137,6 +138,72 @@ def join_leco(module: Any, name: str, host: str, port: int, timeout: float) -> N
                           f'the module did not sign in to the LECO coordinator {host}:{port} within {timeout:g} s')
 
 
+class LecoSettingsSync(QObject):
+    """Keeps a LECO director's copy of a module's settings and the module's settings equal, where
+    PyMoDAQ 5.3.8's actor does not:
+
+    * a director's edit (``LECOCommands.SET_INFO`` from the module's listener, a ``ParameterWithPath``)
+      is received by the actor but handled by no module's ``process_leco_commands``: the edit is
+      dropped; :meth:`apply` sets it in the module, which passes it on to the plugin (and the plugin to
+      the bridge client);
+    * a change made by the plugin (``ThreadStatus.UPDATE_SETTINGS``: here, the bridge client changed
+      one of its settings, or a new client brought its own) is shown in the module with the module's
+      tree signal disconnected, so the actor's ``SEND_INFO`` never goes out; :meth:`forward` sends it
+      (a value), or the whole tree again (settings added or removed), as ``GET_SETTINGS`` would.
+
+    The module's own edits still reach the director through PyMoDAQ (``value_changed``).  Created in
+    the Qt thread, so that the listener's signal is queued to it (the settings tree is the Qt thread's).
+    """
+
+    def __init__(self, module: Any) -> None:
+        super().__init__()
+        self._module = module
+        module._leco_client.cmd_signal.connect(self.apply)
+        module.custom_sig.connect(self.forward)
+
+    @Slot(object)
+    def forward(self, status: Any) -> None:
+        """Qt slot: a status the module re-emits; sends the plugin's settings changes to the director."""
+        from pymodaq.control_modules.thread_commands import ThreadStatus
+        from pymodaq.utils.leco.pymodaq_listener import LECOCommands
+        from pymodaq_gui.parameter import ioxml
+        from pymodaq_gui.parameter.utils import ParameterWithPath
+        from pymodaq_utils.utils import ThreadCommand
+        module = self._module
+        if status.command != ThreadStatus.UPDATE_SETTINGS or \
+                not module.settings['main_settings', 'leco', 'leco_connected']:
+            return
+        path, _, change = status.attribute[:3]
+        if change == 'value':
+            param = module.settings.child(module._hw_settings_name, *path)
+            module._leco_commands_signal.emit(ThreadCommand(
+                LECOCommands.SEND_INFO, ParameterWithPath(param, [module._hw_settings_name, *path])))
+        elif change in ('childAdded', 'parent'):
+            xml = ioxml.parameter_to_xml_string(module.settings.child(module._hw_settings_name))
+            module._leco_commands_signal.emit(ThreadCommand(LECOCommands.SET_DIRECTOR_SETTINGS, xml))
+
+    @Slot(object)
+    def apply(self, status: Any) -> None:
+        """Qt slot: one command of the module's LECO listener; acts on ``SET_INFO`` only."""
+        from pymodaq.utils.leco.pymodaq_listener import LECOCommands
+        if status.command != LECOCommands.SET_INFO:
+            return
+        edit = status.attribute
+        root = self._module.settings.child(self._module._hw_settings_name)
+        path = [str(name) for name in edit.path]
+        # a director's paths start with its own mirror group ('settings_client'), then the module's path
+        for candidate in (path, path[1:]):
+            try:
+                param = root.child(*candidate)
+            except Exception:
+                continue
+            if param.value() != edit.parameter.value():
+                param.setValue(edit.parameter.value())  # the module passes it on to the plugin
+                log.info('LECO director set %s = %r', '/'.join(candidate), edit.parameter.value())
+            return
+        log.warning('LECO director edit of %s ignored: no such setting', '/'.join(path))
+
+
 def run(options: ServeOptions) -> int:
     """Run ``tcpbridge serve`` until Ctrl+C / SIGTERM; returns the exit code: 0 after a requested
     stop, 1 when the module cannot start."""
@@ -155,6 +222,7 @@ def run(options: ServeOptions) -> int:
         if options.leco_name:
             coordinator = ensure_coordinator(*options.coordinator)
             join_leco(module, options.leco_name, *options.coordinator, options.timeout)
+            sync = LecoSettingsSync(module)  # noqa: F841 (kept alive while the command runs)
             log.info('LECO actor %r on the coordinator %s:%d', options.leco_name, *options.coordinator)
         if not INTERRUPTED.is_set():
             app.exec()

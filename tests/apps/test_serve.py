@@ -20,6 +20,7 @@ from pymodaq_gui.qt_utils import mkQApp
 
 from helpers import client_process, free_port, stop_process, wait_until
 from pymodaq_plugins_tcpbridge.apps.module import close, initialise
+from tcpbridge import ActuatorClient
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -121,6 +122,56 @@ def test_a_leco_director_snaps_a_bridge_grabber_with_its_shape(tmp_path: Path, c
             data = grabbed[-1].get_data_from_dim('Data1D')[0].data[0]
             assert data.ndim == 1 and data.size > 1 and np.isfinite(data).all()
     finally:
+        if module is not None:
+            close(module)
+        stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGINT)
+
+
+class RecordingStage(ActuatorClient):
+    """A bridge client with one setting, ``speed``, that records the edits it receives (set_info)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__('127.0.0.1', port, units='mm', instant_moves=True,
+                         settings=[{'name': 'speed', 'title': 'Speed:', 'type': 'float', 'value': 10.0}])
+        self.position = 0.0
+        self.edits: list = []
+
+    def get_position(self) -> float:
+        return self.position
+
+    def move_abs(self, target: float) -> float:
+        self.position = target
+        return target
+
+    def on_setting_changed(self, path, value) -> None:
+        self.edits.append((tuple(path), value))
+
+
+def test_settings_go_both_ways_between_a_leco_director_and_a_bridge_client(tmp_path: Path, coordinator: int) -> None:
+    process, port = serve(tmp_path, 'move', '--leco-name', 'tuned_stage', '--coordinator', f'127.0.0.1:{coordinator}')
+    stage, module = RecordingStage(port), None
+    thread = stage.start()
+    try:
+        wait_until(stage.connected.is_set, 30, 'the stage')
+        module = director('move', 'tuned_stage', coordinator)
+
+        def speed() -> Any:  # looked up each time: the director rebuilds the tree the actor sends
+            try:
+                return module.settings.child('actuator_settings', 'settings_client', 'settings_client', 'speed')
+            except KeyError:
+                return None
+
+        wait_until(lambda: speed() is not None and speed().value() == 10.0, 30, "the client's speed at the director",
+                   qt=True)
+        speed().setValue(20.0)  # the director's user edits the client's setting
+        wait_until(lambda: stage.edits, 30, 'the edit at the client', qt=True)
+        assert stage.edits == [(('speed',), 20.0)]
+        stage.set_setting(('speed',), 5.0)  # the instrument program changes it
+        wait_until(lambda: speed() is not None and speed().value() == 5.0, 30, "the client's change at the director",
+                   qt=True)
+    finally:
+        stage.stop()
+        thread.join(10)
         if module is not None:
             close(module)
         stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGINT)
