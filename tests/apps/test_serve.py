@@ -107,6 +107,25 @@ def test_a_leco_director_moves_a_bridge_client_through_tcpbridge_serve(tmp_path:
     assert 'Handling commands of' not in output  # pyleco's chatter stays out of the terminal
 
 
+def test_two_leco_directors_drive_one_served_stage_in_turn(tmp_path: Path, coordinator: int) -> None:
+    process, port = serve(tmp_path, 'move', '--leco-name', 'shared_stage', '--coordinator', f'127.0.0.1:{coordinator}')
+    modules: list = []
+    try:
+        with client_process('actuator', '--port', str(port), '--units', 'mm', '--speed', '50'):
+            wait_until(lambda: 'ACTUATOR client connected' in (tmp_path / 'serve.log').read_text(), 30, 'the stage')
+            modules = [director('move', 'shared_stage', coordinator) for _ in range(2)]
+            for index, module in enumerate(modules):  # each move ends at the director that asked for it
+                done: list = []
+                module.move_done_signal.connect(done.append)
+                module.move_abs(1.0 + index)
+                wait_until(lambda done=done: done, 30, f'move_done at director {index}', qt=True)
+                assert float(done[-1].value()) == pytest.approx(1.0 + index, abs=1e-6)
+    finally:
+        for module in modules:
+            close(module)
+        stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGINT)
+
+
 def test_a_leco_director_snaps_a_bridge_grabber_with_its_shape(tmp_path: Path, coordinator: int) -> None:
     process, port = serve(tmp_path, 'viewer', 'DAQ1D', '--leco-name', 'bridged_spectro', '--coordinator',
                           f'127.0.0.1:{coordinator}')
