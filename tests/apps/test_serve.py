@@ -27,18 +27,35 @@ pytestmark = pytest.mark.timeout(300)
 LISTENING = re.compile(r'with the TCPServer plugin: listening on ([\d.]+):(\d+)')
 
 
+def start_coordinator(port: int) -> subprocess.Popen:
+    """A pyleco Coordinator process on ``port`` of this PC, once it listens."""
+    process = subprocess.Popen([sys.executable, '-m', 'pyleco.coordinators.coordinator', '--port', str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: _accepts(port), 20, 'the coordinator to listen')
+    return process
+
+
 @pytest.fixture
 def coordinator() -> Iterator[int]:
     """A pyleco Coordinator process on a free port of this PC; its port."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, '-m', 'pyleco.coordinators.coordinator', '--port', str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = start_coordinator(port)
     try:
-        wait_until(lambda: _accepts(port), 20, 'the coordinator to listen')
         yield port
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _answers(actor: str, port: int) -> bool:
+    """True if ``actor`` answers a ping through the Coordinator on ``port`` (pyleco's own Director)."""
+    from pyleco.directors.director import Director
+    try:
+        with Director(actor=actor, port=port, timeout=1) as ping:
+            ping.ask_rpc('pong')
+            return True
+    except Exception:  # TimeoutError, or an error message: not signed in (yet)
+        return False
 
 
 def _accepts(port: int) -> bool:
@@ -124,6 +141,33 @@ def test_two_leco_directors_drive_one_served_stage_in_turn(tmp_path: Path, coord
         for module in modules:
             close(module)
         stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGINT)
+
+
+def test_the_actor_signs_in_again_when_the_coordinator_restarts(tmp_path: Path) -> None:
+    port = free_port()
+    first = start_coordinator(port)
+    process, stage_port = serve(tmp_path, 'move', '--leco-name', 'steady_stage', '--coordinator', f'127.0.0.1:{port}')
+    second, module = None, None
+    try:
+        with client_process('actuator', '--port', str(stage_port), '--units', 'mm', '--speed', '50'):
+            first.kill()  # the coordinator's PC rebooted, say
+            first.wait(10)
+            second = start_coordinator(port)
+            wait_until(lambda: _answers('steady_stage', port), 60, 'the actor to sign in again')
+            module = director('move', 'steady_stage', port)
+            done: list = []
+            module.move_done_signal.connect(done.append)
+            module.move_abs(3.0)
+            wait_until(lambda: done, 30, 'move_done after the restart', qt=True)
+            assert float(done[-1].value()) == pytest.approx(3.0, abs=1e-6)
+    finally:
+        if module is not None:
+            close(module)
+        stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGINT)
+        for coordinator_process in (first, second):
+            if coordinator_process is not None and coordinator_process.poll() is None:
+                coordinator_process.terminate()
+                coordinator_process.wait(10)
 
 
 def test_a_leco_director_snaps_a_bridge_grabber_with_its_shape(tmp_path: Path, coordinator: int) -> None:
