@@ -167,9 +167,11 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path('/proc/self/stat').exists(), reason='reads child processes from /proc')
 def test_scan_stops_its_clients_when_interrupted(tmp_path: Path) -> None:
+    # --timeout 120: if the scan ever hangs while stopping, its faulthandler dumps every thread's stack at
+    # 150 s and its watchdog ends it at 180 s, so the failure shows where instead of a pytest timeout
     process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'scan', '--points', '400', '--speed', '20',
-                                '--out', 'out'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               cwd=tmp_path)
+                                '--out', 'out', '--timeout', '120'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, cwd=tmp_path)
     lines = []
     try:
         for line in process.stdout:  # until the scan runs
