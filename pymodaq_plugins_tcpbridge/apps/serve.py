@@ -21,7 +21,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Tuple
 
+from pymodaq.control_modules.thread_commands import ThreadStatus
+from pymodaq.utils.leco.pymodaq_listener import LECOCommands
+from pymodaq_gui.parameter import ioxml
+from pymodaq_gui.parameter.utils import ParameterWithPath
 from pymodaq_gui.qt_utils import mkQApp
+from pymodaq_utils.utils import ThreadCommand
 from qtpy.QtCore import QObject, Slot
 from qtpy.QtWidgets import QApplication
 
@@ -32,6 +37,8 @@ log = logging.getLogger('tcpbridge.serve')
 
 #: our plugin, as PyMoDAQ lists it
 PLUGIN = 'TCPServer'
+#: the group of a LECODirector plugin that mirrors the actor's hardware settings
+MIRROR_GROUP = 'settings_client'
 #: seconds to wait for a Coordinator to answer a connection (reachability check)
 COORDINATOR_PROBE_S = 1.0
 
@@ -164,11 +171,6 @@ class LecoSettingsSync(QObject):
     @Slot(object)
     def forward(self, status: Any) -> None:
         """Qt slot: a status the module re-emits; sends the plugin's settings changes to the director."""
-        from pymodaq.control_modules.thread_commands import ThreadStatus
-        from pymodaq.utils.leco.pymodaq_listener import LECOCommands
-        from pymodaq_gui.parameter import ioxml
-        from pymodaq_gui.parameter.utils import ParameterWithPath
-        from pymodaq_utils.utils import ThreadCommand
         module = self._module
         if status.command != ThreadStatus.UPDATE_SETTINGS or \
                 not module.settings['main_settings', 'leco', 'leco_connected']:
@@ -185,23 +187,28 @@ class LecoSettingsSync(QObject):
     @Slot(object)
     def apply(self, status: Any) -> None:
         """Qt slot: one command of the module's LECO listener; acts on ``SET_INFO`` only."""
-        from pymodaq.utils.leco.pymodaq_listener import LECOCommands
         if status.command != LECOCommands.SET_INFO:
             return
         edit = status.attribute
         root = self._module.settings.child(self._module._hw_settings_name)
+        # PyMoDAQ's GenericDirector.set_info sends the path below its own tree's hardware settings: its
+        # mirror of ours ('settings_client') then our path; a path outside the mirror is one of the
+        # director's own settings whose name is also in the mirror (its units echoing ours): not ours
         path = [str(name) for name in edit.path]
-        # a director's paths start with its own mirror group ('settings_client'), then the module's path
-        for candidate in (path, path[1:]):
-            try:
-                param = root.child(*candidate)
-            except Exception:
-                continue
-            if param.value() != edit.parameter.value():
-                param.setValue(edit.parameter.value())  # the module passes it on to the plugin
-                log.info('LECO director set %s = %r', '/'.join(candidate), edit.parameter.value())
+        if len(path) < 2 or path[0] != MIRROR_GROUP:
+            log.debug('LECO director setting %s is its own, not the module\'s', '/'.join(path))
             return
-        log.warning('LECO director edit of %s ignored: no such setting', '/'.join(path))
+        path = path[1:]
+        try:
+            param = root.child(*path)
+        except KeyError:
+            param = None
+        if param is None:
+            log.warning('LECO director edit of %s ignored: no such setting', '/'.join(path))
+            return
+        if param.value() != edit.parameter.value():
+            param.setValue(edit.parameter.value())  # the module passes it on to the plugin
+            log.info('LECO director set %s = %r', '/'.join(path), edit.parameter.value())
 
 
 def run(options: ServeOptions) -> int:

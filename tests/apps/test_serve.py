@@ -104,20 +104,32 @@ def serve(tmp_path: Path, *args: str) -> Tuple[subprocess.Popen, int]:
     return process, int(LISTENING.search(log_path.read_text()).group(2))
 
 
+def wait_logged(tmp_path: Path, text: str, what: str) -> None:
+    """Wait until ``tcpbridge serve``'s output says ``text``."""
+    wait_until(lambda: text in (tmp_path / 'serve.log').read_text(), 30, what)
+
+
+def move_through(module: Any, target: float) -> float:
+    """Move a director DAQ_Move to ``target``; the position its ``move_done`` reports."""
+    done: list = []
+    module.move_done_signal.connect(done.append)
+    try:
+        module.move_abs(target)
+        wait_until(lambda: done, 30, f'move_done at {target} through LECO', qt=True)
+    finally:
+        module.move_done_signal.disconnect(done.append)
+    return float(done[-1].value())
+
+
 def test_a_leco_director_moves_a_bridge_client_through_tcpbridge_serve(tmp_path: Path, coordinator: int) -> None:
     process, port = serve(tmp_path, 'move', '--leco-name', 'bridged_stage', '--coordinator', f'127.0.0.1:{coordinator}')
     module = None
     try:
         with client_process('actuator', '--port', str(port), '--units', 'mm', '--speed', '20'):
-            wait_until(lambda: 'ACTUATOR client connected' in (tmp_path / 'serve.log').read_text(), 30, 'the stage')
+            wait_logged(tmp_path, 'ACTUATOR client connected', 'the stage')
             module = director('move', 'bridged_stage', coordinator)
-            done: list = []
-            module.move_done_signal.connect(done.append)
             for target in (2.5, -1.25):
-                done.clear()
-                module.move_abs(target)
-                wait_until(lambda: done, 30, f'move_done at {target} through LECO', qt=True)
-                assert float(done[-1].value()) == pytest.approx(target, abs=1e-6)
+                assert move_through(module, target) == pytest.approx(target, abs=1e-6)
             assert module.settings['actuator_settings', 'settings_client', 'units'] == 'mm'
     finally:
         if module is not None:
@@ -132,14 +144,10 @@ def test_two_leco_directors_drive_one_served_stage_in_turn(tmp_path: Path, coord
     modules: list = []
     try:
         with client_process('actuator', '--port', str(port), '--units', 'mm', '--speed', '50'):
-            wait_until(lambda: 'ACTUATOR client connected' in (tmp_path / 'serve.log').read_text(), 30, 'the stage')
+            wait_logged(tmp_path, 'ACTUATOR client connected', 'the stage')
             modules = [director('move', 'shared_stage', coordinator) for _ in range(2)]
             for index, module in enumerate(modules):  # each move ends at the director that asked for it
-                done: list = []
-                module.move_done_signal.connect(done.append)
-                module.move_abs(1.0 + index)
-                wait_until(lambda done=done: done, 30, f'move_done at director {index}', qt=True)
-                assert float(done[-1].value()) == pytest.approx(1.0 + index, abs=1e-6)
+                assert move_through(module, 1.0 + index) == pytest.approx(1.0 + index, abs=1e-6)
     finally:
         for module in modules:
             close(module)
@@ -158,11 +166,7 @@ def test_the_actor_signs_in_again_when_the_coordinator_restarts(tmp_path: Path) 
             second = start_coordinator(port)
             wait_until(lambda: _answers('steady_stage', port), 60, 'the actor to sign in again')
             module = director('move', 'steady_stage', port)
-            done: list = []
-            module.move_done_signal.connect(done.append)
-            module.move_abs(3.0)
-            wait_until(lambda: done, 30, 'move_done after the restart', qt=True)
-            assert float(done[-1].value()) == pytest.approx(3.0, abs=1e-6)
+            assert move_through(module, 3.0) == pytest.approx(3.0, abs=1e-6)
     finally:
         if module is not None:
             close(module)
@@ -179,7 +183,7 @@ def test_a_leco_director_snaps_a_bridge_grabber_with_its_shape(tmp_path: Path, c
     module = None
     try:
         with client_process('grabber', '--port', str(port), '--dim', '1D', '--dialect', 'pymodaq4'):
-            wait_until(lambda: 'GRABBER client connected' in (tmp_path / 'serve.log').read_text(), 30, 'the grabber')
+            wait_logged(tmp_path, 'GRABBER client connected', 'the grabber')
             module = director('viewer', 'bridged_spectro', coordinator)
             grabbed: list = []
             module.grab_done_signal.connect(grabbed.append)

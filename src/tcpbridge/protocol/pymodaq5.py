@@ -404,14 +404,19 @@ def _no_axis_message(message: Message) -> List[Any]:
     raise EncodeError('PyMoDAQ 5 modules know no x_axis / y_axis message (3.x only)')
 
 
+def _path_and_xml(message: Any) -> List[Any]:
+    """``Info_xml`` / ``set_info``: the path as a list of ``str``, the XML as ``bytes``."""
+    return [[str(p) for p in message.path], message.xml.encode()]
+
+
 #: the pymodaq5 framing's arguments, by message class (one without an entry has none)
 ARGUMENTS: Dict[Type[Message], Callable[[Any], List[Any]]] = {
     **{cls: lambda m: [_as_data_actuator(m.position)] for cls in POSITION_MESSAGES},
     Done: lambda m: [_as_dte(m.data)],
     Infos: lambda m: [m.xml.encode()],
     Info: lambda m: [m.name, m.value],
-    InfoXml: lambda m: [[str(p) for p in m.path], m.xml.encode()],
-    SetInfo: lambda m: [[str(p) for p in m.path], m.xml.encode()],
+    InfoXml: _path_and_xml,
+    SetInfo: _path_and_xml,
     AuthChallenge: lambda m: [m.nonce],
     AuthResponse: lambda m: [m.digest],
     Accepted: lambda m: [m.role],
