@@ -316,14 +316,17 @@ class Session:
     def close(self) -> None:
         """Stop a running scan, close the dashboard, stop the demo clients (in this order: a scan
         must not go on asking clients that are gone, and PyMoDAQ refuses to quit while it runs)."""
+        from pymodaq_gui.utils.app_worker import SaverWorker
         daq_scan = getattr(self, 'daq_scan', None)
+
+        def busy() -> bool:  # DAQ_Scan refuses to quit then, with a modal message box nobody closes headless
+            return daq_scan is not None and (daq_scan.scan_acquisition.is_running or
+                                             daq_scan.settings[SaverWorker.worker_setting_name, 'worker_tasks'] > 0)
         if daq_scan is not None and daq_scan.scan_acquisition.is_running:
             say('stopping the scan')
             daq_scan.stop_scan()
-            from pymodaq_gui.utils.app_worker import SaverWorker
-            _process_events_until(lambda: not daq_scan.scan_acquisition.is_running and
-                                  daq_scan.settings[SaverWorker.worker_setting_name, 'worker_tasks'] == 0, 15.0)
-        if self.dashboard is not None and not (daq_scan is not None and daq_scan.scan_acquisition.is_running):
+            _process_events_until(lambda: not busy(), 15.0)
+        if self.dashboard is not None and not busy():
             self.dashboard.quit_fun()
             QApplication.processEvents()
         for client in self.client_of.values():
