@@ -11,9 +11,13 @@ every new frame on fresh pages from the OS (a page fault per 4 KiB, 12-14 ms per
 
 :func:`detach_slicers` replaces the slicers of the objects *this plugin creates* by
 :class:`WeakSlicer`, which reaches its object through a weak reference and behaves the same
-(slicing, ``len``, assignment, ``deepcopy``, ``pickle``).  Nothing of PyMoDAQ is patched: its
-classes, its other objects and the garbage collector's settings stay as they are.  Objects that
-consumers derive from a frame (slices, averages, copies) are PyMoDAQ's ordinary ones.
+(slicing, ``len``, assignment, ``deepcopy``, ``pickle``).  A deep copy of such an object is detached
+too: PyMoDAQ's DAQ_Viewer deep-copies every frame it receives and again every frame it displays,
+and those copies, ordinary cycles, were what piled up with a fast camera (a 1024x1024 float64 live
+Grab held 300+ frames' worth of copies between two collections of the oldest generation, issue 26).
+Nothing of PyMoDAQ is patched: its classes, its other objects and the garbage collector's settings
+stay as they are.  Objects built anew from a frame (slices, averages, unpickled copies) are
+PyMoDAQ's ordinary ones.
 """
 from __future__ import annotations
 
@@ -29,8 +33,10 @@ class WeakSlicer(SpecialSlicersData):
     """A ``SpecialSlicersData`` that does not keep its object alive (no reference cycle).
 
     Built from the slicer it replaces; ``obj`` is None once the object is gone (the slicer is then
-    unreachable anyway: only its object held it).  A deep copy or an unpickled copy is PyMoDAQ's
-    ordinary slicer on the copied object, so copies behave exactly as PyMoDAQ makes them.
+    unreachable anyway: only its object held it).  A deep copy made with its object is a WeakSlicer
+    on the copied object (the copy is freed as soon as its last user drops it), one made alone holds
+    its own copy of the object as PyMoDAQ's slicer does; an unpickled copy is PyMoDAQ's ordinary
+    slicer (pickles are read by programs without this module).
     """
 
     def __init__(self, slicer: SpecialSlicersData) -> None:  # not super().__init__: it would set obj
@@ -44,7 +50,9 @@ class WeakSlicer(SpecialSlicersData):
         return self._ref()
 
     def __deepcopy__(self, memo: dict) -> SpecialSlicersData:
-        return SpecialSlicersData(copy.deepcopy(self.obj, memo), self.is_navigation, self.is_index)
+        part_of_its_object = id(self.obj) in memo  # copied with its object, which holds the copy
+        slicer = SpecialSlicersData(copy.deepcopy(self.obj, memo), self.is_navigation, self.is_index)
+        return WeakSlicer(slicer) if part_of_its_object and slicer.obj is not None else slicer
 
     def __reduce__(self) -> tuple:
         return SpecialSlicersData, (self.obj, self.is_navigation, self.is_index)
