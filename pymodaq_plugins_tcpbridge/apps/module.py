@@ -44,6 +44,8 @@ class ModuleOptions:
     grab: bool = False
     gui: bool = False
     timeout: float = 60.0
+    leco_name: str = ''                         # '' : no LECO
+    coordinator: Tuple[str, int] = ('localhost', 12300)
 
 
 def installed_plugins() -> Dict[str, List[str]]:
@@ -196,6 +198,7 @@ def run(options: ModuleOptions) -> int:
         log.error('%s', error)
         return 1
     host: Optional[ModuleHost] = None
+    actor = None
     thread = None
     try:
         initialise(module, options.timeout)
@@ -211,6 +214,9 @@ def run(options: ModuleOptions) -> int:
             raise ModuleError('interrupted' if INTERRUPTED.is_set() else
                               f'the module did not report its position within {options.timeout:g} s')
         thread = host.start()
+        if options.leco_name:  # LECO directors and scripts reach the module too (issue 30)
+            from .leco_actor import LecoActor
+            actor = LecoActor(module, options.leco_name, options.coordinator, options.timeout)
         if options.grab:
             module.grab_data(grab_state=True)  # live frames are pushed to the main PC while connected
         if window is not None:
@@ -223,6 +229,8 @@ def run(options: ModuleOptions) -> int:
         log.error('%s', error)
         return EXIT_INTERRUPTED if INTERRUPTED.is_set() else 1
     finally:
+        if actor is not None:
+            actor.close()
         if host is not None:
             host.stop(thread)
         close(module)

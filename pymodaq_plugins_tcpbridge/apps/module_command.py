@@ -10,6 +10,7 @@ from pathlib import Path
 from tcpbridge.argtypes import endpoint, port, timeout_seconds
 from tcpbridge.commands import Command, add_dead_link_argument, add_tls_arguments, connection_from_arguments
 
+from .leco_command import add_leco_arguments, quiet_pyleco
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
 
@@ -28,7 +29,10 @@ _START_UP_NOISE = ('pymodaq.backends', 'pymodaq.plotter', 'py.warnings')
 
 
 def module_log_filter(record: logging.LogRecord) -> bool:
-    """Ours at any level; PyMoDAQ's and the hosted plugin's warnings and errors; no start-up noise."""
+    """Ours at any level; PyMoDAQ's and the hosted plugin's warnings and errors; no start-up noise;
+    pyleco's warnings and errors only."""
+    if not quiet_pyleco(record):
+        return False
     if record.name.startswith(('pymodaq', 'py.warnings')):
         return record.levelno >= (logging.ERROR if record.name in _START_UP_NOISE else logging.WARNING)
     return True
@@ -60,8 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--grab', action='store_true',
                         help='viewer: start a continuous grab; its frames are pushed to the main PC')
     parser.add_argument('--gui', action='store_true', help="show the module's window (default: headless)")
+    add_leco_arguments(parser)
     parser.add_argument('--timeout', type=timeout_seconds, default=60.0,
-                        help='seconds to wait for the module: initialisation, one move, one acquisition')
+                        help='seconds to wait for the module: initialisation, one move, one acquisition, '
+                             'signing in to LECO')
     parser.add_argument('--pymodaq-home', type=Path,
                         help="keep PyMoDAQ's config and logs in this folder (default: the user's, ~/.pymodaq)")
 
@@ -97,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
                             endpoint=Endpoint(host, port, listen=listen, dialect=args.dialect,
                                               tls=tls, secret=args.secret, dead_link_s=args.dead_link),
                             axis=args.axis, title=args.title or '', settings=args.settings, grab=args.grab,
-                            gui=args.gui, timeout=args.timeout)
+                            gui=args.gui, timeout=args.timeout, leco_name=args.leco_name or '',
+                            coordinator=args.coordinator)
     return run_module(options)
 
 

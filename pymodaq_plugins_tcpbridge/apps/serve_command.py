@@ -10,18 +10,12 @@ from pathlib import Path
 from tcpbridge.argtypes import connect_endpoint, listen_port, timeout_seconds
 from tcpbridge.commands import Command
 
+from .leco_command import add_leco_arguments
 from .module_command import module_log_filter, setting_argument
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
 
 log = logging.getLogger('tcpbridge')
-
-def serve_log_filter(record: logging.LogRecord) -> bool:
-    """As ``tcpbridge module``'s (:func:`.module_command.module_log_filter`), and pyleco's warnings and
-    errors only (it logs every message it routes at INFO)."""
-    if record.name.startswith(('pyleco', '__main__')):  # pyleco's handlers log as '__main__.MessageHandler'
-        return record.levelno >= logging.WARNING
-    return module_log_filter(record)
 
 #: the DAQ_Viewer types a served viewer can be
 DAQ_TYPES = ('DAQ0D', 'DAQ1D', 'DAQ2D', 'DAQND')
@@ -46,12 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '--set security/allowed_clients=192.168.1.0/24, --set limits/reconnect_wait=30, '
                              '--set security/tls_cert=server.pem; repeatable')
     parser.add_argument('--title', help='module title (default: TCPServer move / TCPServer DAQ2D)')
-    parser.add_argument('--leco-name', metavar='NAME',
-                        help="put the module in PyMoDAQ's LECO actor mode under NAME: LECODirector plugins and "
-                             'pyleco scripts drive it through a LECO Coordinator')
-    parser.add_argument('--coordinator', type=connect_endpoint, metavar='HOST:PORT', default=('localhost', 12300),
-                        help='the LECO Coordinator (default localhost:12300); none answering on this PC: one is '
-                             'started in this process')
+    add_leco_arguments(parser)
     parser.add_argument('--timeout', type=timeout_seconds, default=60.0,
                         help='seconds to wait for the module to initialise and for LECO to sign in')
     parser.add_argument('--pymodaq-home', type=Path,
@@ -66,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.connect is not None and (args.host is not None or args.port is not None):
         log.error('tcpbridge serve: --connect dials the instrument; --host/--port are where to listen: give one')
         return 2
-    code = prepare('serve', False, (lambda record: True) if args.verbose else serve_log_filter)
+    code = prepare('serve', False, (lambda record: True) if args.verbose else module_log_filter)
     if code:
         return code
     if args.pymodaq_home is not None:

@@ -12,14 +12,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Tuple
+from typing import Any, Tuple
 
 import numpy as np
 import pytest
-from pymodaq_gui.qt_utils import mkQApp
 
 from helpers import client_process, free_port, stop_process, wait_until
-from pymodaq_plugins_tcpbridge.apps.module import close, initialise
+from leco_helpers import answers, director, move_through, start_coordinator
+from pymodaq_plugins_tcpbridge.apps.module import close
 from tcpbridge import ActuatorClient
 
 #: PyMoDAQ 5.3.8's LECODirector pings its actor every second from a QTimer slot with a 0.1 s timeout and
@@ -28,66 +28,6 @@ from tcpbridge import ActuatorClient
 pytestmark = [pytest.mark.timeout(300), pytest.mark.qt_no_exception_capture]
 
 LISTENING = re.compile(r'with the TCPServer plugin: listening on ([\d.]+):(\d+)')
-
-
-def start_coordinator(port: int) -> subprocess.Popen:
-    """A pyleco Coordinator process on ``port`` of this PC, once it listens."""
-    process = subprocess.Popen([sys.executable, '-m', 'pyleco.coordinators.coordinator', '--port', str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: _accepts(port), 20, 'the coordinator to listen')
-    return process
-
-
-@pytest.fixture
-def coordinator() -> Iterator[int]:
-    """A pyleco Coordinator process on a free port of this PC; its port."""
-    port = free_port()
-    process = start_coordinator(port)
-    try:
-        yield port
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _answers(actor: str, port: int) -> bool:
-    """True if ``actor`` answers a ping through the Coordinator on ``port`` (pyleco's own Director)."""
-    from pyleco.directors.director import Director
-    try:
-        with Director(actor=actor, port=port, timeout=1) as ping:
-            ping.ask_rpc('pong')
-            return True
-    except Exception:  # TimeoutError, or an error message: not signed in (yet)
-        return False
-
-
-def _accepts(port: int) -> bool:
-    import socket
-    try:
-        with socket.create_connection(('127.0.0.1', port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def director(kind: str, actor: str, coordinator_port: int, daq_type: str = 'DAQ1D') -> Any:
-    """A real DAQ_Move / DAQ_Viewer with PyMoDAQ's LECODirector plugin aimed at ``actor``, initialised,
-    as a dashboard on another PC would have it."""
-    mkQApp('test_serve')
-    if kind == 'move':
-        from pymodaq.control_modules.daq_move import DAQ_Move
-        module = DAQ_Move(None, title=f'director of {actor}')
-        module.actuator = 'LECODirector'
-    else:
-        from pymodaq.control_modules.daq_viewer import DAQ_Viewer
-        module = DAQ_Viewer(None, title=f'director of {actor}', daq_type=daq_type)
-        module.detector = 'LECODirector'
-    settings = module.settings.child(module._hw_settings_name)
-    settings.child('actor_name').setValue(actor)
-    settings.child('host').setValue('127.0.0.1')
-    settings.child('port').setValue(coordinator_port)
-    initialise(module, 30.0)
-    return module
 
 
 def serve(tmp_path: Path, *args: str) -> Tuple[subprocess.Popen, int]:
@@ -107,18 +47,6 @@ def serve(tmp_path: Path, *args: str) -> Tuple[subprocess.Popen, int]:
 def wait_logged(tmp_path: Path, text: str, what: str) -> None:
     """Wait until ``tcpbridge serve``'s output says ``text``."""
     wait_until(lambda: text in (tmp_path / 'serve.log').read_text(), 30, what)
-
-
-def move_through(module: Any, target: float) -> float:
-    """Move a director DAQ_Move to ``target``; the position its ``move_done`` reports."""
-    done: list = []
-    module.move_done_signal.connect(done.append)
-    try:
-        module.move_abs(target)
-        wait_until(lambda: done, 30, f'move_done at {target} through LECO', qt=True)
-    finally:
-        module.move_done_signal.disconnect(done.append)
-    return float(done[-1].value())
 
 
 def test_a_leco_director_moves_a_bridge_client_through_tcpbridge_serve(tmp_path: Path, coordinator: int) -> None:
@@ -164,7 +92,7 @@ def test_the_actor_signs_in_again_when_the_coordinator_restarts(tmp_path: Path) 
             first.kill()  # the coordinator's PC rebooted, say
             first.wait(10)
             second = start_coordinator(port)
-            wait_until(lambda: _answers('steady_stage', port), 60, 'the actor to sign in again')
+            wait_until(lambda: answers('steady_stage', port), 60, 'the actor to sign in again')
             module = director('move', 'steady_stage', port)
             assert move_through(module, 3.0) == pytest.approx(3.0, abs=1e-6)
     finally:
