@@ -270,10 +270,9 @@ class Session:
         """A status line of ``module`` during the scan: say when a lost client pauses the scan and when it
         resumes; stop the scan if the client is not back within the reconnect wait."""
         point = f'point {min(len(self.received) + 1, total)}/{total}'
-        if 'waiting up to' in text:
-            say(f'  paused at {point}: {module.title}: {text}')
-        elif text.startswith('client back after'):
-            say(f'  resumed: {module.title}: {text}')
+        pause = pause_line(module, text, point)
+        if pause:
+            say(pause)
         elif self.failure:
             return
         elif 'no client back within' in text:
@@ -345,6 +344,16 @@ def scan_timeouts(reconnect_wait: float) -> None:
     seconds = reconnect_wait + SCAN_TIMEOUT_MARGIN_S
     config['actuator', 'polling_timeout_s'] = max(config('actuator', 'polling_timeout_s'), seconds)
     config['viewer', 'timeout'] = max(config('viewer', 'timeout'), int(seconds * 1000))
+
+
+def pause_line(module, text: str, point: str) -> str:
+    """The line that says a lost client paused the scan at ``point`` (``'point 3/11'``) or that it
+    resumed, from a status ``text`` of ``module``; '' for any other status."""
+    if 'waiting up to' in text:
+        return f'  paused at {point}: {module.title}: {text}'
+    if text.startswith('client back after'):
+        return f'  resumed: {module.title}: {text}'
+    return ''
 
 
 def arrange_windows(left, right) -> None:

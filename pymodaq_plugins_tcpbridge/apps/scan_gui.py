@@ -14,7 +14,7 @@ from typing import Any, List
 
 from qtpy.QtWidgets import QApplication
 
-from .scan import Session, arrange_windows, saved_scans
+from .scan import Session, arrange_windows, pause_line, saved_scans
 from .scan_check import check_file
 from .scan_options import ScanError, say
 
@@ -56,6 +56,32 @@ class ScanRecorder:
         if self.running:
             self.scans[-1].received.append(data)
 
+    def point(self, total: int) -> str:
+        """The point the running scan is at, ``'point 3/11'``."""
+        done = len(self.scans[-1].received) if self.scans else 0
+        return f'point {min(done + 1, total)}/{total}'
+
+
+def show_pauses(session: Session, recorder: ScanRecorder, text: str) -> None:
+    """A lost client pauses the scan (the plugins wait for it, then replay the request): say so in
+    DAQ_Scan's status bar and in the terminal, and say when it resumed; ``text`` is the instruction
+    shown the rest of the time."""
+    daq_scan = session.daq_scan
+
+    def on_status(module: Any, status: str) -> None:
+        if not recorder.running:
+            return
+        line = pause_line(module, status, recorder.point(daq_scan.scanner.n_steps)).strip()
+        if line.startswith('paused'):
+            say(f'  {line}')
+            daq_scan.status_manager.set_permanent_status(f'{line[0].upper()}{line[1:]}')
+        elif line:
+            say(f'  {line}')
+            daq_scan.status_manager.set_permanent_status(f'{line[0].upper()}{line[1:]}. {text}')
+
+    for module in session.actuators + [session.detector]:
+        module.status_sig.connect(lambda status, m=module: on_status(m, status))
+
 
 def instruction(session: Session) -> str:
     """What to do next, said in DAQ_Scan's window title and status bar."""
@@ -76,6 +102,7 @@ def run_interactive(session: Session, app: QApplication) -> int:
     text = instruction(session)
     session.daq_scan.mainwindow.setWindowTitle(f'DAQ_Scan - {text}')
     session.daq_scan.status_manager.set_permanent_status(text)
+    show_pauses(session, recorder, text)
     say('dashboard (left) and DAQ_Scan (right) open, set up for this scan: press its Start button; '
         "to end, press the dashboard's red Quit button (or File > Quit): the file is checked then")
     app.exec()
