@@ -14,7 +14,9 @@ Three allocator settings, each in a process of its own, interleaved over ``--rep
   PyMoDAQ alone does.
 
 Reported: the RSS growth during the live grab (its maximum minus its value when the grab started) in
-frames (8 MiB), the RSS after ``gc`` + ``malloc_trim(0)`` at the end, and frames/s through DAQ_Viewer;
+frames (8 MiB), which includes filling the pipeline (the bridge's backlog, up to its 64 MiB limit,
+and PyMoDAQ's copies); the drift once the pipeline is full (maximum after 10 s minus the value at
+10 s); the RSS after ``gc`` + ``malloc_trim(0)`` at the end, and frames/s through DAQ_Viewer;
 each RSS sample also records the bridge's backlog (data sets emitted and not yet freed by PyMoDAQ).
 
     python benchmarks/bench_memory.py [--seconds 120] [--every 5] [--repeats 2]
@@ -82,6 +84,10 @@ client.stop()
 thread.join(5)
 '''
 
+
+#: seconds after which the pipeline is full (the bridge's backlog, PyMoDAQ's copies, the display):
+#: the RSS drift is measured from there
+STEADY_AFTER_S = 10.0
 
 #: glibc's mallopt parameter number of the mmap threshold (malloc.h)
 M_MMAP_THRESHOLD = -3
@@ -153,8 +159,10 @@ def run_mode(mode: str, seconds: float, every: float) -> Dict[str, object]:
         client.wait(30)
     wait_quiet(2.0)
     rss = [s[1] for s in samples]
+    steady = next(i for i, sample in enumerate(samples) if sample[0] >= min(STEADY_AFTER_S, samples[-1][0]))
     return {'mode': mode, 'seconds': seconds, 'samples': samples, 'rss_start_mib': rss[0], 'rss_max_mib': max(rss),
-            'growth_frames': (max(rss) - rss[0]) / FRAME_MIB, 'rss_after_trim_mib': trim(),
+            'growth_frames': (max(rss) - rss[0]) / FRAME_MIB,
+            'drift_frames': (max(rss[steady:]) - rss[steady]) / FRAME_MIB, 'rss_after_trim_mib': trim(),
             'frames_per_s': frames_done / seconds}
 
 
@@ -191,6 +199,8 @@ def main() -> Dict[str, object]:
         results = runs[mode]
         rows.append(row(system, f'{case}: RSS growth (max - start), in frames', 'frames',
                         [r['growth_frames'] for r in results]))
+        rows.append(row(system, f'{case}: RSS drift after the first {STEADY_AFTER_S:g} s (max - value then), in frames',
+                        'frames', [r['drift_frames'] for r in results]))
         rows.append(row(system, f'{case}: RSS after gc + malloc_trim at the end', 'MiB',
                         [r['rss_after_trim_mib'] for r in results]))
         rows.append(row(system, f'{case}: frames per s through DAQ_Viewer', 'Hz', [r['frames_per_s'] for r in results]))

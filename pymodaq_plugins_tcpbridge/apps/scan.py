@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-from pymodaq_data.data import DataDim
 from pymodaq_gui.parameter import Parameter, ioxml
 from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QApplication
@@ -287,16 +286,6 @@ class Session:
         self.daq_scan.settings.child('scan_options', 'go_to_ini_positions').setValue(False)
         self.daq_scan.stop_scan()
 
-    def prepare_live_plots(self) -> None:
-        """DAQ_Scan plots live only the data selected in its *Plotting options*, which its
-        *Probe detectors* button fills: probe them, so that Start shows live plots at once."""
-        manager = self.daq_scan.modules_manager
-        manager.settings.child('probe_detectors').activate()
-        self.deadline.wait(lambda: manager.get_probed_data_full_names(DataDim.Data0D) or
-                           manager.get_probed_data_full_names(DataDim.Data1D) or
-                           manager.get_probed_data_full_names(DataDim.Data2D), 'the detectors to be probed', 20)
-        self.daq_scan.plot_from()
-
     def progress(self, total: int, finished: Callable[[], list]) -> None:
         """Wait for the end of the scan, printing points done, rate and ETA (about 20 lines)."""
         shown = [-1]
@@ -354,19 +343,6 @@ def pause_line(module, text: str, point: str) -> str:
     if text.startswith('client back after'):
         return f'  resumed: {module.title}: {text}'
     return ''
-
-
-def arrange_windows(left, right) -> None:
-    """The dashboard on the left half of the screen, DAQ_Scan on the right (PyMoDAQ opens both at
-    the same place)."""
-    screen = QApplication.primaryScreen()
-    if screen is None:
-        return
-    area = screen.availableGeometry()
-    half = area.width() // 2
-    for window, x in ((left, area.x()), (right, area.x() + half)):
-        window.showNormal()
-        window.setGeometry(x, area.y(), half, area.height())
 
 
 def saved_scans(path: Path) -> str:

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List
 
+from pymodaq_data.data import DataDim
+from pymodaq_gui.utils.widgets import LedState
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QApplication
 
-from .scan import Session, arrange_windows, pause_line, saved_scans
+from .scan import Session, pause_line, saved_scans
 from .scan_check import check_file
 from .scan_options import ScanError, say
 
@@ -83,6 +86,63 @@ def show_pauses(session: Session, recorder: ScanRecorder, text: str) -> None:
         module.status_sig.connect(lambda status, m=module: on_status(m, status))
 
 
+def prepare_live_plots(session: Session) -> None:
+    """What the user would click before Start, done: DAQ_Scan plots live only the data selected in
+    its *Plotting options*, which its *Probe detectors* button fills; then its *Prepare Viewers*
+    button builds the live plots (PyMoDAQ 5.3.8 leaves that button's LED red even then: it is set
+    green here, as it is true).  *Probe actuators* is left to the user: it moves the stages."""
+    daq_scan = session.daq_scan
+    manager = daq_scan.modules_manager
+    manager.settings.child('probe_detectors').activate()
+    dims = (DataDim.Data0D, DataDim.Data1D, DataDim.Data2D)
+    session.deadline.wait(lambda: any(manager.get_probed_data_full_names(dim) for dim in dims),
+                          'the detectors to be probed', 20)
+    daq_scan.plot_from()
+    prepare = daq_scan.settings.child('plot_options', 'prepare_viewers')
+    prepare.activate()
+    prepare.setValue(LedState.TRUE)
+    free_aspect_ratio(daq_scan)
+    # DAQ_Scan rebuilds its live plots before it tells its acquisition to start
+    daq_scan.command_daq_signal.connect(
+        lambda command: free_aspect_ratio(daq_scan) if command.command == START_ACQUISITION else None)
+
+
+def free_aspect_ratio(daq_scan: Any) -> None:
+    """The 2D live plots of a scan map different quantities on their axes (a stage's mm against a
+    detector's pixels): PyMoDAQ's Viewer2D locks their aspect ratio by default, which drew a 1D
+    detector's map as a strip a few pixels wide.  Unlock it (the *Aspect Ratio* button, as a user
+    would); DAQ_Scan rebuilds its live plots at each start, so call this once it has."""
+    for viewer in daq_scan.live_plotter.viewers:
+        view = getattr(viewer, 'view', None)
+        if view is not None and view.has_action('aspect_ratio') and view.is_action_checked('aspect_ratio'):
+            view.get_action('aspect_ratio').trigger()
+
+
+def arrange_windows(session: Session) -> Any:
+    """Lay the windows out on the screen (PyMoDAQ opens them at one place): the dashboard on the top
+    of the left half, DAQ_Scan's *Live Plots* in a window of their own below it (docked in DAQ_Scan
+    they got a third of its width: a 2D map was a strip), DAQ_Scan on the right half.  Returns the
+    live plots' window."""
+    daq_scan = session.daq_scan
+    daq_scan.live_plot_dock.float()
+    live_plots = daq_scan.live_plot_dock.window()
+    live_plots.setWindowTitle('DAQ_Scan - Live Plots')
+    # quitting the dashboard closes its windows and so ends the session; this one is ours to close
+    live_plots.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return live_plots
+    area = screen.availableGeometry()
+    half, top = area.width() // 2, area.height() * 2 // 5
+    for window, (x, y, width, height) in (
+            (session.dashboard.mainwindow, (area.x(), area.y(), half, top)),
+            (live_plots, (area.x(), area.y() + top, half, area.height() - top)),
+            (daq_scan.mainwindow, (area.x() + half, area.y(), area.width() - half, area.height()))):
+        window.showNormal()
+        window.setGeometry(x, y, width, height)
+    return live_plots
+
+
 def instruction(session: Session) -> str:
     """What to do next, said in DAQ_Scan's window title and status bar."""
     options = session.options
@@ -96,16 +156,22 @@ def run_interactive(session: Session, app: QApplication) -> int:
     (see the module's docstring); returns the exit code (0: every complete scan checked; 1: one did
     not pass)."""
     path = session.prepare_scan()
-    session.prepare_live_plots()
+    prepare_live_plots(session)
     recorder = ScanRecorder(session.daq_scan, session.detector)
-    arrange_windows(session.dashboard.mainwindow, session.daq_scan.mainwindow)
+    live_plots = arrange_windows(session)
     text = instruction(session)
     session.daq_scan.mainwindow.setWindowTitle(f'DAQ_Scan - {text}')
     session.daq_scan.status_manager.set_permanent_status(text)
     show_pauses(session, recorder, text)
-    say('dashboard (left) and DAQ_Scan (right) open, set up for this scan: press its Start button; '
-        "to end, press the dashboard's red Quit button (or File > Quit): the file is checked then")
+    daq_scan = session.daq_scan
+    daq_scan.scan_done_signal.connect(lambda: daq_scan.status_manager.set_permanent_status(
+        f'Scan{len(recorder.scans) - 1:03d} done: {len(recorder.scans[-1].received)} points saved. Press Start '
+        'for another scan, or Quit the dashboard to check the file'))
+    say('dashboard (top left), live plots (bottom left) and DAQ_Scan (right) open, set up for this scan: press '
+        "DAQ_Scan's Start button; to end, press the dashboard's red Quit button (or File > Quit): the file is "
+        'checked then')
     app.exec()
+    live_plots.close()
     return verdict(session, path, recorder.scans)
 
 

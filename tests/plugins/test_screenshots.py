@@ -47,3 +47,25 @@ def test_each_state_is_visible_in_the_window(tmp_path: Path) -> None:
     # DAQ_Move's panel is closed by default: its status bar says the client went, and keeps saying it
     assert 'lost: the client quit' in states['move-4-client-gone']['status_bar']
     assert 'has no client for move_abs' in states['move-5-move-without-client']['status_bar']
+
+
+SCAN_SCRIPT = SCRIPT.with_name('make_scan_screenshots.py')
+
+
+def test_scan_gui_says_what_to_do_gives_the_live_plots_room_and_ends_on_a_verdict(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(SCAN_SCRIPT), '--out', str(tmp_path)], capture_output=True,
+                            text=True, timeout=400)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    states = json.loads((tmp_path / 'scan_states.json').read_text())
+    start, middle, end = states['scan-1-start'], states['scan-2-middle'], states['scan-3-end']
+    assert 'press Start to scan 21 points' in start['title'] and 'press Start' in start['status_bar'][0]
+    for state in (start, middle, end):
+        assert state['prepare_viewers_led'] == 'True'  # PyMoDAQ's LED state name: green
+        plots = state['live_plots']  # their own window, half the 1920x1080 screen's width
+        assert plots['visible'] and plots['width'] >= 900 and plots['height'] >= 500, plots
+    assert 0 < middle['points'] < 21 and end['points'] == 21
+    assert end['status_bar'][0].startswith('Scan000 done: 21 points saved. Press Start for another scan')
+    assert states['verdict']['code'] == 0 and states['verdict']['line'].startswith('PASSED: 1 scan(s) checked')
+    for name in ('scan-1-start', 'scan-2-middle', 'scan-3-end'):
+        for window in ('dashboard', 'daq_scan', 'live_plots'):
+            assert (tmp_path / f'{name}-{window}.png').stat().st_size > 10_000
