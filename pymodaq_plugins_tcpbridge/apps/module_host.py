@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Tuple
@@ -39,6 +40,12 @@ from tcpbridge import DEAD_LINK_S, BridgeClient
 from tcpbridge.wire import Info, Infos, InfoXml, Message, SetInfo, parse_parameter_xml
 
 log = logging.getLogger('tcpbridge.module')
+
+#: PyMoDAQ's controller-sharing settings of the hosted module (Master/Slave, controller ID): they
+#: concern the plugins of the instrument PC only, so the main PC sees them read-only, in a group
+#: titled as the instrument's (the TCPServer plugin has a *Controller* group of its own)
+INSTRUMENT_ONLY = (('controller', 'controller_status'), ('controller', 'controller_ID'))
+CONTROLLER_TITLE = "Instrument PC's controller:"
 
 
 class HostError(RuntimeError):
@@ -212,8 +219,17 @@ class ModuleHost:
         return self.module.settings.child(self.hw_settings)
 
     def _xml_of_settings(self) -> str:
-        xml = ioxml.parameter_to_xml_string(self.settings_root)
-        return xml.decode() if isinstance(xml, bytes) else xml
+        """The hardware settings as PyMoDAQ's XML, with the instrument-only ones marked (see
+        :data:`INSTRUMENT_ONLY`)."""
+        tree = ElementTree.fromstring(ioxml.parameter_to_xml_string(self.settings_root))
+        controller = tree.find(INSTRUMENT_ONLY[0][0])
+        if controller is not None:
+            controller.set('title', CONTROLLER_TITLE)
+            for _, name in INSTRUMENT_ONLY:
+                element = controller.find(name)
+                if element is not None:
+                    element.set('readonly', '1')
+        return ElementTree.tostring(tree, encoding='unicode')
 
     def settings_xml(self) -> str:
         """The last XML of the module's hardware settings (any thread)."""
@@ -236,7 +252,7 @@ class ModuleHost:
             log.warning('set_info %s ignored: %s', where, error)
             self.send_later(Info('error', f'set_info {where} ignored: {error}'))
             return
-        if param.type() == 'group' or param.readonly():
+        if param.type() == 'group' or param.readonly() or tuple(path) in INSTRUMENT_ONLY:
             log.warning('set_info %s ignored: not an editable setting', where)
             self.send_later(Info('error', f'set_info {where} ignored: not an editable setting'))
             return

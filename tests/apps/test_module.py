@@ -22,7 +22,7 @@ from helpers import LegacyPeer, free_port, stop_process, wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.apps.actuator_host import ActuatorHost
 from pymodaq_plugins_tcpbridge.apps.module import ModuleOptions, create_module, initialise, installed_plugins
-from pymodaq_plugins_tcpbridge.apps.module_host import Endpoint
+from pymodaq_plugins_tcpbridge.apps.module_host import CONTROLLER_TITLE, Endpoint
 from pymodaq_plugins_tcpbridge.apps.viewer_host import ViewerHost
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 from pymodaq_plugins_tcpbridge.plugin_settings import CONNECT
@@ -186,6 +186,31 @@ def test_settings_are_mirrored_both_ways(plugins: list) -> None:
         status = StatusLog(plugin)
         host.apply_set_info(SetInfo(('actuator_settings', 'nothing'), '<nothing type="int">1</nothing>'))
         status.wait_for("client reports: set_info nothing ignored")
+    finally:
+        host.stop(thread)
+        module.quit_fun()
+
+
+def test_the_instruments_controller_group_is_labelled_and_its_sharing_settings_read_only(plugins: list) -> None:
+    """The hosted module's Controller group (PyMoDAQ's Master/Slave sharing on the instrument PC) sat
+    beside the TCPServer plugin's own, looking like a duplicate: it is titled as the instrument's, its
+    Master/ID are read-only on the main PC and refused if set anyway; its axis stays editable."""
+    plugin = actuator_plugin(plugins)
+    module, host, thread = hosted('move', 'Mock', plugin.bridge.address[1])
+    try:
+        wait_connected(plugin)
+        client = plugin.settings.child('settings_client')
+        wait_until(lambda: client.children(), 10, 'the module settings', qt=True)
+        controller = client.child('controller')
+        assert controller.opts['title'] == CONTROLLER_TITLE != plugin.settings.child('controller').opts['title']
+        assert controller.child('controller_status').readonly() and controller.child('controller_ID').readonly()
+        assert not controller.child('axis').readonly()
+        status = StatusLog(plugin)
+        identifier = module.settings['actuator_settings', 'controller', 'controller_ID']
+        host.apply_set_info(SetInfo(('actuator_settings', 'controller', 'controller_ID'),
+                                    '<controller_ID type="int">4242</controller_ID>'))
+        status.wait_for('set_info controller/controller_ID ignored: not an editable setting')
+        assert module.settings['actuator_settings', 'controller', 'controller_ID'] == identifier
     finally:
         host.stop(thread)
         module.quit_fun()
