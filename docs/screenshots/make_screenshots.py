@@ -1,5 +1,6 @@
 """Screenshots of a standalone DAQ_Viewer (2D) and DAQ_Move with the TCPServer plugins, in each state a
-user meets: listening, client connected, grabbing / moving, client gone, error.  Offscreen Qt: run
+user meets: listening, client connected, grabbing / moving, client gone, error; and ``tcpbridge module
+--gui`` with the main PC's DAQ_Move it is bridged to.  Offscreen Qt: run
 ``python docs/screenshots/make_screenshots.py [--out DIR]`` (the PNGs land beside this script by
 default); ``tests/plugins/test_screenshots.py`` runs it and checks what each image must show.
 
@@ -30,7 +31,7 @@ redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-screenshots-')))
 from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move, create_load_daq_viewer  # noqa: E402
 from pymodaq_gui.qt_utils import mkQApp  # noqa: E402
 from qtpy.QtCore import QCoreApplication, QEvent  # noqa: E402
-from qtpy.QtWidgets import QApplication  # noqa: E402
+from qtpy.QtWidgets import QApplication, QLabel  # noqa: E402
 
 from tcpbridge.commands import ClientProcess  # noqa: E402
 
@@ -68,6 +69,16 @@ class Recorder:
                              'client_settings': module.settings.child(group, 'settings_client').opts['title'],
                              'summary': module.settings[group, 'summary'],
                              'name_colour': name_colour(module), 'status_bar': module.ui.statusbar.currentMessage()}
+
+
+    def window_shot(self, name: str, window) -> None:
+        """A window that is not a TCPServer module's (``tcpbridge module --gui``): its title and the
+        labels of its status bar."""
+        settle()
+        window.grab().save(str(self.out / f'{name}.png'))
+        self.states[name] = {'title': window.windowTitle(),
+                             'status_bar_labels': [label.text() for label in window.statusBar().findChildren(QLabel)
+                                                   if label.text()]}
 
 
 def name_colour(module) -> str:
@@ -146,6 +157,52 @@ def move_states(recorder: Recorder, logs: Path) -> None:
                   move.move_done_signal)
 
 
+def module_gui_states(recorder: Recorder) -> None:
+    """``tcpbridge module move Mock --gui`` on the instrument PC (its window made as the command makes
+    it, in this process) bridged to a DAQ_Move_TCPServer on the main PC: both windows connected after
+    a move, then the instrument's once the main PC's plugin is gone."""
+    from pymodaq_plugins_tcpbridge.apps.actuator_host import ActuatorHost
+    from pymodaq_plugins_tcpbridge.apps.module import initialise, show_link
+    from pymodaq_plugins_tcpbridge.apps.module_host import Endpoint
+
+    main_ui, main = create_load_daq_move('Stage')
+    main_ui.mainwindow.resize(1100, 760)
+    main_ui.show()
+    main.actuator = 'TCPServer'
+    main.settings.child('actuator_settings', 'port_id').setValue(0)
+    initialise(main, 30)
+    main.ui.show_settings(True)  # where the instrument's mirrored settings are
+    port = plugin_of(main).address[1]
+    instrument_ui, instrument = create_load_daq_move('Mock stage')
+    instrument_ui.mainwindow.resize(1100, 420)
+    instrument_ui.show()
+    instrument.actuator = 'Mock'
+    instrument.settings.child('actuator_settings', 'tau').setValue(20)  # a fast stage: the move ends at once
+    initialise(instrument, 30)
+    host = ActuatorHost(instrument, Endpoint('127.0.0.1', port), 20)
+    show_link(instrument_ui.mainwindow, host)
+    host.attach()
+    wait(lambda: host.ready, 20, 'the hosted module')
+    thread = host.start()
+    try:
+        wait(lambda: plugin_of(main).in_control is not None and plugin_of(main).in_control.dialect, 20, 'the link')
+        wait(lambda: main.settings.child('actuator_settings', 'settings_client').children(), 10, 'the mirror')
+        moved: list = []
+        main.move_done_signal.connect(moved.append)
+        main.move_abs(2.0)
+        wait(lambda: moved, 20, 'the move')
+        recorder.window_shot('module-1-instrument-connected', instrument_ui.mainwindow)
+        recorder.shot('module-2-main-pc-connected', main_ui.mainwindow, main, 'actuator_settings')
+        main.quit_fun()
+        wait(lambda: 'disconnected' in instrument_ui.mainwindow.windowTitle(), 20, 'the instrument to see it')
+        recorder.window_shot('module-3-instrument-main-pc-gone', instrument_ui.mainwindow)
+    finally:
+        host.stop(thread)
+        instrument.quit_fun()
+        close_now(instrument_ui.mainwindow)
+        close_now(main_ui.mainwindow)
+
+
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--out', type=Path, default=HERE, help='folder of the PNG files and states.json')
@@ -156,6 +213,7 @@ def main(argv: List[str]) -> int:
     logs = Path(tempfile.mkdtemp(prefix='tcpbridge-screenshots-logs-'))
     viewer_states(recorder, logs)
     move_states(recorder, logs)
+    module_gui_states(recorder)
     (args.out / 'states.json').write_text(json.dumps(recorder.states, indent=2))
     print(json.dumps(recorder.states, indent=2))
     app.processEvents()

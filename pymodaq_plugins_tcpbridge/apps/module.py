@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from pymodaq.utils.daq_utils import get_plugins
 from pymodaq_gui.qt_utils import mkQApp
-from qtpy.QtWidgets import QApplication
+from qtpy.QtWidgets import QApplication, QLabel
 
 from .actuator_host import ActuatorHost
 from .module_host import Endpoint, HostError, ModuleHost
@@ -170,13 +170,22 @@ def initialise(module: Any, timeout: float) -> None:
         raise ModuleError('the plugin failed to initialise (see its messages above)')
 
 
-def show_link_in_title(main_window: Any, host: ModuleHost) -> None:
-    """The module's window says at a glance whether and where it is bridged: its title becomes
-    ``'<title> - bridged to HOST:PORT: connected (accepted, in control)'``, then ``waiting``,
-    ``refused (the plugin's reason)`` or ``disconnected (why)`` as the link changes."""
+def show_link(main_window: Any, host: ModuleHost) -> None:
+    """The module's window says at a glance whether and where it is bridged, in its title and in a
+    label at the right of its status bar (a title is not seen in every desktop, nor in a screenshot):
+    ``'bridged to HOST:PORT: connected (accepted, in control)'``, then ``waiting``, ``refused (the
+    plugin's reason)`` or ``disconnected (why)`` as the link changes."""
     title = main_window.windowTitle()
-    host.on_link = lambda text: main_window.setWindowTitle(f'{title} - {text}')
-    main_window.setWindowTitle(f'{title} - {host.link_text("waiting", "not connected yet")}')
+    label = QLabel()
+    main_window.statusBar().addPermanentWidget(label)
+
+    def show(text: str) -> None:
+        main_window.setWindowTitle(f'{title} - {text}')
+        label.setText(text)
+        label.setToolTip(text)
+
+    host.on_link = show
+    show(host.link_text('waiting', 'not connected yet'))
 
 
 def close(module: Any) -> None:
@@ -208,7 +217,7 @@ def run(options: ModuleOptions) -> int:
             log.info('--set %s=%s: applied before and after the initialisation', path, text)
         host = (ActuatorHost if options.kind == 'move' else ViewerHost)(module, options.endpoint, options.timeout)
         if window is not None:
-            show_link_in_title(window.mainwindow, host)
+            show_link(window.mainwindow, host)
         host.attach()
         if not run_until(lambda: host.ready, time.monotonic() + options.timeout):
             raise ModuleError('interrupted' if INTERRUPTED.is_set() else

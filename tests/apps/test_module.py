@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, move_abs_and_wait
 from pymodaq_gui.qt_utils import mkQApp
+from qtpy.QtWidgets import QLabel
 
 from helpers import LegacyPeer, free_port, stop_process, wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected, wait_disconnected
@@ -323,7 +324,7 @@ def test_the_module_window_says_whether_and_where_it_is_bridged(plugins: list) -
     window, offscreen) follows the link: waiting, connected and how, then disconnected and why."""
     from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move
 
-    from pymodaq_plugins_tcpbridge.apps.module import show_link_in_title
+    from pymodaq_plugins_tcpbridge.apps.module import show_link
 
     mkQApp('tests')
     plugin = actuator_plugin(plugins)
@@ -332,7 +333,7 @@ def test_the_module_window_says_whether_and_where_it_is_bridged(plugins: list) -
     module.actuator = 'Mock'
     initialise(module, 30)
     host = ActuatorHost(module, Endpoint('127.0.0.1', port), 20)
-    show_link_in_title(window.mainwindow, host)
+    show_link(window.mainwindow, host)
     assert window.mainwindow.windowTitle().endswith(f'bridged to 127.0.0.1:{port}: waiting (not connected yet)')
     host.attach()
     wait_until(lambda: host.ready, 20, 'the module position', qt=True)
@@ -340,6 +341,9 @@ def test_the_module_window_says_whether_and_where_it_is_bridged(plugins: list) -
     try:
         wait_until(lambda: window.mainwindow.windowTitle().endswith(
             f'bridged to 127.0.0.1:{port}: connected (accepted, in control)'), 20, 'the title: connected', qt=True)
+        # said inside the window too (a title bar is not in every desktop): the status bar's label
+        labels = [label.text() for label in window.mainwindow.statusBar().findChildren(QLabel)]
+        assert f'bridged to 127.0.0.1:{port}: connected (accepted, in control)' in labels, labels
         plugin.close()  # the main PC's plugin goes away
         wait_until(lambda: f'bridged to 127.0.0.1:{port}: disconnected (' in window.mainwindow.windowTitle(),
                    20, 'the title: disconnected', qt=True)

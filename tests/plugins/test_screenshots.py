@@ -27,6 +27,10 @@ EXPECTED = {  # state: (LED on, text in the Status setting, the client's setting
     'move-4-client-gone': (False, 'lost: the client quit', True),
     'move-5-move-without-client': (False, 'has no client for move_abs', True),
 }
+#: tcpbridge module --gui: the link the instrument's window shows (None: the main PC's window)
+MODULE_GUI = {'module-1-instrument-connected': ': connected (accepted, in control)',
+              'module-2-main-pc-connected': None,
+              'module-3-instrument-main-pc-gone': ': disconnected (connection lost'}
 
 
 def test_each_state_is_visible_in_the_window(tmp_path: Path) -> None:
@@ -34,7 +38,7 @@ def test_each_state_is_visible_in_the_window(tmp_path: Path) -> None:
                             text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     states = json.loads((tmp_path / 'states.json').read_text())
-    assert set(states) == set(EXPECTED)
+    assert set(states) == set(EXPECTED) | set(MODULE_GUI)
     for name, (led_on, text, stale) in EXPECTED.items():
         state = states[name]
         assert state['led_enabled'], name          # a disabled LED is drawn grey whatever its value
@@ -47,6 +51,15 @@ def test_each_state_is_visible_in_the_window(tmp_path: Path) -> None:
     # DAQ_Move's panel is closed by default: its status bar says the client went, and keeps saying it
     assert 'lost: the client quit' in states['move-4-client-gone']['status_bar']
     assert 'has no client for move_abs' in states['move-5-move-without-client']['status_bar']
+    # tcpbridge module --gui: the instrument's window says where it is bridged and how, in its title and
+    # in its status bar; the main PC's DAQ_Move_TCPServer shows the hosted stage connected
+    for name, link in MODULE_GUI.items():
+        state = states[name]
+        if link is None:
+            assert state['led_on'] and state['summary'].startswith('ACTUATOR 127.0.0.1:'), state
+            continue
+        assert link in state['title'] and any(link in text for text in state['status_bar_labels']), state
+        assert (tmp_path / f'{name}.png').stat().st_size > 10_000, name
 
 
 SCAN_SCRIPT = SCRIPT.with_name('make_scan_screenshots.py')
