@@ -13,10 +13,12 @@ A plugin may ask its control module to call a method of the module's UI
   control is gone and the plugin waits for another.
 * ``update_status(text, wait_time=0)``: the module's status bar (in DAQ_Move's toolbar) keeps the
   last status line until the next one, instead of clearing it after PyMoDAQ's
-  ``message_status_persistence`` (about a second), so that "client gone" stays on screen.
+  ``message_status_persistence`` (about a second), so that "client gone" stays on screen; the news
+  comes first in it, the client's address last, as the bar is narrow.
 """
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Optional
 
@@ -46,9 +48,22 @@ def name_colour_command(link: Link) -> ThreadCommand:
     return ThreadCommand(ThreadStatus.UPDATE_UI, 'set_init_color', args=(StatusPalette.color(link.value),))
 
 
+#: a status line about one client: "client 127.0.0.1:37456 lost: the client quit"
+_ABOUT_A_CLIENT = re.compile(r'^(client \S+) (\S.*)$')
+
+
+def news_first(text: str) -> str:
+    """``text`` with what happened before whom it happened to: ``'client 127.0.0.1:37456 lost: the
+    client quit'`` becomes ``'lost: the client quit (client 127.0.0.1:37456)'``.  DAQ_Move's status bar
+    sits in its toolbar and cuts a line after about 30 characters in the default layout."""
+    match = _ABOUT_A_CLIENT.match(text)
+    return f'{match.group(2)} ({match.group(1)})' if match else text
+
+
 def sticky_status_command(text: str) -> ThreadCommand:
-    """The command that shows ``text`` in the module's status bar until the next status."""
-    return ThreadCommand(ThreadStatus.UPDATE_UI, 'update_status', args=(text,), kwargs={'wait_time': 0})
+    """The command that shows ``text`` in the module's status bar until the next status, what
+    happened first (:func:`news_first`)."""
+    return ThreadCommand(ThreadStatus.UPDATE_UI, 'update_status', args=(news_first(text),), kwargs={'wait_time': 0})
 
 
 class LinkIndicator:

@@ -13,6 +13,7 @@ from qtpy.QtWidgets import QApplication
 
 from helpers import wait_until
 from plugin_helpers import close_window, stage_window
+from pymodaq_plugins_tcpbridge.link_indicator import news_first
 from tcpbridge.commands import ClientProcess
 
 
@@ -47,10 +48,20 @@ def test_the_module_name_and_status_bar_show_the_link(tmp_path) -> None:
         wait_until(lambda: time.monotonic() > persistence_over or move.ui.statusbar.currentMessage() != shown,
                    5, 'PyMoDAQ to clear the status bar', qt=True)
         assert move.ui.statusbar.currentMessage() == shown
-        assert move.settings['actuator_settings', 'status'].endswith(shown)
+        # the news first (the bar is narrow), the same line as the Status setting's
+        assert shown.startswith('lost: ') and shown.endswith(')'), shown
+        status = move.settings['actuator_settings', 'status'].split(' ', 1)[1]  # after the time
+        assert news_first(status.removeprefix('ERROR: ')) == shown
         assert name_colour(move) == palette('error')  # nothing repainted it meanwhile
     finally:
         if stage is not None:
             stage.stop()
         close_window(shared_ui, move)
     QApplication.processEvents()
+
+
+def test_a_status_about_a_client_puts_the_news_before_the_address() -> None:
+    assert news_first('client 127.0.0.1:37456 lost: the client quit') == \
+        'lost: the client quit (client 127.0.0.1:37456)'
+    assert news_first('client [::1]:6341 speaks legacy') == 'speaks legacy (client [::1]:6341)'
+    assert news_first('has no client for move_abs 3 mm') == 'has no client for move_abs 3 mm'
