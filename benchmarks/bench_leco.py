@@ -7,10 +7,13 @@ process by a real PyMoDAQ 5 module, as a dashboard drives them:
 * ``bridge``: the same ``tcpbridge module`` processes (one instrument, two ways in), bridged to a
   DAQ_Move / DAQ_Viewer with our TCPServer plugin here;
 * ``bridge client via serve + LECO``: the demo stage / camera (bridge clients, as a LabVIEW program)
-  connected to ``tcpbridge serve ... --leco-name``; here a LECODirector module.
+  connected to ``tcpbridge serve ... --leco-name``; here a LECODirector module;
+* ``bridge client / TCPServer plugin``: the same demo clients connected to TCPServer plugins here
+  (the bridge alone, no PyMoDAQ on the instrument side).
 
 A move is ``move_abs`` to ``move_done`` (targets alternating 0 and 1), a frame a ``snap`` to
-``grab_done`` (2048x2048: the Mock camera's float64, 32 MiB; the demo camera's uint16, 8 MiB).  Each
+``grab_done`` (2048x2048: the Mock camera's float64, 32 MiB, which it computes for each snap; the demo camera's
+uint16, 8 MiB, a pattern).  Each
 repeat measures every path in turn, and a bare loopback socket moving the same bytes: frame rates are
 also given as a ratio to it, taken within the repeat.
 
@@ -47,7 +50,7 @@ from tcpbridge.commands import ClientProcess  # noqa: E402
 
 SIDE = 2048
 PATHS = ('LECO (PyMoDAQ actor / LECODirector)', 'bridge (tcpbridge module / TCPServer plugin)',
-         'bridge client via tcpbridge serve + LECO')
+         'bridge client via tcpbridge serve + LECO', 'bridge client / TCPServer plugin')
 LISTENING = re.compile(r'with the TCPServer plugin: listening on [\d.]+:(\d+)')
 
 
@@ -106,15 +109,17 @@ def served_port(log: Path) -> int:
 
 
 def time_moves(control: Any, count: int) -> float:
-    """Median ms from ``move_abs`` to ``move_done`` over ``count`` moves."""
+    """Median ms from ``move_abs`` to the ``move_done`` at its target over ``count`` moves (a stage
+    reached two ways also reports the moves asked the other way: those are not this move's end)."""
     done: list = []
     control.move_done_signal.connect(done.append)
     times = []
     for index in range(count):
-        before = len(done)
+        before, target = len(done), float(index % 2)
         start = time.perf_counter()
-        control.move_abs(float(index % 2))
-        wait(lambda before=before: len(done) > before, 30, 'move_done')
+        control.move_abs(target)
+        wait(lambda before=before, target=target: any(abs(d.value() - target) < 0.01 for d in done[before:]), 30,
+             'move_done at the target')
         times.append((time.perf_counter() - start) * 1000)
     control.move_done_signal.disconnect(done.append)
     return statistics.median(times)
@@ -166,12 +171,19 @@ class Setup:
              'tcpbridge serve to listen')
         self.start('actuator', '--port', str(served_port(work / 'serve_stage.log')), '--speed', '0',
                    log='demo_stage.log')
-        self.start('grabber', '--port', str(served_port(work / 'serve_camera.log')), '--dim', '2D', '--shape',
-                   f'{SIDE}x{SIDE}', '--dtype', 'uint16', '--pattern', '--dialect', 'pymodaq4', log='demo_camera.log')
+        demo_camera = ['--dim', '2D', '--shape', f'{SIDE}x{SIDE}', '--dtype', 'uint16', '--pattern', '--dialect',
+                       'pymodaq4']
+        self.start('grabber', '--port', str(served_port(work / 'serve_camera.log')), *demo_camera,
+                   log='demo_camera.log')
+        # and the bridge alone: demo clients straight to TCPServer plugins here
+        self.direct_stage = self.add(module('move', 'TCPServer', port_id=0))
+        self.direct_camera = self.add(module('viewer', 'TCPServer', port_id=0))
+        self.start('actuator', '--port', self.port_of(self.direct_stage), '--speed', '0', log='direct_stage.log')
+        self.start('grabber', '--port', self.port_of(self.direct_camera), *demo_camera, log='direct_camera.log')
         wait(lambda: all(answers(actor, self.coordinator_port) for actor in
                          ('leco_stage', 'leco_camera', 'served_stage', 'served_camera')), 120, 'the LECO actors')
-        wait(lambda: self.stage.settings['actuator_settings', 'connected'] and
-             self.camera.settings['detector_settings', 'connected'], 60, 'the bridged modules')
+        wait(lambda: all(control.settings[control._hw_settings_name, 'connected'] for control in
+                         (self.stage, self.camera, self.direct_stage, self.direct_camera)), 60, 'the bridged modules')
         self.directors = {name: self.add(director(kind, name, self.coordinator_port)) for name, kind in
                           (('leco_stage', 'move'), ('leco_camera', 'viewer'), ('served_stage', 'move'),
                            ('served_camera', 'viewer'))}
@@ -189,10 +201,10 @@ class Setup:
         return str(control.settings[control._hw_settings_name, 'port_id'])
 
     def stages(self) -> List[Any]:
-        return [self.directors['leco_stage'], self.stage, self.directors['served_stage']]
+        return [self.directors['leco_stage'], self.stage, self.directors['served_stage'], self.direct_stage]
 
     def cameras(self) -> List[Any]:
-        return [self.directors['leco_camera'], self.camera, self.directors['served_camera']]
+        return [self.directors['leco_camera'], self.camera, self.directors['served_camera'], self.direct_camera]
 
     def close(self) -> None:
         for control in self.modules:
@@ -210,7 +222,7 @@ def main() -> Dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--moves', type=int, default=20, help='moves per path and repeat')
-    parser.add_argument('--frames', type=int, default=5, help='2D frames per path and repeat')
+    parser.add_argument('--frames', type=int, default=3, help='2D frames per path and repeat')
     args = parser.parse_args()
     app = mkQApp('tcpbridge LECO benchmark')  # noqa: F841 (kept alive for the run)
     setup = Setup(Path(tempfile.mkdtemp(prefix='tcpbridge-bench-leco-')))
@@ -240,7 +252,7 @@ def main() -> Dict[str, object]:
                         moves[path]))
     for path in PATHS:
         results = frames[path]
-        what = 'Mock camera float64' if 'serve' not in path else 'demo camera uint16'
+        what = 'demo camera uint16' if path.startswith('bridge client') else 'Mock camera float64'
         rows.append(row(path, f'2D {SIDE}x{SIDE} snaps ({what}), each asked when the previous arrived', 'MiB/s',
                         [r['mib_s'] for r in results],
                         [r['mib_s'] / speeds[int(r['nbytes'])] for r, speeds in zip(results, bare)],

@@ -1,6 +1,7 @@
 """Screenshots of a standalone DAQ_Viewer (2D) and DAQ_Move with the TCPServer plugins, in each state a
-user meets: listening, client connected, grabbing / moving, client gone, error; and ``tcpbridge module
---gui`` with the main PC's DAQ_Move it is bridged to.  Offscreen Qt: run
+user meets: listening, client connected, grabbing / moving, a live Grab, client gone, error, client
+lost in the middle of a move; and ``tcpbridge module --gui`` with the main PC's DAQ_Move it is
+bridged to.  Offscreen Qt: run
 ``python docs/screenshots/make_screenshots.py [--out DIR]`` (the PNGs land beside this script by
 default); ``tests/plugins/test_screenshots.py`` runs it and checks what each image must show.
 
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')
 os.environ.setdefault('QT_LOGGING_RULES', 'qt.qpa.*=false')
@@ -65,7 +66,7 @@ class Recorder:
         window.grab().save(str(self.out / f'{name}.png'))
         led = module.settings.child(group, 'connected')
         self.states[name] = {'status': module.settings[group, 'status'], 'led_on': bool(led.value()),
-                             'led_enabled': not led.opts.get('readonly', False),
+                             'led_enabled': not led.opts.get('readonly', False) and module.settings_tree.isEnabled(),
                              'client_settings': module.settings.child(group, 'settings_client').opts['title'],
                              'summary': module.settings[group, 'summary'],
                              'name_colour': name_colour(module), 'status_bar': module.ui.statusbar.currentMessage()}
@@ -92,7 +93,8 @@ def plugin_of(module):
 
 
 def module_states(recorder: Recorder, logs: Path, prefix: str, module, window, group: str,
-                  client_args: List[str], act: Callable[[], None], acted: str, done_signal) -> None:
+                  client_args: List[str], act: Callable[[], None], acted: str, done_signal,
+                  live: Optional[Tuple[Callable[[], None], Callable[[], None]]] = None) -> None:
     """Initialise ``module`` (a TCPServer plugin set up beforehand), then walk it through the states:
     listening, client connected, after ``act`` (waiting for ``done_signal``), client gone, and ``act``
     again without a client (an error)."""
@@ -116,6 +118,13 @@ def module_states(recorder: Recorder, logs: Path, prefix: str, module, window, g
         act()
         wait(lambda: results, 20, acted)
         recorder.shot(f'{prefix}-3-{acted}', window, module, group)
+        if live is not None:  # (start, stop) of a live Grab: PyMoDAQ disables the settings tree meanwhile
+            start, stop = live
+            start()
+            wait(lambda: len(results) >= 5, 20, 'the live grab')
+            recorder.shot(f'{prefix}-6-live-grab', window, module, group)
+            stop()
+            settle(0.5)
     finally:
         client.stop()
     wait(lambda: plugin_of(module).in_control is None, 20, 'the client to leave')
@@ -143,7 +152,8 @@ def viewer_states(recorder: Recorder, logs: Path) -> None:
     viewer.daq_type = 'DAQ2D'
     viewer.detector = 'TCPServer'
     module_states(recorder, logs, 'viewer', viewer, shared_ui.mainwindow, 'detector_settings',
-                  ['grabber', '--dim', '2D'], viewer.snap, 'grabbed', viewer.grab_done_signal)
+                  ['grabber', '--dim', '2D'], viewer.snap, 'grabbed', viewer.grab_done_signal,
+                  live=(viewer.grab, viewer.stop_grab))
 
 
 def move_states(recorder: Recorder, logs: Path) -> None:
@@ -155,6 +165,34 @@ def move_states(recorder: Recorder, logs: Path) -> None:
     module_states(recorder, logs, 'move', move, shared_ui.mainwindow, 'actuator_settings',
                   ['actuator', '--units', 'mm', '--speed', '5'], lambda: move.move_abs(next(targets)), 'moved',
                   move.move_done_signal)
+
+
+def lost_mid_move_state(recorder: Recorder, logs: Path) -> None:
+    """DAQ_Move (panel closed) whose client is killed in the middle of a slow move: the move waits for
+    a client (its reconnect wait), as the status bar and the name say."""
+    shared_ui, move = create_load_daq_move('Stage')
+    shared_ui.mainwindow.resize(1100, 700)
+    shared_ui.show()
+    move.actuator = 'TCPServer'
+    move.settings.child('actuator_settings', 'port_id').setValue(0)
+    inits: List[bool] = []
+    move.init_signal.connect(inits.append)
+    move.init_hardware_ui(True)
+    wait(lambda: inits, 30, 'the stage to initialise')
+    port = str(plugin_of(move).address[1])
+    client = ClientProcess(['actuator', '--units', 'mm', '--speed', '0.5', '--port', port], logs / 'slow-stage.log')
+    try:
+        wait(lambda: plugin_of(move).in_control is not None and plugin_of(move).in_control.dialect, 20, 'the stage')
+        move.move_abs(5.0)
+        settle(0.5)  # moving
+        client.process.kill()
+        client.process.wait(10)
+        wait(lambda: 'waiting up to' in move.settings['actuator_settings', 'status'], 20, 'the wait for a client')
+        recorder.shot('move-6-lost-mid-move', shared_ui.mainwindow, move, 'actuator_settings')
+    finally:
+        client.stop()
+        move.quit_fun()
+        close_now(shared_ui.mainwindow)
 
 
 def module_gui_states(recorder: Recorder) -> None:
@@ -213,6 +251,7 @@ def main(argv: List[str]) -> int:
     logs = Path(tempfile.mkdtemp(prefix='tcpbridge-screenshots-logs-'))
     viewer_states(recorder, logs)
     move_states(recorder, logs)
+    lost_mid_move_state(recorder, logs)
     module_gui_states(recorder)
     (args.out / 'states.json').write_text(json.dumps(recorder.states, indent=2))
     print(json.dumps(recorder.states, indent=2))

@@ -14,6 +14,7 @@ SCRIPT = Path(__file__).parents[2] / 'docs' / 'screenshots' / 'make_screenshots.
 #: hue (degrees) of the module's name per link (pymodaq_gui's status palette, any theme): amber, green, orange
 NAME_HUES = {'waiting': (38, 60), 'in control': (90, 150), 'gone': (15, 36)}
 LINKS = ['waiting', 'in control', 'in control', 'gone', 'gone']  # the link in the states 1 to 5
+LINK_OF = {'viewer-6-live-grab': 'in control', 'move-6-lost-mid-move': 'gone'}  # the states 6
 EXPECTED = {  # state: (LED on, text in the Status setting, the client's settings shown as stale)
     'viewer-1-listening': (False, 'listening on 127.0.0.1:', False),
     'viewer-2-client-connected': (True, 'client', False),
@@ -26,7 +27,12 @@ EXPECTED = {  # state: (LED on, text in the Status setting, the client's setting
     'move-3-moved': (True, 'client', False),
     'move-4-client-gone': (False, 'lost: the client quit', True),
     'move-5-move-without-client': (False, 'has no client for move_abs', True),
+    # a live Grab: the LED stays readable (the settings tree is enabled in PyMoDAQ 5.3.8's standalone
+    # DAQ_Viewer), and the name says it too
+    'viewer-6-live-grab': (True, 'client', False),
+    'move-6-lost-mid-move': (False, 'lost during move_abs', True),
 }
+
 #: tcpbridge module --gui: the link the instrument's window shows (None: the main PC's window)
 MODULE_GUI = {'module-1-instrument-connected': ': connected (accepted, in control)',
               'module-2-main-pc-connected': None,
@@ -41,16 +47,17 @@ def test_each_state_is_visible_in_the_window(tmp_path: Path) -> None:
     assert set(states) == set(EXPECTED) | set(MODULE_GUI)
     for name, (led_on, text, stale) in EXPECTED.items():
         state = states[name]
-        assert state['led_enabled'], name          # a disabled LED is drawn grey whatever its value
+        assert state['led_enabled'], name  # the LED and its tree enabled: a disabled LED is drawn grey
         assert state['led_on'] is led_on, (name, state)
         assert text in state['status'], (name, state)
         assert ('client gone' in state['client_settings']) is stale, (name, state)
         assert (tmp_path / f'{name}.png').stat().st_size > 20_000, name  # a real picture of the window
-        low, high = NAME_HUES[LINKS[int(name.split('-')[1]) - 1]]
+        low, high = NAME_HUES[LINK_OF.get(name) or LINKS[int(name.split('-')[1]) - 1]]
         assert low <= QColor(state['name_colour']).hue() <= high, (name, state)
     # DAQ_Move's panel is closed by default: its status bar says the client went, and keeps saying it
     assert 'lost: the client quit' in states['move-4-client-gone']['status_bar']
     assert 'has no client for move_abs' in states['move-5-move-without-client']['status_bar']
+    assert states['move-6-lost-mid-move']['status_bar'].startswith('Stage lost during move_abs')
     # tcpbridge module --gui: the instrument's window says where it is bridged and how, in its title and
     # in its status bar; the main PC's DAQ_Move_TCPServer shows the hosted stage connected
     for name, link in MODULE_GUI.items():
