@@ -25,7 +25,8 @@ HERE = Path(__file__).parent
 #: name -> script, in the order of the table
 BENCHMARKS = {'core': 'bench_core.py', 'tls': 'bench_tls.py', 'observers': 'bench_observers.py',
               'plugins': 'bench_plugins.py', 'pymodaq44': 'bench_pymodaq44.py', 'demo': 'bench_demo.py',
-              'streaming': 'bench_streaming.py', 'scan': 'bench_scan.py', 'memory': 'bench_memory.py'}
+              'streaming': 'bench_streaming.py', 'scan': 'bench_scan.py', 'memory': 'bench_memory.py',
+              'leco': 'bench_leco.py'}
 BEGIN, END = '.. benchmarks-begin', '.. benchmarks-end'
 
 
