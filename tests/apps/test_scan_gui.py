@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import List
+from typing import Any, List, Tuple
 
 from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtCore import QTimer
@@ -45,12 +45,13 @@ class User:
             self.session.dashboard.shared_ui.get_action('quit').trigger()
 
 
-def test_gui_session_says_what_to_do_and_checks_the_file_after_quit(tmp_path: Path, capsys) -> None:
+def run_gui_session(tmp_path: Path, options: ScanOptions, user_class: type) -> Tuple[Any, int]:
+    """The session ``tcpbridge scan --gui`` runs, with ``user_class(session)`` in front of it; the user
+    and the session's exit code."""
     app = mkQApp('tests')  # PyMoDAQ's (with its theme), as the command makes it
-    options = ScanOptions(points=6, stop=5.0, out=tmp_path, gui=True, timeout=120, peak_at=2.0, reconnect_wait=10.0)
     (tmp_path / 'work').mkdir()
     session = Session(options, Deadline(120), tmp_path / 'work')
-    user = User(session)
+    user = user_class(session)
     try:
         session.load()
         session.init_modules()
@@ -60,6 +61,12 @@ def test_gui_session_says_what_to_do_and_checks_the_file_after_quit(tmp_path: Pa
     finally:
         user.timer.stop()
         session.close()
+    return user, code
+
+
+def test_gui_session_says_what_to_do_and_checks_the_file_after_quit(tmp_path: Path, capsys) -> None:
+    options = ScanOptions(points=6, stop=5.0, out=tmp_path, gui=True, timeout=120, peak_at=2.0, reconnect_wait=10.0)
+    user, code = run_gui_session(tmp_path, options, User)
     out = capsys.readouterr().out
     assert user.seen and user.seen[0].startswith('DAQ_Scan - tcpbridge scan: press Start to scan 6 points'), user.seen
     assert user.done, out
@@ -99,21 +106,9 @@ class UserWhoseStageRestarts(User):
 
 
 def test_gui_scan_shows_the_pause_of_a_restarted_stage_and_passes(tmp_path: Path, capsys) -> None:
-    app = mkQApp('tests')
     options = ScanOptions(points=8, stop=5.0, out=tmp_path, gui=True, timeout=120, peak_at=2.0, reconnect_wait=30.0,
                           speed=5.0)
-    (tmp_path / 'work').mkdir()
-    session = Session(options, Deadline(120), tmp_path / 'work')
-    user = UserWhoseStageRestarts(session)
-    try:
-        session.load()
-        session.init_modules()
-        session.start_clients()
-        session.wait_clients()
-        code = run_interactive(session, app)
-    finally:
-        user.timer.stop()
-        session.close()
+    user, code = run_gui_session(tmp_path, options, UserWhoseStageRestarts)
     out = capsys.readouterr().out
     assert user.restarted and user.done, out
     paused = [text for text in user.status_texts if text.startswith('Paused at point')]
