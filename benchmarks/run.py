@@ -26,7 +26,7 @@ HERE = Path(__file__).parent
 BENCHMARKS = {'core': 'bench_core.py', 'tls': 'bench_tls.py', 'observers': 'bench_observers.py',
               'plugins': 'bench_plugins.py', 'pymodaq44': 'bench_pymodaq44.py', 'demo': 'bench_demo.py',
               'streaming': 'bench_streaming.py', 'scan': 'bench_scan.py', 'memory': 'bench_memory.py',
-              'leco': 'bench_leco.py'}
+              'leco': 'bench_leco.py', 'scale': 'bench_scale.py'}
 BEGIN, END = '.. benchmarks-begin', '.. benchmarks-end'
 
 

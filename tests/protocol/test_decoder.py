@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tcpbridge import Dialect, DwaLayout
+from tcpbridge.protocol.decoder import BufferPool
 from tcpbridge.wire import (
     Axis,
     AxisInfo,
@@ -225,6 +226,37 @@ def test_receive_buffers_are_reused_only_when_free() -> None:
     assert not np.shares_memory(again, kept)
     np.testing.assert_array_equal(kept, frame)
     np.testing.assert_array_equal(again, frame2)
+
+
+def test_a_burst_of_frames_given_back_at_once_is_reused_within_the_pool_bound() -> None:
+    """Back-pressure releases half its bound of frames at once: the pool keeps them all (up to its
+    bytes bound) and the next burst is received into the same memory, without fresh mappings."""
+    frame = np.arange(512 * 512, dtype='<u2').reshape(512, 512)
+    data = Encoder().encode_bytes(Done([frame]))
+    decoder = Decoder()
+    decoder.feed(GRABBER_HELLO)
+    burst = [decoder.feed(data)[0].data[0] for _ in range(50)]   # 50 frames in flight (25 MiB)
+    first = {array.__array_interface__['data'][0] for array in burst}
+    assert len(first) == 50
+    del burst                                                     # the consumer caught up
+    again = [decoder.feed(data)[0].data[0] for _ in range(50)]
+    assert {array.__array_interface__['data'][0] for array in again} == first
+    for array in again:
+        np.testing.assert_array_equal(array, frame)
+
+
+def test_the_pool_keeps_no_more_than_its_bound() -> None:
+    pool = BufferPool(max_free_bytes=4 << 20, min_free=2)
+    leases = [pool.lease(1 << 20) for _ in range(10)]
+    del leases
+    assert pool.free == 4                                         # 4 MiB of 1 MiB buffers
+    big = [pool.lease(8 << 20) for _ in range(3)]                 # a larger size: other buffers
+    del big
+    assert pool.free == 4                                         # none kept: over the bound
+    small = BufferPool(max_free_bytes=1 << 20, min_free=2)
+    frames = [small.lease(8 << 20) for _ in range(5)]
+    del frames
+    assert small.free == 2                                        # min_free whatever the size
 
 
 def test_a_view_of_a_frame_keeps_its_buffer() -> None:

@@ -46,21 +46,37 @@ _NEXT_MESSAGE: Dict[Side, Callable[[MessageParser], Parse]] = {
 }
 
 
+#: anonymous mappings private to the process where the OS has them (POSIX): a shared one
+#: (``mmap``'s default) is backed by shmem, whose pages cost a page-cache insertion and removal each
+_PRIVATE: Dict[str, int] = {'flags': mmap.MAP_PRIVATE} if hasattr(mmap, 'MAP_PRIVATE') else {}
+
+
 class BufferPool:
     """Large receive buffers, handed out again once every array made from them is gone.
 
-    Memory fresh from the OS costs a page fault per page on first touch (on a VM, 10-20 ms for an
-    8 MiB frame, more than receiving it).  Each buffer (an anonymous ``mmap``: no zero-filling
-    pass) is lent as a *lease*, a uint8 ndarray on it; the decoded arrays are views whose ``base``
-    is the lease (numpy stops collapsing view chains at an array whose memory belongs to a
-    non-ndarray object).  When the last of them is collected, a ``weakref.finalize`` on the lease
-    gives the buffer back (in whichever thread dropped it), so memory still held by a consumer is
-    never overwritten.  At most ``max_free`` buffers wait to be reused.
+    Memory fresh from the OS costs a page fault and a zeroed page per page on first touch (on a VM,
+    10-20 ms for an 8 MiB frame, more than receiving it), and giving it back costs an ``munmap``.
+    Each buffer (an anonymous private ``mmap``: no zero-filling pass of ours) is lent as a *lease*,
+    a uint8 ndarray on it; the decoded arrays are views whose ``base`` is the lease (numpy stops
+    collapsing view chains at an array whose memory belongs to a non-ndarray object).  When the
+    last of them is collected, a ``weakref.finalize`` on the lease gives the buffer back (in
+    whichever thread dropped it), so memory still held by a consumer is never overwritten.
+
+    Buffers given back wait to be reused while they hold at most ``max_free_bytes`` (at least
+    ``min_free`` buffers, whatever their size).  The bound matters for a stream that outpaces its
+    consumer: the server's back-pressure (``tcpbridge.net.backlog``) then lets up to its bound of
+    data sets in flight and releases half of them at once when the consumer catches up; a pool
+    smaller than that burst gave most of them back to the OS and took fresh memory for the next
+    ones (measured, benchmarks/bench_scale.py: 75 page faults per 512 KiB frame with 4 buffers, 7
+    with the bound of the default back-pressure).  The default is that bound (64 MiB): the pool
+    never holds more than what was in flight at once, until the connection closes.
     """
 
-    def __init__(self, max_free: int = 4) -> None:
+    def __init__(self, max_free_bytes: int = 64 << 20, min_free: int = 4) -> None:
         # deque operations are atomic: the finalizer may append from another thread, no lock needed
-        self._free: Deque[mmap.mmap] = deque(maxlen=max_free)
+        self._free: Deque[mmap.mmap] = deque()
+        self.max_free_bytes = max_free_bytes
+        self.min_free = min_free
 
     def lease(self, nbytes: int) -> np.ndarray:
         """An uninitialised uint8 array of ``nbytes`` (> 0) bytes, on a free buffer if one fits."""
@@ -75,10 +91,22 @@ class BufferPool:
                 break
             self._free.append(candidate)
         if buffer is None:
-            buffer = mmap.mmap(-1, nbytes)
+            buffer = mmap.mmap(-1, nbytes, **_PRIVATE)
         lease = np.frombuffer(buffer, np.uint8)
-        weakref.finalize(lease, self._free.append, buffer).atexit = False
+        weakref.finalize(lease, self._give_back, buffer).atexit = False
         return lease
+
+    @property
+    def free(self) -> int:
+        """Buffers waiting to be reused."""
+        return len(self._free)
+
+    def _give_back(self, buffer: mmap.mmap) -> None:
+        """Keep ``buffer`` for reuse within the bounds (any thread; racing give-backs may pass the
+        bound by a buffer each); a buffer not kept is unmapped when collected."""
+        kept = len(self._free)
+        if kept < self.min_free or (kept + 1) * len(buffer) <= self.max_free_bytes:
+            self._free.append(buffer)
 
 
 class Decoder:
