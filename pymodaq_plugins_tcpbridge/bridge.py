@@ -18,7 +18,7 @@ from pymodaq.control_modules.thread_commands import ThreadStatus
 from pymodaq_gui.parameter import Parameter
 from pymodaq_utils.logger import get_module_name, set_logger
 from pymodaq_utils.utils import ThreadCommand
-from qtpy.QtCore import QObject, QTimer, Signal
+from qtpy.QtCore import QTimer
 
 from tcpbridge import Dialect, Limits, client_context, server_context
 from tcpbridge.server import (
@@ -44,6 +44,7 @@ from tcpbridge.server import (
 from tcpbridge.wire import Message
 
 from .client_settings import ClientSettingsMirror
+from .event_relay import EventRelay
 from .link_indicator import LinkIndicator, link_of, sticky_status_command
 from .plugin_settings import (
     BACKLOG_MESSAGES,
@@ -91,12 +92,6 @@ class Delivery:
             release()
 
 
-class _EventRelay(QObject):
-    """Carries engine events from the engine thread into the plugin's thread (queued signal)."""
-
-    received = Signal(object)
-
-
 class TCPServerPlugin:
     """Server side of the bridge, mixed into a PyMoDAQ plugin class.
 
@@ -106,7 +101,7 @@ class TCPServerPlugin:
 
     client_type = ''
     bridge: Optional[BridgeServer] = None
-    _relay: Optional[_EventRelay] = None
+    _relay: Optional[EventRelay] = None
     _client_settings: Optional[ClientSettingsMirror] = None  # created with the first server
     _connect_failure = ''  # connect mode: the cause of the last failed attempt, shown once
     _table_refreshed = 0.0
@@ -142,8 +137,7 @@ class TCPServerPlugin:
             self._reconnect = ReconnectWait(self._on_reconnect_expired)
         if self._link_indicator is None:
             self._link_indicator = LinkIndicator()
-        self._relay = _EventRelay()
-        self._relay.received.connect(self._on_bridge_event)
+        self._relay = EventRelay(self._on_bridge_event)
         host, port = self.settings['socket_ip'], self.settings['port_id']
         security, limits = self.settings.child(SECURITY), self.settings.child(LIMITS)
         dialect, allowed = self.settings['dialect'], security['allowed_clients']
@@ -157,7 +151,7 @@ class TCPServerPlugin:
             return info, False
         try:
             self.bridge = BridgeServer(
-                host, port, self.client_type, self._relay.received.emit, dial=dial, tls=tls,
+                host, port, self.client_type, self._relay.post, dial=dial, tls=tls,
                 auth_secret=str(security['auth_secret']), max_observers=int(security['max_observers']),
                 observer_queue_bytes=int(security['observer_queue_mib']) << 20,
                 dialect=None if dialect == 'auto' else Dialect(dialect),
@@ -260,7 +254,7 @@ class TCPServerPlugin:
             self.bridge.close()
             self.bridge = None
         if self._relay is not None:
-            self._relay.received.disconnect()
+            self._relay.close()
             self._relay = None
         self.settings.child('connected').setValue(False)
         self._show_summary('not listening')
