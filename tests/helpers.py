@@ -1,7 +1,8 @@
-"""Test helpers: an event log for the server engine and demo client processes."""
+"""Test helpers: an event log for the server engine, demo client processes, the C reference client."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import socket
 import struct
@@ -9,12 +10,16 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 
 from tcpbridge.commands import ClientProcess
 from tcpbridge.server import Event
+
+#: the C reference client, and the machine's C compiler (None: the C client's tests are skipped)
+C_CLIENT_SOURCE = Path(__file__).parents[1] / 'examples' / 'c' / 'tcpbridge_client.c'
+C_COMPILER: Optional[str] = shutil.which('cc') or shutil.which('gcc') or shutil.which('clang')
 
 
 class EventLog:
@@ -146,3 +151,27 @@ def stop_process(process: subprocess.Popen, what: str, log: Path, signum: int = 
     output = log.read_text()
     assert code == 0, output
     return output
+
+
+def compile_c_client(binary: Path, *options: str) -> subprocess.CompletedProcess:
+    """Build examples/c/tcpbridge_client.c into ``binary`` with :data:`C_COMPILER`, C99, warnings as
+    errors; ``options`` come last (e.g. ``-DTCPBRIDGE_TLS -lssl -lcrypto``). The caller reads the result."""
+    assert C_COMPILER is not None, 'no C compiler on this machine'
+    return subprocess.run([C_COMPILER, '-std=c99', '-D_POSIX_C_SOURCE=200809L', '-O2', '-Wall', '-Wextra', '-Werror',
+                           '-o', str(binary), str(C_CLIENT_SOURCE), '-lm', *options],
+                          capture_output=True, text=True, timeout=120)
+
+
+@contextlib.contextmanager
+def c_client(binary: Path, *args: str, env: Optional[Dict[str, str]] = None) -> Iterator[subprocess.Popen]:
+    """The C reference client ``binary ARGS`` running (in ``env``, default this process's); at the end
+    SIGTERM, on which it sends Quit and must exit 0 by itself, saying 'stopped'."""
+    process = subprocess.Popen([str(binary), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0, out + err
+        assert out.rstrip().endswith('stopped'), out + err

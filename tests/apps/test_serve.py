@@ -17,7 +17,7 @@ from typing import Any, Tuple
 import numpy as np
 import pytest
 
-from helpers import client_process, free_port, stop_process, wait_until
+from helpers import C_COMPILER, c_client, client_process, compile_c_client, free_port, stop_process, wait_until
 from leco_helpers import answers, director, move_through, start_coordinator
 from pymodaq_plugins_tcpbridge.apps.module import close
 from tcpbridge import ActuatorClient
@@ -32,7 +32,8 @@ LISTENING = re.compile(r'with the TCPServer plugin: listening on ([\d.]+):(\d+)'
 
 def serve(tmp_path: Path, *args: str) -> Tuple[subprocess.Popen, int]:
     """``tcpbridge serve ARGS --port 0``, once its plugin listens and (with --leco-name) its actor signed
-    in; returns the process and the port it listens on."""
+    in, its output in ``tmp_path``/serve.log; returns the process and the port it listens on."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / 'serve.log'
     log = open(log_path, 'a')  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'serve', *args, '--port', '0', '--timeout', '30',
@@ -123,6 +124,43 @@ def test_a_leco_director_snaps_a_bridge_grabber_with_its_shape(tmp_path: Path, c
         if module is not None:
             close(module)
         stop_process(process, 'tcpbridge serve', tmp_path / 'serve.log', signal.SIGINT)
+
+
+@pytest.mark.skipif(C_COMPILER is None, reason='no C compiler on this machine')
+def test_leco_directors_drive_the_c_reference_client_through_tcpbridge_serve(tmp_path: Path,
+                                                                           coordinator: int) -> None:
+    """examples/c/tcpbridge_client.c (legacy dialect) as a stage and as a camera, each behind its own
+    ``tcpbridge serve --leco-name``: a LECODirector DAQ_Move moves it, a LECODirector DAQ_2DViewer snaps
+    its frame with the shape, the spot and the units the C program gives."""
+    binary = tmp_path / 'tcpbridge_client'
+    built = compile_c_client(binary)
+    assert built.returncode == 0, built.stderr
+    stage_dir, camera_dir = tmp_path / 'stage', tmp_path / 'camera'
+    stage, stage_port = serve(stage_dir, 'move', '--leco-name', 'c_stage', '--coordinator', f'127.0.0.1:{coordinator}')
+    camera, camera_port = serve(camera_dir, 'viewer', 'DAQ2D', '--leco-name', 'c_camera', '--coordinator',
+                                f'127.0.0.1:{coordinator}')
+    modules: list = []
+    try:
+        with c_client(binary, 'actuator', '127.0.0.1', str(stage_port)), \
+                c_client(binary, 'grabber', '127.0.0.1', str(camera_port), '48', '64'):
+            wait_logged(stage_dir, 'ACTUATOR client connected', 'the C stage')
+            wait_logged(camera_dir, 'GRABBER client connected', 'the C camera')
+            modules.append(director('move', 'c_stage', coordinator))
+            for target in (2.5, -0.75):
+                assert move_through(modules[0], target) == pytest.approx(target, abs=1e-9)
+            assert modules[0].settings['actuator_settings', 'settings_client', 'units'] == 'mm'
+            modules.append(director('viewer', 'c_camera', coordinator, daq_type='DAQ2D'))
+            grabbed: list = []
+            modules[1].grab_done_signal.connect(grabbed.append)
+            modules[1].snap()
+            wait_until(lambda: grabbed, 30, 'the C camera\'s frame through LECO', qt=True)
+            frame = grabbed[-1].get_data_from_dim('Data2D')[0].data[0]
+            assert frame.shape == (48, 64) and frame[24, 32] == 1000 and frame[0, 0] < 10  # the spot, centred
+    finally:
+        for module in modules:
+            close(module)
+        stop_process(stage, 'tcpbridge serve move', stage_dir / 'serve.log', signal.SIGINT)
+        stop_process(camera, 'tcpbridge serve viewer', camera_dir / 'serve.log', signal.SIGINT)
 
 
 class RecordingStage(ActuatorClient):

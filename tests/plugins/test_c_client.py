@@ -2,12 +2,8 @@
 run against the real TCPServer plugins: a 2D frame of big-endian uint16, and every move command."""
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -20,39 +16,26 @@ from pymodaq.utils.plugin_testing import (
     move_rel_and_wait,
 )
 
+from helpers import C_COMPILER, c_client, compile_c_client
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_detector, wait_connected
 from pymodaq_plugins_tcpbridge.daq_move_plugins.daq_move_TCPServer import DAQ_Move_TCPServer
 
-SOURCE = Path(__file__).parents[2] / 'examples' / 'c' / 'tcpbridge_client.c'
-COMPILER = shutil.which('cc') or shutil.which('gcc') or shutil.which('clang')
-pytestmark = pytest.mark.skipif(COMPILER is None, reason='no C compiler on this machine')
+pytestmark = pytest.mark.skipif(C_COMPILER is None, reason='no C compiler on this machine')
 
 
 @pytest.fixture(scope='module')
 def program(tmp_path_factory) -> Path:
     binary = tmp_path_factory.mktemp('c') / 'tcpbridge_client'
-    subprocess.run([COMPILER, '-std=c99', '-D_POSIX_C_SOURCE=200809L', '-O2', '-Wall', '-Wextra', '-Werror',
-                    '-o', str(binary), str(SOURCE), '-lm'], check=True, capture_output=True, timeout=120)
+    built = compile_c_client(binary)
+    assert built.returncode == 0, built.stderr
     return binary
-
-
-@contextlib.contextmanager
-def running(program: Path, *args: str) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen([str(program), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        yield process
-    finally:
-        process.terminate()  # SIGTERM: the client sends Quit and exits 0
-        out, err = process.communicate(timeout=10)
-        assert process.returncode == 0, out + err
-        assert out.rstrip().endswith('stopped'), out + err
 
 
 def test_c_grabber_frame(program: Path) -> None:
     plugin = make_detector(VIEWERS['2D'], port_id=0)
     try:
         status = StatusLog(plugin)
-        with running(program, 'grabber', '127.0.0.1', str(plugin.bridge.address[1]), '48', '64'):
+        with c_client(program, 'grabber', '127.0.0.1', str(plugin.bridge.address[1]), '48', '64'):
             wait_connected(plugin)
             frame = grab_and_wait(plugin, timeout_ms=10000)[0].data[0]
             assert frame.shape == (48, 64) and frame.dtype == np.dtype('>u2')
@@ -66,7 +49,7 @@ def test_c_grabber_frame(program: Path) -> None:
 def test_c_actuator_moves(program: Path) -> None:
     plugin = make_actuator(DAQ_Move_TCPServer, port_id=0)
     try:
-        with running(program, 'actuator', '127.0.0.1', str(plugin.bridge.address[1])):
+        with c_client(program, 'actuator', '127.0.0.1', str(plugin.bridge.address[1])):
             wait_connected(plugin)
             assert move_abs_and_wait(plugin, 2.5, timeout_ms=5000).value() == 2.5
             assert move_rel_and_wait(plugin, 1.0, timeout_ms=5000).value() == 3.5
@@ -82,9 +65,7 @@ def test_c_grabber_over_mutual_tls(tmp_path: Path) -> None:
     pytest.importorskip('cryptography')
     from tcpbridge.tools.cert import make_pki
     binary = tmp_path / 'tcpbridge_client_tls'
-    built = subprocess.run([COMPILER, '-std=c99', '-D_POSIX_C_SOURCE=200809L', '-DTCPBRIDGE_TLS', '-O2', '-Wall',
-                            '-Wextra', '-Werror', '-o', str(binary), str(SOURCE), '-lm', '-lssl', '-lcrypto'],
-                           capture_output=True, text=True, timeout=120)
+    built = compile_c_client(binary, '-DTCPBRIDGE_TLS', '-lssl', '-lcrypto')
     if built.returncode and 'openssl/' in built.stderr:
         pytest.skip('no OpenSSL headers on this machine (libssl-dev)')
     assert built.returncode == 0, built.stderr
@@ -95,15 +76,9 @@ def test_c_grabber_over_mutual_tls(tmp_path: Path) -> None:
     environment = dict(os.environ, TCPBRIDGE_TLS_CA=str(lab.ca), TCPBRIDGE_TLS_CERT=str(cert),
                        TCPBRIDGE_TLS_KEY=str(key))
     try:
-        process = subprocess.Popen([str(binary), 'grabber', '127.0.0.1', str(plugin.bridge.address[1]), '16', '24'],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
-        try:
+        with c_client(binary, 'grabber', '127.0.0.1', str(plugin.bridge.address[1]), '16', '24', env=environment):
             wait_connected(plugin)
             frame = grab_and_wait(plugin, timeout_ms=10000)[0].data[0]
             assert frame.shape == (16, 24) and frame[8, 12] == 1000
-        finally:
-            process.terminate()
-            out, err = process.communicate(timeout=10)
-        assert process.returncode == 0 and out.rstrip().endswith('stopped'), out + err
     finally:
         plugin.close()
