@@ -188,12 +188,14 @@ def show_link(main_window: Any, host: ModuleHost) -> None:
     show(host.link_text('waiting', 'not connected yet'))
 
 
-def close(module: Any) -> None:
-    """Stop what the module does and close its hardware.  A DAQ_Viewer still grabbing does not close
-    (its hardware thread never gets to the close command): the grab is stopped first."""
-    module.stop_module()
-    process_events_for(STOP_GRACE_S)  # the stop reaches the hardware thread
-    module.quit_fun()
+def close(*modules: Any) -> None:
+    """Stop what the modules do and close their hardware.  A DAQ_Viewer still grabbing does not close
+    (its hardware thread never gets to the close command): the grabs are stopped first."""
+    for module in modules:
+        module.stop_module()
+    process_events_for(STOP_GRACE_S)  # the stops reach the hardware threads
+    for module in modules:
+        module.quit_fun()
 
 
 def run(options: ModuleOptions) -> int:

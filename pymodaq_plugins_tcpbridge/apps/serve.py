@@ -9,6 +9,11 @@ plugins and pyleco scripts then drive the bridged instrument (moves, positions, 
 settings), while its data keep the bridge's speed on the TCP side.  With no Coordinator reachable on
 this PC, one is started in this process (pyleco's ``Coordinator``) and its address printed.
 
+With ``count`` above 1 the process hosts a group of identical modules (a group of instruments, one
+client each): ports ``port``, ``port + 1``... (0: a free port each), titles and LECO names numbered
+from 1.  They share the process's interpreter lock: see docs/guide/streaming.rst, *Many instruments in
+one process*, for what a group costs and when to split it over processes.
+
 Run through the ``tcpbridge serve`` command, which prepares Qt and PyMoDAQ's folders before importing
 this module.
 """
@@ -38,20 +43,30 @@ class ServeOptions:
     kind: str                                   # 'move' or 'viewer'
     daq_type: str = 'DAQ2D'                     # viewer: DAQ0D, DAQ1D, DAQ2D or DAQND
     title: str = ''
+    port: Optional[int] = None                  # where to listen (0: a free port); None: the configured one
     settings: List[Tuple[str, str]] = field(default_factory=list)  # plugin settings (path 'a/b', value text)
     leco_name: str = ''                         # '' : no LECO
     coordinator: Tuple[str, int] = ('localhost', 12300)
     timeout: float = 60.0
+    count: int = 1                              # identical modules in this process
 
 
-def create_served_module(options: ServeOptions) -> Any:
-    """The DAQ_Move / DAQ_Viewer with the TCPServer plugin selected and its settings set (not
-    initialised).
+def numbered(text: str, options: ServeOptions, index: int, separator: str = '') -> str:
+    """``text`` for the module ``index`` (0-based) of the group: ``text`` alone, or followed by
+    ``separator`` and ``index + 1`` when the group has several modules."""
+    return text if options.count == 1 else f'{text}{separator}{index + 1}'
+
+
+def create_served_module(options: ServeOptions, index: int = 0) -> Any:
+    """Module ``index`` (0-based) of the group: a DAQ_Move / DAQ_Viewer with the TCPServer plugin
+    selected and its settings set, listening on ``options.port + index`` (0: a free port), not
+    initialised.
 
     Raises:
         ModuleError: a ``--set`` path or value the plugin does not take.
     """
     title = options.title or (f'{PLUGIN} {options.kind}' if options.kind == 'move' else f'{PLUGIN} {options.daq_type}')
+    title = numbered(title, options, index, ' ')
     if options.kind == 'move':
         from pymodaq.control_modules.daq_move import DAQ_Move
         module = DAQ_Move(None, title=title)
@@ -62,6 +77,8 @@ def create_served_module(options: ServeOptions) -> Any:
         module.detector = PLUGIN
     for path, text in options.settings:
         set_from_text(module, path, text)
+    if options.port is not None:
+        set_from_text(module, 'port_id', str(options.port + index if options.port else 0))
     return module
 
 
@@ -72,21 +89,24 @@ def bridge_of(module: Any) -> Any:
 
 def run(options: ServeOptions) -> int:
     """Run ``tcpbridge serve`` until Ctrl+C / SIGTERM; returns the exit code: 0 after a requested
-    stop, 1 when the module cannot start."""
+    stop, 1 when a module cannot start."""
     app = mkQApp('tcpbridge serve')
     heartbeat = handle_interrupts()  # noqa: F841 (kept alive while the command runs)
-    actor: Optional[LecoActor] = None
-    module = None
+    actors: List[LecoActor] = []
+    modules: List[Any] = []
     try:
-        module = create_served_module(options)
-        initialise(module, options.timeout)  # the plugin keeps its settings (set again, a port would restart it)
-        bridge = bridge_of(module)
-        host, port = bridge.address if bridge is not None else ('?', 0)
-        mode = 'connecting to' if bridge is not None and bridge.dial else 'listening on'
-        log.info('%s %s with the TCPServer plugin: %s %s:%s', 'DAQ_Move' if options.kind == 'move' else 'DAQ_Viewer',
-                 module.title, mode, host, port)
-        if options.leco_name:
-            actor = LecoActor(module, options.leco_name, options.coordinator, options.timeout)
+        for index in range(options.count):
+            module = create_served_module(options, index)
+            modules.append(module)
+            initialise(module, options.timeout)  # the plugin keeps its settings (set again, a port would restart it)
+            bridge = bridge_of(module)
+            host, port = bridge.address if bridge is not None else ('?', 0)
+            mode = 'connecting to' if bridge is not None and bridge.dial else 'listening on'
+            log.info('%s %s with the TCPServer plugin: %s %s:%s', 'DAQ_Move' if options.kind == 'move' else
+                     'DAQ_Viewer', module.title, mode, host, port)
+            if options.leco_name:
+                actors.append(LecoActor(module, numbered(options.leco_name, options, index), options.coordinator,
+                                        options.timeout))
         if not INTERRUPTED.is_set():
             app.exec()
         log.info('stopping')
@@ -95,8 +115,8 @@ def run(options: ServeOptions) -> int:
         log.error('%s', error)
         return EXIT_INTERRUPTED if INTERRUPTED.is_set() else 1
     finally:
-        if actor is not None:
+        for actor in reversed(actors):  # the first one may route the others' messages (embedded Coordinator)
             actor.close()
-        if module is not None:
-            close(module)
+        if modules:
+            close(*modules)
             QApplication.processEvents()

@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from tcpbridge.argtypes import connect_endpoint, listen_port, timeout_seconds
+from tcpbridge.argtypes import connect_endpoint, listen_port, timeout_seconds, whole
 from tcpbridge.commands import Command
 
 from .leco_command import add_leco_arguments
@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '--set security/allowed_clients=192.168.1.0/24, --set limits/reconnect_wait=30, '
                              '--set security/tls_cert=server.pem; repeatable')
     parser.add_argument('--title', help='module title (default: TCPServer move / TCPServer DAQ2D)')
+    parser.add_argument('--count', type=whole(1, 'the number of modules'), default=1, metavar='N',
+                        help='host a group of N identical modules in this process, one client each: ports PORT, '
+                             'PORT+1... (--port 0: a free port each, printed), titles and LECO names numbered '
+                             '1..N (NAME1, NAME2...). One process has one ceiling for all its data: see the '
+                             "guide's 'Many instruments in one process'")
     add_leco_arguments(parser)
     parser.add_argument('--timeout', type=timeout_seconds, default=60.0,
                         help='seconds to wait for the module to initialise and for LECO to sign in')
@@ -55,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
     if args.connect is not None and (args.host is not None or args.port is not None):
         log.error('tcpbridge serve: --connect dials the instrument; --host/--port are where to listen: give one')
         return 2
+    if args.connect is not None and args.count > 1:
+        log.error('tcpbridge serve: --connect dials one instrument; a group (--count %d) listens', args.count)
+        return 2
+    if args.port and args.port + args.count - 1 > 65535:
+        log.error('tcpbridge serve: ports %d to %d: past 65535', args.port, args.port + args.count - 1)
+        return 2
     code = prepare('serve', False, (lambda record: True) if args.verbose else module_log_filter)
     if code:
         return code
@@ -68,11 +79,9 @@ def run(args: argparse.Namespace) -> int:
                      ('port_id', str(args.connect[1]))]
     if args.host is not None:
         settings.append(('socket_ip', args.host))
-    if args.port is not None:
-        settings.append(('port_id', str(args.port)))
     options = ServeOptions(kind=args.kind, daq_type=args.daq_type or 'DAQ2D', title=args.title or '',
-                           settings=settings + args.settings, leco_name=args.leco_name or '',
-                           coordinator=args.coordinator, timeout=args.timeout)
+                           port=args.port, settings=settings + args.settings, leco_name=args.leco_name or '',
+                           coordinator=args.coordinator, timeout=args.timeout, count=args.count)
     return run_serve(options)
 
 

@@ -7,12 +7,13 @@ in this one (their RPCs wait for the actor: it must not share this Qt thread).
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Tuple
+from typing import Any, List, Tuple
 
 import numpy as np
 import pytest
@@ -30,19 +31,27 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.qt_no_exception_capture]
 LISTENING = re.compile(r'with the TCPServer plugin: listening on ([\d.]+):(\d+)')
 
 
-def serve(tmp_path: Path, *args: str) -> Tuple[subprocess.Popen, int]:
-    """``tcpbridge serve ARGS --port 0``, once its plugin listens and (with --leco-name) its actor signed
-    in, its output in ``tmp_path``/serve.log; returns the process and the port it listens on."""
+def serve(tmp_path: Path, *args: str, count: int = 1) -> Tuple[subprocess.Popen, int]:
+    """``tcpbridge serve ARGS --port 0 [--count COUNT]``, once its ``count`` plugins listen and (with
+    --leco-name) their actors signed in, its output in ``tmp_path``/serve.log; returns the process and
+    the port the first plugin listens on (:func:`listening_ports`: all)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     log_path = tmp_path / 'serve.log'
     log = open(log_path, 'a')  # noqa: SIM115 (closed with the process)
-    process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'serve', *args, '--port', '0', '--timeout', '30',
-                                '--pymodaq-home', str(tmp_path / 'pymodaq')], stdout=log, stderr=log, text=True)
+    process = subprocess.Popen([sys.executable, '-m', 'tcpbridge', 'serve', *args, '--port', '0', '--count', str(count),
+                                '--timeout', '30', '--pymodaq-home', str(tmp_path / 'pymodaq')],
+                               stdout=log, stderr=log, text=True)
     leco = '--leco-name' in args
-    wait_until(lambda: process.poll() is not None or LISTENING.search(log_path.read_text()) and
-               (not leco or 'LECO actor' in log_path.read_text()), 90, 'tcpbridge serve to be ready')
+    wait_until(lambda: process.poll() is not None or len(listening_ports(tmp_path)) == count and
+               (not leco or log_path.read_text().count('LECO actor') == count), 60 + 30 * count,
+               'tcpbridge serve to be ready')
     assert process.poll() is None, log_path.read_text()
-    return process, int(LISTENING.search(log_path.read_text()).group(2))
+    return process, listening_ports(tmp_path)[0]
+
+
+def listening_ports(tmp_path: Path) -> List[int]:
+    """The ports ``tcpbridge serve``'s plugins said they listen on, in its output's order."""
+    return [int(port) for _, port in LISTENING.findall((tmp_path / 'serve.log').read_text())]
 
 
 def wait_logged(tmp_path: Path, text: str, what: str) -> None:
@@ -163,6 +172,37 @@ def test_leco_directors_drive_the_c_reference_client_through_tcpbridge_serve(tmp
         stop_process(camera, 'tcpbridge serve viewer', camera_dir / 'serve.log', signal.SIGINT)
 
 
+def test_a_group_of_cameras_in_one_serve_process_each_its_port_and_leco_name(tmp_path: Path,
+                                                                            coordinator: int) -> None:
+    """``--count 3``: three DAQ_2DViewer_TCPServer modules in one process, each a client of its own (a
+    shape of its own) and a LECO actor cams1..cams3; a director of cams3 snaps the third camera."""
+    shapes = ['16x24', '20x30', '24x36']
+    process, _ = serve(tmp_path, 'viewer', 'DAQ2D', '--leco-name', 'cams', '--coordinator', f'127.0.0.1:{coordinator}',
+                       count=len(shapes))
+    module = None
+    try:
+        ports = listening_ports(tmp_path)
+        assert len(set(ports)) == len(shapes)
+        with contextlib.ExitStack() as clients:
+            for port, shape in zip(ports, shapes):
+                clients.enter_context(client_process('grabber', '--port', str(port), '--dim', '2D', '--shape', shape))
+            wait_until(lambda: (tmp_path / 'serve.log').read_text().count('GRABBER client connected') == len(shapes),
+                       30, 'the three cameras')
+            module = director('viewer', 'cams3', coordinator, daq_type='DAQ2D')
+            grabbed: list = []
+            module.grab_done_signal.connect(grabbed.append)
+            module.snap()
+            wait_until(lambda: grabbed, 30, 'the snap of cams3 through LECO', qt=True)
+            assert grabbed[-1].get_data_from_dim('Data2D')[0].data[0].shape == (24, 36)
+    finally:
+        if module is not None:
+            close(module)
+        output = stop_process(process, 'tcpbridge serve --count 3', tmp_path / 'serve.log', signal.SIGINT)
+    for number in (1, 2, 3):
+        assert f'DAQ_Viewer TCPServer DAQ2D {number} with the TCPServer plugin' in output
+        assert f"LECO actor 'cams{number}'" in output
+
+
 class RecordingStage(ActuatorClient):
     """A bridge client with one setting, ``speed``, that records the edits it receives (set_info)."""
 
@@ -227,3 +267,9 @@ def test_serve_checks_its_command_line(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, '-m', 'tcpbridge', 'serve', 'move', '--connect', '10.0.0.5:6341',
                            '--port', '6342'], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and '--connect dials the instrument' in done.stderr
+    done = subprocess.run([sys.executable, '-m', 'tcpbridge', 'serve', 'move', '--count', '0'], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and 'the number of modules must be 1 or more' in done.stderr
+    done = subprocess.run([sys.executable, '-m', 'tcpbridge', 'serve', 'move', '--count', '2', '--port', '65535'],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and 'ports 65535 to 65536: past 65535' in done.stderr
