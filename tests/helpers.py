@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 
@@ -175,3 +175,17 @@ def c_client(binary: Path, *args: str, env: Optional[Dict[str, str]] = None) -> 
         out, err = process.communicate(timeout=10)
         assert process.returncode == 0, out + err
         assert out.rstrip().endswith('stopped'), out + err
+
+
+def qt_app() -> Any:
+    """The process's QApplication, made on the first call by PyMoDAQ's ``mkQApp`` (its theme and style,
+    as the commands make it) and reused after. PyMoDAQ 5.3's ``mkQApp`` applies its style again at every
+    call, replacing the application's QStyle (a Python-made proxy style in its dark theme) under live
+    widgets: called once per test in one process it crashed Qt (a segmentation fault in
+    ``qt_themes.set_theme``, seen in CI)."""
+    from qtpy.QtWidgets import QApplication
+    app = QApplication.instance()
+    if app is None:
+        from pymodaq_gui.qt_utils import mkQApp
+        app = mkQApp('tests')
+    return app

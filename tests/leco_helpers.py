@@ -8,9 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from pymodaq_gui.qt_utils import mkQApp
-
-from helpers import wait_until
+from helpers import qt_app, wait_until
 from pymodaq_plugins_tcpbridge.apps.module import initialise
 
 
@@ -44,7 +42,7 @@ def _accepts(port: int) -> bool:
 def director(kind: str, actor: str, coordinator_port: int, daq_type: str = 'DAQ1D') -> Any:
     """A real DAQ_Move / DAQ_Viewer with PyMoDAQ's LECODirector plugin aimed at ``actor``, initialised,
     as a dashboard on another PC would have it."""
-    mkQApp('test_serve')
+    qt_app()
     if kind == 'move':
         from pymodaq.control_modules.daq_move import DAQ_Move
         module = DAQ_Move(None, title=f'director of {actor}')

@@ -5,10 +5,9 @@ from typing import List
 
 from pymodaq.utils.gui_utils.loader_utils import create_load_daq_move
 from pymodaq_gui.parameter.utils import get_param_from_name
-from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QApplication
 
-from helpers import wait_until
+from helpers import qt_app, wait_until
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_0D.daq_0Dviewer_TCPServer import DAQ_0DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_1D.daq_1Dviewer_TCPServer import DAQ_1DViewer_TCPServer
 from pymodaq_plugins_tcpbridge.daq_viewer_plugins.plugins_2D.daq_2Dviewer_TCPServer import DAQ_2DViewer_TCPServer
@@ -20,7 +19,7 @@ VIEWERS = {'0D': DAQ_0DViewer_TCPServer, '1D': DAQ_1DViewer_TCPServer, '2D': DAQ
 
 
 def _configured(plugin_class, settings: dict):
-    mkQApp('plugin_test')
+    qt_app()
     plugin = plugin_class()
     for name, value in settings.items():
         param = get_param_from_name(plugin.settings, name)
@@ -73,7 +72,7 @@ def wait_disconnected(plugin, timeout: float = 15.0) -> None:
 
 def stage_window(reconnect_wait: float):
     """A standalone DAQ_Move with DAQ_Move_TCPServer, initialised, listening on a free port."""
-    mkQApp('tests')
+    qt_app()
     shared_ui, move = create_load_daq_move('Stage')
     move.actuator = 'TCPServer'
     move.settings.child('actuator_settings', 'port_id').setValue(0)

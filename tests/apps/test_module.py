@@ -16,10 +16,9 @@ from typing import Tuple
 import numpy as np
 import pytest
 from pymodaq.utils.plugin_testing import grab_and_wait, move_abs_and_wait
-from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QLabel
 
-from helpers import LegacyPeer, free_port, stop_process, wait_until
+from helpers import LegacyPeer, free_port, qt_app, stop_process, wait_until
 from plugin_helpers import VIEWERS, StatusLog, make_tcp_actuator, make_tcp_detector, wait_connected, wait_disconnected
 from pymodaq_plugins_tcpbridge.apps.actuator_host import ActuatorHost
 from pymodaq_plugins_tcpbridge.apps.module import ModuleOptions, create_module, initialise, installed_plugins
@@ -159,7 +158,7 @@ def test_ctrl_c_closes_the_hardware_and_plugin_restart_is_followed(plugins: list
 # -- settings mirrored both ways (module hosted in this process) ------------------------------------
 
 def hosted(kind: str, plugin_name: str, port: int, **options) -> Tuple[object, object, object]:
-    mkQApp('tests')
+    qt_app()
     module, _ = create_module(ModuleOptions(kind, plugin_name, Endpoint('127.0.0.1', port), **options))
     initialise(module, 30)
     host = (ActuatorHost if kind == 'move' else ViewerHost)(module, Endpoint('127.0.0.1', port), 20)
@@ -326,7 +325,7 @@ def test_the_module_window_says_whether_and_where_it_is_bridged(plugins: list) -
 
     from pymodaq_plugins_tcpbridge.apps.module import show_link
 
-    mkQApp('tests')
+    qt_app()
     plugin = actuator_plugin(plugins)
     port = plugin.bridge.address[1]
     window, module = create_load_daq_move('Stage')

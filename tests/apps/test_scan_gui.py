@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 from typing import Any, List, Tuple
 
-from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QLabel
 
+from helpers import qt_app
 from pymodaq_plugins_tcpbridge.apps.scan import Session
 from pymodaq_plugins_tcpbridge.apps.scan_gui import run_interactive
 from pymodaq_plugins_tcpbridge.apps.scan_options import Deadline, ScanOptions
@@ -48,7 +48,7 @@ class User:
 def run_gui_session(tmp_path: Path, options: ScanOptions, user_class: type) -> Tuple[Any, int]:
     """The session ``tcpbridge scan --gui`` runs, with ``user_class(session)`` in front of it; the user
     and the session's exit code."""
-    app = mkQApp('tests')  # PyMoDAQ's (with its theme), as the command makes it
+    app = qt_app()  # PyMoDAQ's (with its theme), as the command makes it
     (tmp_path / 'work').mkdir()
     session = Session(options, Deadline(120), tmp_path / 'work')
     user = user_class(session)

@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 from pymodaq.utils.data import DataToExport, DataWithAxes
 from pymodaq.utils.gui_utils.loader_utils import create_load_daq_viewer
-from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QApplication
 
-from helpers import wait_until
+from helpers import qt_app, wait_until
 from pymodaq_plugins_tcpbridge.acyclic import WeakSlicer, detach_slicers
 from pymodaq_plugins_tcpbridge.convert import legacy_to_dte
 from tcpbridge import GrabberClient
@@ -103,7 +102,7 @@ def until_shown(shown: List[int], count: int, timeout: float) -> None:
 def test_a_live_grab_keeps_a_bounded_number_of_frames_with_the_cyclic_gc_off(qapp, no_cyclic_gc) -> None:
     """Real DAQ_2DViewer window (offscreen) in live Grab, fed 80 frames by a client; before the fix
     about two copies per displayed frame stayed alive (over 80 here)."""
-    mkQApp('tests')
+    qt_app()
     _, viewer = create_load_daq_viewer('memory')
     viewer.daq_type = 'DAQ2D'
     viewer.detector = 'TCPServer'

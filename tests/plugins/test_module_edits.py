@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import time
 
-from pymodaq_gui.qt_utils import mkQApp
 from qtpy.QtWidgets import QApplication
 
-from helpers import wait_until
+from helpers import qt_app, wait_until
 from pymodaq_plugins_tcpbridge.apps.module import close, initialise
 from tcpbridge import ActuatorClient
 
@@ -35,7 +34,7 @@ class RecordingStage(ActuatorClient):
 
 def test_a_dashboard_edit_of_the_clients_settings_reaches_the_client() -> None:
     from pymodaq.control_modules.daq_move import DAQ_Move
-    mkQApp('test_module_edits')
+    qt_app()
     module = DAQ_Move(None, title='edited stage')
     module.actuator = 'TCPServer'
     module.settings.child('actuator_settings', 'port_id').setValue(0)
