@@ -17,9 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from pymodaq_plugins_tcpbridge.apps.pymodaq_home import redirect_pymodaq_config  # noqa: E402
 
-_HOME = Path(tempfile.mkdtemp(prefix='tcpbridge-tests-pymodaq-'))
-# data PyMoDAQ saves by default (its default, C:\Data, is a folder of the current directory on Linux)
-PYMODAQ_HOME = redirect_pymodaq_config(_HOME, save_path=_HOME / 'data')
+PYMODAQ_HOME = redirect_pymodaq_config(Path(tempfile.mkdtemp(prefix='tcpbridge-tests-pymodaq-')))
 # registered before PyMoDAQ's own atexit config saves, so it runs after them
 atexit.register(shutil.rmtree, PYMODAQ_HOME, ignore_errors=True)
 

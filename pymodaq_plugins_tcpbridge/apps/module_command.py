@@ -68,8 +68,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--timeout', type=timeout_seconds, default=60.0,
                         help='seconds to wait for the module: initialisation, one move, one acquisition, '
                              'signing in to LECO')
+    add_pymodaq_home_argument(parser)
+
+
+def add_pymodaq_home_argument(parser: argparse.ArgumentParser) -> None:
+    """``--pymodaq-home FOLDER`` of ``tcpbridge module`` and ``serve``
+    (:func:`.pymodaq_home.redirect_pymodaq_config`)."""
     parser.add_argument('--pymodaq-home', type=Path,
-                        help="keep PyMoDAQ's config and logs in this folder (default: the user's, ~/.pymodaq)")
+                        help="keep PyMoDAQ's config and logs in this folder, and the data it saves in its 'data' "
+                             "subfolder unless that folder's PyMoDAQ config says otherwise (default: the user's, "
+                             '~/.pymodaq)')
 
 
 def run(args: argparse.Namespace) -> int:

@@ -61,8 +61,10 @@ def redirect_pymodaq_config(folder: Path, save_path: Optional[Path] = None) -> P
     """Make PyMoDAQ keep its system and user config folders under ``folder`` (created if needed).
 
     Returns ``folder``.  Sets ``HOME`` (and ``USERPROFILE``) for this process and its children.
-    ``save_path``: where PyMoDAQ saves data by default (its own default is ``C:\\Data``, which
-    on Linux is a folder of that name in the current directory).
+    ``save_path``: where PyMoDAQ saves data by default, written into the folder's data config.
+    Without it, a folder with no data config yet gets ``folder/data`` (PyMoDAQ's own default is
+    ``C:\\Data``, which on Linux is a folder of that name in the current directory); one whose data
+    config exists keeps it (the user may have edited it).
 
     Raises:
         RuntimeError: pymodaq_utils.config was already imported (too late to redirect it).
@@ -74,11 +76,11 @@ def redirect_pymodaq_config(folder: Path, save_path: Optional[Path] = None) -> P
     (folder / 'home').mkdir(parents=True, exist_ok=True)
     (folder / 'system').mkdir(parents=True, exist_ok=True)
     os.environ['HOME'] = os.environ['USERPROFILE'] = str(folder / 'home')
-    if save_path is not None:
-        user_config = folder / 'home' / '.pymodaq' / 'config'
-        user_config.mkdir(parents=True, exist_ok=True)
-        (user_config / 'data.toml').write_text(
-            f'[data_saving.h5file]\nsave_path = {json.dumps(str(Path(save_path).resolve()))}\n')
+    data_config = folder / 'home' / '.pymodaq' / 'config' / 'data.toml'
+    if save_path is not None or not data_config.exists():
+        data_config.parent.mkdir(parents=True, exist_ok=True)
+        data_config.write_text('[data_saving.h5file]\nsave_path = '
+                               f'{json.dumps(str(Path(save_path or folder / "data").resolve()))}\n')
     if not any(isinstance(f, _ConfigFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _ConfigFinder(folder / 'system'))
     return folder

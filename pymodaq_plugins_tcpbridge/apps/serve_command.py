@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from tcpbridge.argtypes import connect_endpoint, listen_port, timeout_seconds, whole
 from tcpbridge.commands import Command
 
 from .leco_command import add_leco_arguments
-from .module_command import module_log_filter, setting_argument
+from .module_command import add_pymodaq_home_argument, module_log_filter, setting_argument
 from .pymodaq_home import redirect_pymodaq_config
 from .startup import prepare
 
@@ -48,8 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_leco_arguments(parser)
     parser.add_argument('--timeout', type=timeout_seconds, default=60.0,
                         help='seconds to wait for the module to initialise and for LECO to sign in')
-    parser.add_argument('--pymodaq-home', type=Path,
-                        help="keep PyMoDAQ's config and logs in this folder (default: the user's, ~/.pymodaq)")
+    add_pymodaq_home_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
