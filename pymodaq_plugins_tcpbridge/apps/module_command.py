@@ -76,8 +76,9 @@ def add_pymodaq_home_argument(parser: argparse.ArgumentParser) -> None:
     (:func:`.pymodaq_home.redirect_pymodaq_config`)."""
     parser.add_argument('--pymodaq-home', type=Path,
                         help="keep PyMoDAQ's config and logs in this folder, and the data it saves in its 'data' "
-                             "subfolder unless that folder's PyMoDAQ config says otherwise (default: the user's, "
-                             '~/.pymodaq)')
+                             "subfolder unless that folder's PyMoDAQ config says otherwise; one folder per process "
+                             'started at the same time, as PyMoDAQ writes its config files as it starts (default: '
+                             "the user's, ~/.pymodaq)")
 
 
 def run(args: argparse.Namespace) -> int:

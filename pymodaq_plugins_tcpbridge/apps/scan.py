@@ -152,13 +152,17 @@ class Session:
         """PyMoDAQ on the instrument side too: ``tcpbridge module`` hosting the Mock stage (axis Y,
         epsilon 1e-4, fast time constant) and the Mock detector of the scan's dimensionality."""
         options = self.options
-        home = ['--pymodaq-home', str(self.workdir / 'instrument-pymodaq'), '--dialect', options.dialect]
+
+        def home(name: str) -> List[str]:  # one each: PyMoDAQ writes its config files as it starts, and a
+            # process starting beside it on the same folder read one half-written (KeyError 'qtbackend', in CI)
+            return ['--pymodaq-home', str(self.workdir / f'instrument-pymodaq-{name}'), '--dialect', options.dialect]
+
         for index, stage in enumerate(self.actuators):
             self.start_client(stage, ['module', 'move', 'Mock', '--axis', 'Y', '--set', 'tau=5', '--port',
-                                      str(self.port(stage)), '--title', f'Mock stage {index}', *home],
-                              f'module_stage_{index}.log')
+                                      str(self.port(stage)), '--title', f'Mock stage {index}',
+                                      *home(f'stage-{index}')], f'module_stage_{index}.log')
         self.start_client(self.detector, ['module', 'viewer', f'DAQ{options.dim}/Mock', '--port',
-                                          str(self.port(self.detector)), *home], 'module_detector.log')
+                                          str(self.port(self.detector)), *home('detector')], 'module_detector.log')
 
     def start_client(self, module, args: List[str], log_name: str) -> None:
         """``tcpbridge <args>`` in its own process for ``module``, its output to ``log_name`` in the
